@@ -1,0 +1,265 @@
+/* The admin path: see admin.h and docs/sim.md. */
+#include "admin.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static void send_json(struct http_conn *c, int status, cJSON *o)
+{
+	size_t len = 0;
+	char *s = o ? engine_print(o, &len) : NULL;
+	cJSON_Delete(o);
+	if (!s) {
+		http_respond(c, 500, "application/json", "{}", 2, HTTP_KEEP_ALIVE);
+		return;
+	}
+	http_respond(c, status, "application/json", s, len, HTTP_KEEP_ALIVE);
+	cJSON_free(s);
+}
+
+static void send_error(struct http_conn *c, int status, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o)
+		cJSON_AddStringToObject(o, "error", msg);
+	send_json(c, status, o);
+}
+
+static void send_ok(struct http_conn *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o)
+		cJSON_AddTrueToObject(o, "ok");
+	send_json(c, 200, o);
+}
+
+static const char *auth_name(enum auth_mode m)
+{
+	return m == AUTH_CHALLENGE ? "challenge" : "md5";
+}
+
+static const char *tz_name(enum tz_spelling t)
+{
+	return t == TZ_ONLY_TIMEZONE ? "Timezone" : t == TZ_ONLY_TIMEZONE_CAMEL ? "TimeZone" : "both";
+}
+
+static cJSON *config_json(const struct camera *cam)
+{
+	const struct camera_config *k = &cam->cfg;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "auth", auth_name(k->auth));
+	cJSON_AddBoolToObject(o, "close_after_answer", k->close_after_answer);
+	cJSON_AddNumberToObject(o, "token_lifetime", k->token_lifetime);
+	cJSON_AddBoolToObject(o, "stok_top", k->stok_top);
+	cJSON_AddStringToObject(o, "tz_spelling", tz_name(k->tz));
+	cJSON_AddStringToObject(o, "token_error", k->token_http401 ? "http401" : "errcode");
+	cJSON_AddStringToObject(o, "username", k->username);
+	cJSON_AddNumberToObject(o, "lockout", k->lockout);
+	cJSON_AddNumberToObject(o, "lock_seconds", k->lock_seconds);
+	cJSON_AddBoolToObject(o, "locked", cam->locked_until != 0);
+	cJSON_AddNumberToObject(o, "tokens", (double)cam->ntokens);
+	cJSON_AddNumberToObject(o, "faults_pending", (double)cam->nfaults);
+	return o;
+}
+
+static int whole(const cJSON *v, double lo, double hi)
+{
+	return cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
+	       v->valuedouble >= lo && v->valuedouble <= hi;
+}
+
+static char unknown_msg[160];
+
+static const char *unknown_key(const char *what, const char *key)
+{
+	snprintf(unknown_msg, sizeof unknown_msg, "unknown %s key \"%.100s\"", what, key);
+	return unknown_msg;
+}
+
+/* Apply a config object: all keys are checked before any is applied. */
+static const char *apply_config(struct camera *cam, const cJSON *in)
+{
+	struct camera_config k = cam->cfg;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		const char *key = v->string;
+		if (strcmp(key, "auth") == 0) {
+			if (cJSON_IsString(v) && strcmp(v->valuestring, "md5") == 0)
+				k.auth = AUTH_MD5;
+			else if (cJSON_IsString(v) && strcmp(v->valuestring, "challenge") == 0)
+				k.auth = AUTH_CHALLENGE;
+			else
+				return "auth: \"md5\" or \"challenge\"";
+		} else if (strcmp(key, "close_after_answer") == 0) {
+			if (!cJSON_IsBool(v))
+				return "close_after_answer: true or false";
+			k.close_after_answer = cJSON_IsTrue(v);
+		} else if (strcmp(key, "stok_top") == 0) {
+			if (!cJSON_IsBool(v))
+				return "stok_top: true or false";
+			k.stok_top = cJSON_IsTrue(v);
+		} else if (strcmp(key, "token_lifetime") == 0) {
+			if (!whole(v, 0, 1e9))
+				return "token_lifetime: seconds, an integer >= 0";
+			k.token_lifetime = (int)v->valuedouble;
+		} else if (strcmp(key, "tz_spelling") == 0) {
+			if (cJSON_IsString(v) && strcmp(v->valuestring, "both") == 0)
+				k.tz = TZ_BOTH;
+			else if (cJSON_IsString(v) && strcmp(v->valuestring, "Timezone") == 0)
+				k.tz = TZ_ONLY_TIMEZONE;
+			else if (cJSON_IsString(v) && strcmp(v->valuestring, "TimeZone") == 0)
+				k.tz = TZ_ONLY_TIMEZONE_CAMEL;
+			else
+				return "tz_spelling: \"both\", \"Timezone\" or \"TimeZone\"";
+		} else if (strcmp(key, "token_error") == 0) {
+			if (cJSON_IsString(v) && strcmp(v->valuestring, "errcode") == 0)
+				k.token_http401 = 0;
+			else if (cJSON_IsString(v) && strcmp(v->valuestring, "http401") == 0)
+				k.token_http401 = 1;
+			else
+				return "token_error: \"errcode\" or \"http401\"";
+		} else if (strcmp(key, "password") == 0) {
+			if (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof k.password)
+				return "password: a string";
+			strcpy(k.password, v->valuestring);
+		} else if (strcmp(key, "username") == 0) {
+			if (!cJSON_IsString(v) || !*v->valuestring ||
+			    strlen(v->valuestring) >= sizeof k.username)
+				return "username: a non-empty string";
+			strcpy(k.username, v->valuestring);
+		} else if (strcmp(key, "lockout") == 0) {
+			if (!whole(v, 0, 1e6))
+				return "lockout: an integer >= 0";
+			k.lockout = (int)v->valuedouble;
+		} else if (strcmp(key, "lock_seconds") == 0) {
+			if (!whole(v, 0, 1e9))
+				return "lock_seconds: an integer >= 0";
+			k.lock_seconds = (int)v->valuedouble;
+		} else {
+			return unknown_key("config", key);
+		}
+	}
+	cam->cfg = k;
+	camera_set_password(cam, cam->cfg.password);
+	return NULL;
+}
+
+static const char *parse_fault(const cJSON *in, struct fault *f)
+{
+	static const char *const kinds[] = {"stall", "close_mid", "non_json", "http500"};
+	memset(f, 0, sizeof *f);
+	f->kind = FAULT_NONE;
+	f->count = 1;
+	f->seconds = 30;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		const char *key = v->string;
+		if (strcmp(key, "kind") == 0) {
+			for (int i = 0; i < 4; i++)
+				if (cJSON_IsString(v) && strcmp(v->valuestring, kinds[i]) == 0)
+					f->kind = (enum fault_kind)i;
+			if (f->kind == FAULT_NONE)
+				return "kind: \"stall\", \"close_mid\", \"non_json\" or \"http500\"";
+		} else if (strcmp(key, "method") == 0) {
+			if (cJSON_IsNull(v))
+				continue;
+			if (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof f->method)
+				return "method: a method name";
+			strcpy(f->method, v->valuestring);
+		} else if (strcmp(key, "count") == 0) {
+			if (!whole(v, 1, 1e6))
+				return "count: an integer >= 1";
+			f->count = (int)v->valuedouble;
+		} else if (strcmp(key, "seconds") == 0) {
+			if (!whole(v, 0, 86400))
+				return "seconds: an integer 0..86400";
+			f->seconds = (int)v->valuedouble;
+		} else {
+			return unknown_key("fault", key);
+		}
+	}
+	if (f->kind == FAULT_NONE)
+		return "kind is required";
+	return NULL;
+}
+
+void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
+		   const char *path, const char *body, size_t body_len)
+{
+	int get = strcmp(verb, "GET") == 0, post = strcmp(verb, "POST") == 0;
+	cJSON *in = NULL;
+	if (post && body_len > 0) {
+		in = cJSON_ParseWithLength(body, body_len);
+		if (!cJSON_IsObject(in)) {
+			cJSON_Delete(in);
+			send_error(c, 400, "the body must be a JSON object");
+			return;
+		}
+	}
+	const char *err = NULL;
+	int known = 1, verb_ok = 1;
+
+	if (strcmp(path, "counters") == 0) {
+		if ((verb_ok = get))
+			send_json(c, 200, camera_counters_json(cam));
+	} else if (strcmp(path, "state") == 0) {
+		if ((verb_ok = get))
+			send_json(c, 200, cJSON_Duplicate(engine_state(cam->engine), 1));
+	} else if (strcmp(path, "config") == 0) {
+		if (post && in && (err = apply_config(cam, in)) != NULL)
+			send_error(c, 400, err);
+		else if ((verb_ok = get || post))
+			send_json(c, 200, config_json(cam));
+		if (post && !err)
+			sim_log("admin: config changed");
+	} else if (strcmp(path, "reset") == 0) {
+		if ((verb_ok = post)) {
+			camera_reset_counters(cam);
+			camera_faults_clear(cam);
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "state"))) {
+				engine_reset_state(cam->engine);
+				camera_unlock(cam);
+				camera_tokens_clear(cam);
+			}
+			send_ok(c);
+		}
+	} else if (strcmp(path, "expire_tokens") == 0) {
+		if ((verb_ok = post)) {
+			camera_tokens_clear(cam);
+			send_ok(c);
+		}
+	} else if (strcmp(path, "unlock") == 0) {
+		if ((verb_ok = post)) {
+			camera_unlock(cam);
+			send_ok(c);
+		}
+	} else if (strcmp(path, "fault") == 0) {
+		if ((verb_ok = post)) {
+			struct fault f;
+			if ((err = parse_fault(in, &f)) != NULL)
+				send_error(c, 400, err);
+			else if (camera_fault_add(cam, &f) < 0)
+				send_error(c, 400, "too many faults pending");
+			else {
+				cJSON *o = cJSON_CreateObject();
+				if (o) {
+					cJSON_AddTrueToObject(o, "ok");
+					cJSON_AddNumberToObject(o, "pending", (double)cam->nfaults);
+				}
+				send_json(c, 200, o);
+			}
+		}
+	} else {
+		known = 0;
+	}
+	if (!known)
+		send_error(c, 404, "no such admin path");
+	else if (!verb_ok)
+		send_error(c, 405, "wrong verb for this admin path");
+	cJSON_Delete(in);
+}

@@ -1,0 +1,138 @@
+/* One simulated camera: its configuration, its method state (the engine),
+ * its tokens, login nonces and lockout, its counters and pending faults.
+ * Listeners (the control port now; discovery and stream ports later) point
+ * at a camera; a fleet is several cameras in one loop. */
+#ifndef SIM_CAMERA_H
+#define SIM_CAMERA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "engine.h"
+#include "loop.h"
+
+#define CAMERA_MAX_TOKENS     64
+#define CAMERA_MAX_NONCES     4096
+#define CAMERA_NONCE_MS       60000u
+#define CAMERA_MAX_FAULTS     64
+#define CAMERA_MAX_CALLNAMES  4096    /* distinct names counted; more go to "(other)" */
+#define CAMERA_CALLNAME_MAX   128
+
+enum auth_mode { AUTH_MD5, AUTH_CHALLENGE };
+enum tz_spelling { TZ_BOTH, TZ_ONLY_TIMEZONE, TZ_ONLY_TIMEZONE_CAMEL };
+
+struct camera_config {
+	char username[64];
+	char password[128];
+	char password_md5[33];          /* uppercase hex, from password */
+	enum auth_mode auth;
+	int close_after_answer;
+	int stok_top;
+	enum tz_spelling tz;
+	int token_http401;
+	int lockout;                    /* consecutive failures that lock; 0 = never */
+	int lock_seconds;
+	int token_lifetime;             /* seconds */
+};
+
+struct camera_counters {
+	unsigned long long requests, connections, tls_handshakes, tls_resumed, token_errors;
+	unsigned long long login_probe, login_md5, login_challenge;
+	unsigned long long login_ok, login_failed, login_locked;
+};
+
+enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500 };
+
+struct fault {
+	enum fault_kind kind;
+	char method[CAMERA_CALLNAME_MAX];   /* "" = any method */
+	int count;
+	int seconds;
+};
+
+struct token {
+	char stok[33];
+	uint64_t issued;                /* loop ms */
+};
+
+struct nonce {
+	char value[33];
+	uint64_t issued;
+	int used;
+};
+
+struct callcount {
+	char *name;
+	unsigned long long n;
+};
+
+struct push_sub;
+
+struct camera {
+	struct loop *lp;
+	char address[64];
+	struct camera_config cfg;
+	struct engine *engine;
+
+	struct token tokens[CAMERA_MAX_TOKENS];
+	size_t ntokens;
+	struct nonce nonces[CAMERA_MAX_NONCES];
+	size_t nonce_next;
+	int failures;
+	uint64_t locked_until;          /* loop ms; 0 = not locked */
+
+	struct camera_counters cnt;
+	struct callcount *calls;        /* in first-seen order */
+	size_t ncalls, capcalls;
+	int *callidx;                   /* open-addressing index into calls, -1 = empty */
+	size_t capidx;
+
+	struct fault faults[CAMERA_MAX_FAULTS];
+	size_t nfaults;
+
+	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
+};
+
+/* cfg is copied; the engine is owned by the camera from now on. */
+int camera_init(struct camera *cam, struct loop *lp, const char *address,
+		const struct camera_config *cfg, struct engine *engine);
+void camera_free(struct camera *cam);
+
+void camera_set_password(struct camera *cam, const char *password);
+
+/* Tokens (stok): 32 random [A-Za-z0-9]; at most CAMERA_MAX_TOKENS live,
+ * the oldest evicted; valid for cfg.token_lifetime seconds. */
+void camera_token_issue(struct camera *cam, char out[33]);
+int camera_token_valid(struct camera *cam, const char *stok);
+void camera_tokens_clear(struct camera *cam);
+
+/* Login nonces of the challenge doAuth: single use, CAMERA_NONCE_MS. */
+void camera_nonce_issue(struct camera *cam, char out[33]);
+int camera_nonce_take(struct camera *cam, const char *value);
+
+/* Lockout. camera_login_failed() returns 1 if this failure locked it. */
+int camera_locked(struct camera *cam);
+int camera_login_failed(struct camera *cam);
+void camera_login_ok(struct camera *cam);
+void camera_unlock(struct camera *cam);
+
+void camera_count_call(struct camera *cam, const char *name);
+void camera_reset_counters(struct camera *cam);
+cJSON *camera_counters_json(const struct camera *cam);
+
+/* Faults: queue one; take the one that applies to the next request. */
+int camera_fault_add(struct camera *cam, const struct fault *f);
+enum fault_kind camera_fault_take(struct camera *cam, const char *method, int *seconds);
+void camera_faults_clear(struct camera *cam);
+
+/* Randomness from OpenSSL: n characters of [A-Za-z0-9] or of lowercase hex,
+ * NUL-terminated (out has n + 1 bytes). */
+void camera_random_alnum(char *out, size_t n);
+void camera_random_hex(char *out, size_t n);
+
+/* Lowercase or uppercase hex digests of a string. out has 2*len+1 bytes. */
+void camera_md5_hex(const char *s, int upper, char out[33]);
+void camera_sha256_hex(const char *s, size_t len, char out[65]);
+
+#endif
