@@ -1,0 +1,125 @@
+-- JSON in and out.
+--
+-- Decoding goes through lua-cjson (fast C, and a depth limit against
+-- hostile nesting). Encoding is ours, because request bodies must be exact
+-- and cjson cannot tell an empty array from an empty object: an encoder
+-- that follows the method table's parameter specs writes `[]` where the
+-- document wants an array, whatever Lua table it was given.
+local cjson = require "cjson.safe"
+
+local _M = {}
+
+local decoder = cjson.new()
+decoder.decode_max_depth(64)
+
+-- JSON null, as found in decoded answers; also accepted by encode.
+_M.null = cjson.null
+
+-- Marks a Lua table to be written as a JSON array even when empty.
+_M.array_mt = { __name = "vigi.json.array" }
+
+function _M.array(t)
+  return setmetatable(t or {}, _M.array_mt)
+end
+
+-- decode(s) -> value | nil, message
+function _M.decode(s)
+  local v, err = decoder.decode(s)
+  if v == nil and err then return nil, err end
+  return v
+end
+
+local escapes = {
+  ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+  ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
+}
+local function escape_char(c)
+  return escapes[c] or string.format("\\u%04x", c:byte())
+end
+
+local function encode_string(s)
+  return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
+end
+
+local function encode_number(n)
+  if n ~= n or n == math.huge or n == -math.huge then
+    error("vigi.json: cannot encode " .. tostring(n), 0)
+  end
+  -- Integral values print without a fraction on every Lua version.
+  if n == math.floor(n) and n > -2^53 and n < 2^53 then
+    return string.format("%d", n)
+  end
+  -- The shortest form that reads back as the same number: 0.2, not
+  -- 0.20000000000000001.
+  for digits = 15, 16 do
+    local s = string.format("%." .. digits .. "g", n)
+    if tonumber(s) == n then return s end
+  end
+  return string.format("%.17g", n)
+end
+
+-- A table is a sequence when its keys are exactly 1..#t.
+local function is_sequence(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n > 0 and n == #t
+end
+
+local encode_value
+
+-- spec (optional) is a parameter spec of methods.lua: its `items` and
+-- `fields` guide nested values, its type decides arrays.
+local function encode_table(t, spec, depth)
+  if depth > 32 then error("vigi.json: value nested too deeply", 0) end
+  local as_array
+  if spec and spec.type == "array" then as_array = true
+  elseif spec and spec.type == "object" then as_array = false
+  else as_array = getmetatable(t) == _M.array_mt or is_sequence(t) end
+  local out = {}
+  if as_array then
+    local item = spec and spec.items
+    for i = 1, #t do out[i] = encode_value(t[i], item, depth + 1) end
+    return "[" .. table.concat(out, ",") .. "]"
+  end
+  local fields
+  if spec and spec.fields then
+    fields = {}
+    for _, f in ipairs(spec.fields) do fields[f.name] = f end
+  end
+  local keys = {}
+  for k in pairs(t) do
+    if type(k) ~= "string" then
+      error("vigi.json: object key must be a string, got " .. type(k), 0)
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys) -- deterministic bodies: same call, same bytes
+  for i, k in ipairs(keys) do
+    out[i] = encode_string(k) .. ":" .. encode_value(t[k], fields and fields[k], depth + 1)
+  end
+  return "{" .. table.concat(out, ",") .. "}"
+end
+
+function encode_value(v, spec, depth)
+  local tv = type(v)
+  if tv == "string" then return encode_string(v)
+  elseif tv == "number" then return encode_number(v)
+  elseif tv == "boolean" then return v and "true" or "false"
+  elseif v == nil or v == _M.null then return "null"
+  elseif tv == "table" then return encode_table(v, spec, depth)
+  end
+  error("vigi.json: cannot encode a " .. tv, 0)
+end
+
+-- encode(v [, spec]) -> string. Raises on values JSON cannot hold.
+function _M.encode(v, spec)
+  return encode_value(v, spec, 0)
+end
+
+-- Encode a params table whose fields are described by a list of specs
+-- (a row's `params`), as one object.
+function _M.encode_params(params, specs)
+  return encode_value(params, specs and { type = "object", fields = specs }, 0)
+end
+
+return _M
