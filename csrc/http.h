@@ -1,0 +1,102 @@
+/* http.h: control calls through libcurl, never blocking.
+ *
+ * One http_client is one camera's kept-alive HTTPS connection (plus its TLS
+ * session cache). A call is started with http_start(), then driven by
+ * http_step() until it reports HTTP_DONE; between steps the caller waits on
+ * the sockets and deadline that http_waitset() describes. Nothing here
+ * sleeps or polls: waiting belongs to the caller (lua/vigi/wait.lua).
+ *
+ * The client never resends a request body that may have reached the camera
+ * unless the request was started with may_resend (read-only calls): libcurl
+ * retries a request on a fresh connection when a reused one dies, and that
+ * retry needs to rewind the body, which we refuse for everything else.
+ *
+ * Plain C: no lua.h. */
+#ifndef VIGI_HTTP_H
+#define VIGI_HTTP_H
+
+#include <stddef.h>
+
+typedef struct http_client http_client;
+
+typedef struct http_request {
+  const char *url;
+  const char *body;          /* POST body; the client copies it */
+  size_t body_len;
+  const char *content_type;  /* NULL: application/json */
+  long connect_timeout_ms;   /* 0: libcurl's default */
+  long timeout_ms;           /* total; 0: none */
+  int verify;                /* verify peer certificate and host name */
+  const char *cafile;        /* NULL: system store */
+  const char *pin;           /* "sha256//..." or NULL */
+  int may_resend;            /* read-only call: a resend is harmless */
+  int fresh_connect;         /* do not try to reuse the kept-alive connection */
+  size_t max_body;           /* answer larger than this fails (HTTP_ETOOBIG) */
+} http_request;
+
+/* http_step() results. */
+enum {
+  HTTP_AGAIN = 0,   /* wait (http_waitset), then step again */
+  HTTP_DONE = 1     /* finished: read http_result() */
+};
+
+/* Outcome classes of a finished call; the binding maps them to error kinds. */
+enum {
+  HTTP_OK = 0,        /* an answer arrived (any status code) */
+  HTTP_ETIMEOUT,      /* connect or total deadline passed */
+  HTTP_ENETWORK,      /* connect refused, reset, closed early, TLS failure */
+  HTTP_ETLS_TRUST,    /* certificate or pin did not verify */
+  HTTP_ENORESEND,     /* connection lost after the body went out; not resent */
+  HTTP_ETOOBIG,       /* answer larger than max_body */
+  HTTP_EINTERNAL      /* libcurl refused an option or ran out of memory */
+};
+
+typedef struct http_result {
+  int outcome;           /* HTTP_OK or an HTTP_E* class */
+  long status;           /* HTTP status code, 0 when no answer */
+  const char *body;      /* answer body (owned by the client, valid until
+                            the next http_start or http_take_body) */
+  size_t body_len;
+  const char *content_type; /* or NULL; valid like body */
+  const char *error;     /* readable reason when outcome != HTTP_OK */
+  long connects;         /* new connections this call opened (0: reused) */
+  int sent_body;         /* the body was handed to the socket at least once */
+} http_result;
+
+/* One socket to wait on. events: bit 1 read, bit 2 write. */
+typedef struct http_waitfd {
+  int fd;
+  int events;
+} http_waitfd;
+
+http_client *http_new(void);
+void http_free(http_client *c);
+
+/* Start a call; fails (returns -1, message in *err) only on misuse or
+ * out-of-memory. A call already running is abandoned first. */
+int http_start(http_client *c, const http_request *req, const char **err);
+
+/* Drive the call. Returns HTTP_AGAIN or HTTP_DONE. */
+int http_step(http_client *c);
+
+/* While HTTP_AGAIN: fills up to max sockets to wait on, returns how many,
+ * and sets *timeout_ms to the longest the caller may wait before the next
+ * step (-1: no timer). */
+int http_waitset(http_client *c, http_waitfd *fds, int max, long *timeout_ms);
+
+/* After HTTP_DONE. */
+const http_result *http_result_get(http_client *c);
+
+/* Body bytes received so far (streamed answers): returns a pointer to them
+ * and their count, and forgets them, so the next call returns only newer
+ * bytes. The pointer is valid until the next http_step/http_start. */
+const char *http_take_body(http_client *c, size_t *len);
+
+/* Abandon a running call and drop its connection (used for streamed
+ * answers the caller has read enough of). */
+void http_abort(http_client *c);
+
+/* Whether a call is in progress. */
+int http_busy(const http_client *c);
+
+#endif

@@ -1,0 +1,110 @@
+/* lua_core.c: luaopen_vigi_core, the module table of the C core: the
+ * object constructors and the few free functions the Lua layer needs
+ * (poll, a monotonic clock, digests, randomness). */
+#include "compat.h"
+#include "crypto.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+int vigi_open_http(lua_State *L);
+
+/* core.poll(set, timeout): set holds fd, events pairs (events: 1 read,
+ * 2 write) with set.n pairs, as filled by the objects' waitset methods;
+ * timeout in seconds, negative for none. Returns the number of ready
+ * sockets (0 on timeout or signal), or nil, message. This is the one
+ * blocking call of the module; only lua/vigi/wait.lua uses it. */
+static int l_poll(lua_State *L) {
+  struct pollfd fds[64];
+  lua_Number tmo;
+  int n, i, rc, ms;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  tmo = luaL_optnumber(L, 2, -1);
+  lua_getfield(L, 1, "n");
+  n = (int)luaL_optinteger(L, -1, 0);
+  lua_pop(L, 1);
+  if (n < 0 || n > 64) return luaL_argerror(L, 1, "between 0 and 64 sockets");
+  for (i = 0; i < n; i++) {
+    int ev;
+    lua_rawgeti(L, 1, 2 * i + 1);
+    fds[i].fd = (int)luaL_checkinteger(L, -1);
+    lua_rawgeti(L, 1, 2 * i + 2);
+    ev = (int)luaL_checkinteger(L, -1);
+    lua_pop(L, 2);
+    fds[i].events = (short)((ev & 1 ? POLLIN : 0) | (ev & 2 ? POLLOUT : 0));
+    fds[i].revents = 0;
+  }
+  ms = tmo < 0 ? -1 : tmo > 86400 ? 86400000 : (int)(tmo * 1000 + 0.999);
+  rc = poll(fds, (nfds_t)n, ms);
+  if (rc < 0) {
+    if (errno == EINTR) rc = 0;
+    else {
+      lua_pushnil(L);
+      lua_pushstring(L, strerror(errno));
+      return 2;
+    }
+  }
+  lua_pushinteger(L, rc);
+  return 1;
+}
+
+/* core.now(): monotonic seconds, for deadlines. */
+static int l_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + ts.tv_nsec / 1e9);
+  return 1;
+}
+
+static int digest(lua_State *L, int algo) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  int upper = lua_toboolean(L, 2);
+  char out[65];
+  if (crypto_hex_digest(algo, s, len, upper, out, sizeof out) != 0)
+    return luaL_error(L, "vigi.core: digest failed");
+  lua_pushstring(L, out);
+  return 1;
+}
+
+/* core.md5_hex(s [, upper]) / core.sha256_hex(s [, upper]) */
+static int l_md5_hex(lua_State *L) { return digest(L, CRYPTO_MD5); }
+static int l_sha256_hex(lua_State *L) { return digest(L, CRYPTO_SHA256); }
+
+/* core.random_hex(nbytes): 2 * nbytes random lowercase hex digits. */
+static int l_random_hex(lua_State *L) {
+  static const char hex[] = "0123456789abcdef";
+  unsigned char raw[64];
+  char out[129];
+  lua_Integer n = luaL_checkinteger(L, 1), i;
+  luaL_argcheck(L, n > 0 && n <= 64, 1, "between 1 and 64 bytes");
+  if (crypto_random(raw, (size_t)n) != 0)
+    return luaL_error(L, "vigi.core: no randomness available");
+  for (i = 0; i < n; i++) {
+    out[2 * i] = hex[raw[i] >> 4];
+    out[2 * i + 1] = hex[raw[i] & 15];
+  }
+  lua_pushlstring(L, out, (size_t)(2 * n));
+  return 1;
+}
+
+int luaopen_vigi_core(lua_State *L);
+int luaopen_vigi_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"poll", l_poll}, {"now", l_now}, {"md5_hex", l_md5_hex},
+    {"sha256_hex", l_sha256_hex}, {"random_hex", l_random_hex},
+    {NULL, NULL}
+  };
+  /* Not thread-safe, but a Lua state loads this once, before any handle. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return luaL_error(L, "vigi.core: libcurl failed to initialise");
+  luaL_newlib(L, funcs);
+  vigi_open_http(L);
+  lua_setfield(L, -2, "http");
+  lua_pushstring(L, curl_version());
+  lua_setfield(L, -2, "curl_version");
+  return 1;
+}

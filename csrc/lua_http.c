@@ -1,0 +1,192 @@
+/* lua_http.c: the Lua face of http.c, class "vigi.http".
+ *
+ *   local h = core.http()
+ *   h:start{ url=, body=, timeout=, connect_timeout=, verify=, cafile=,
+ *            pin=, may_resend=, fresh_connect=, max_body= }
+ *   while not h:step() do wait(h:waitset(t)) end
+ *   local r = h:result()   -- { outcome=, status=, body=, ... }
+ *
+ * Timeouts are in seconds (numbers). Nothing here blocks. */
+#include "compat.h"
+#include "http.h"
+
+#include <string.h>
+
+#define CLASS "vigi.http"
+
+typedef struct { http_client *c; } lhttp;
+
+static lhttp *check(lua_State *L) {
+  lhttp *h = luaL_checkudata(L, 1, CLASS);
+  if (!h->c) luaL_error(L, "vigi.http: used after close");
+  return h;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *k) {
+  const char *s;
+  lua_getfield(L, t, k);
+  s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+  lua_pop(L, 1); /* the table still holds the string */
+  return s;
+}
+
+static long opt_ms(lua_State *L, int t, const char *k) {
+  lua_Number v;
+  lua_getfield(L, t, k);
+  v = lua_isnil(L, -1) ? 0 : luaL_checknumber(L, -1);
+  lua_pop(L, 1);
+  if (v < 0) v = 0;
+  if (v > 86400 * 30) v = 86400 * 30;
+  return (long)(v * 1000 + 0.5);
+}
+
+static int opt_bool(lua_State *L, int t, const char *k) {
+  int b;
+  lua_getfield(L, t, k);
+  b = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return b;
+}
+
+static int l_new(lua_State *L) {
+  lhttp *h = vigi_newuserdata(L, sizeof *h);
+  h->c = NULL;
+  luaL_setmetatable(L, CLASS);
+  h->c = http_new();
+  if (!h->c) return luaL_error(L, "vigi.http: cannot create a libcurl handle");
+  return 1;
+}
+
+static int l_start(lua_State *L) {
+  lhttp *h = check(L);
+  http_request r;
+  const char *err = NULL;
+  lua_Number maxb;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  memset(&r, 0, sizeof r);
+  r.url = opt_string(L, 2, "url");
+  if (!r.url) return luaL_argerror(L, 2, "url missing");
+  lua_getfield(L, 2, "body");
+  r.body = luaL_optlstring(L, -1, "", &r.body_len);
+  lua_pop(L, 1);
+  r.content_type = opt_string(L, 2, "content_type");
+  r.cafile = opt_string(L, 2, "cafile");
+  r.pin = opt_string(L, 2, "pin");
+  r.connect_timeout_ms = opt_ms(L, 2, "connect_timeout");
+  r.timeout_ms = opt_ms(L, 2, "timeout");
+  r.verify = opt_bool(L, 2, "verify");
+  r.may_resend = opt_bool(L, 2, "may_resend");
+  r.fresh_connect = opt_bool(L, 2, "fresh_connect");
+  lua_getfield(L, 2, "max_body");
+  maxb = luaL_optnumber(L, -1, 0);
+  lua_pop(L, 1);
+  r.max_body = maxb > 0 ? (size_t)maxb : 0;
+  if (http_start(h->c, &r, &err) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_step(lua_State *L) {
+  lhttp *h = check(L);
+  lua_pushboolean(L, http_step(h->c) == HTTP_DONE);
+  return 1;
+}
+
+/* h:waitset(t) fills t with fd, events pairs (t.n = pair count) and returns
+ * the pair count and the longest wait in seconds (-1: no timer). Reusing t
+ * keeps a waiting loop free of garbage. */
+static int l_waitset(lua_State *L) {
+  lhttp *h = check(L);
+  http_waitfd fds[8];
+  long tmo;
+  int i, n = http_waitset(h->c, fds, 8, &tmo);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  for (i = 0; i < n; i++) {
+    lua_pushinteger(L, fds[i].fd);
+    lua_rawseti(L, 2, 2 * i + 1);
+    lua_pushinteger(L, fds[i].events);
+    lua_rawseti(L, 2, 2 * i + 2);
+  }
+  lua_pushinteger(L, n);
+  lua_setfield(L, 2, "n");
+  lua_pushinteger(L, n);
+  lua_pushnumber(L, tmo < 0 ? -1 : tmo / 1000.0);
+  return 2;
+}
+
+static const char *const outcome_names[] = {
+  "ok", "timeout", "network", "tls_trust", "no_resend", "too_big", "internal"
+};
+
+static int l_result(lua_State *L) {
+  lhttp *h = check(L);
+  const http_result *r = http_result_get(h->c);
+  lua_createtable(L, 0, 8);
+  lua_pushstring(L, outcome_names[r->outcome]);
+  lua_setfield(L, -2, "outcome");
+  lua_pushinteger(L, r->status);
+  lua_setfield(L, -2, "status");
+  lua_pushlstring(L, r->body ? r->body : "", r->body_len);
+  lua_setfield(L, -2, "body");
+  if (r->content_type) {
+    lua_pushstring(L, r->content_type);
+    lua_setfield(L, -2, "content_type");
+  }
+  if (r->error) {
+    lua_pushstring(L, r->error);
+    lua_setfield(L, -2, "error");
+  }
+  lua_pushinteger(L, r->connects);
+  lua_setfield(L, -2, "connects");
+  lua_pushboolean(L, r->sent_body);
+  lua_setfield(L, -2, "sent_body");
+  return 1;
+}
+
+static int l_take(lua_State *L) {
+  lhttp *h = check(L);
+  size_t n;
+  const char *p = http_take_body(h->c, &n);
+  lua_pushlstring(L, p, n);
+  return 1;
+}
+
+static int l_abort(lua_State *L) {
+  http_abort(check(L)->c);
+  return 0;
+}
+
+static int l_busy(lua_State *L) {
+  lua_pushboolean(L, http_busy(check(L)->c));
+  return 1;
+}
+
+static int l_close(lua_State *L) {
+  lhttp *h = luaL_checkudata(L, 1, CLASS);
+  http_free(h->c); /* safe twice: NULL after the first */
+  h->c = NULL;
+  return 0;
+}
+
+static int l_tostring(lua_State *L) {
+  lhttp *h = luaL_checkudata(L, 1, CLASS);
+  lua_pushfstring(L, CLASS "{%s}", h->c ? (http_busy(h->c) ? "busy" : "idle") : "closed");
+  return 1;
+}
+
+int vigi_open_http(lua_State *L);
+int vigi_open_http(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"start", l_start}, {"step", l_step}, {"waitset", l_waitset},
+    {"result", l_result}, {"take", l_take}, {"abort", l_abort},
+    {"busy", l_busy}, {"close", l_close}, {"__gc", l_close},
+    {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL}
+  };
+  vigi_newclass(L, CLASS, methods);
+  lua_pushcfunction(L, l_new);
+  return 1;
+}

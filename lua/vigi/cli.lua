@@ -1,0 +1,169 @@
+-- The `vigi` command. Each verb is a function of (args, opts) returning an
+-- exit status; main() parses the options common to all of them.
+local json = require "vigi.json"
+
+local _M = {}
+
+local USAGE = [[
+usage: vigi <verb> [options] ...
+
+verbs:
+  methods [PATTERN]            list the control methods and their parameters
+  call HOST METHOD [PARAMS]    call one method and print its result as JSON;
+                               PARAMS is one JSON object or key=value pairs
+                               (values are read as JSON when they parse)
+
+options:
+  -p, --port N          control port (20443)
+  -u, --user NAME       user name (admin)
+  -t, --timeout S       seconds per call (10)
+      --path-suffix S   appended to the stok path (some firmware wants /ds)
+      --cafile FILE     verify the camera's certificate against FILE
+      --pin sha256//..  accept only this public key
+  -v, --verbose         log each request to stderr (never secrets)
+  -h, --help
+
+The password comes from VIGI_PASSWORD, or is asked for on the terminal.
+]]
+
+local function eprint(...) io.stderr:write(table.concat({ ... }, " "), "\n") end
+
+-- Readable, deterministic JSON for people: sorted keys, two-space indent.
+local function pretty(v, indent)
+  indent = indent or ""
+  if type(v) ~= "table" then return json.encode(v) end
+  local inner = indent .. "  "
+  local out = {}
+  if (#v > 0 or getmetatable(v) == json.array_mt) then
+    for i = 1, #v do out[i] = inner .. pretty(v[i], inner) end
+    if #out == 0 then return "[]" end
+    return "[\n" .. table.concat(out, ",\n") .. "\n" .. indent .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for i, k in ipairs(keys) do out[i] = inner .. json.encode(k) .. ": " .. pretty(v[k], inner) end
+  if #out == 0 then return "{}" end
+  return "{\n" .. table.concat(out, ",\n") .. "\n" .. indent .. "}"
+end
+_M.pretty = pretty
+
+-- Splits argv into options and positional words.
+local OPTS = {
+  ["-p"] = "port", ["--port"] = "port", ["-u"] = "user", ["--user"] = "user",
+  ["-t"] = "timeout", ["--timeout"] = "timeout", ["--path-suffix"] = "path_suffix",
+  ["--cafile"] = "cafile", ["--pin"] = "pin",
+}
+local FLAGS = { ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help" }
+
+function _M.parse(argv)
+  local opts, words = {}, {}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local key, inline = a:match("^(%-%-[%w-]+)=(.*)$")
+    if key and OPTS[key] then
+      opts[OPTS[key]] = inline
+    elseif OPTS[a] then
+      i = i + 1
+      if argv[i] == nil then return nil, a .. " needs a value" end
+      opts[OPTS[a]] = argv[i]
+    elseif FLAGS[a] then
+      opts[FLAGS[a]] = true
+    elseif a:sub(1, 1) == "-" and #a > 1 and not tonumber(a) then
+      return nil, "unknown option " .. a
+    else
+      words[#words + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, words
+end
+
+-- key=value words, or one JSON object, into a params table.
+function _M.params_of(words, first)
+  if words[first] == nil then return nil end
+  if words[first]:match("^%s*{") then
+    if words[first + 1] then return nil, "give either one JSON object or key=value pairs" end
+    local t, err = json.decode(words[first])
+    if type(t) ~= "table" then return nil, "PARAMS is not a JSON object: " .. tostring(err) end
+    return t
+  end
+  local t = {}
+  for i = first, #words do
+    local k, v = words[i]:match("^([%w_]+)=(.*)$")
+    if not k then return nil, "expected key=value, got " .. words[i] end
+    local decoded = json.decode(v)
+    if decoded == nil or decoded == json.null then decoded = v end
+    t[k] = decoded
+  end
+  return t
+end
+
+local function read_password()
+  local pw = os.getenv("VIGI_PASSWORD")
+  if pw then return pw end
+  io.stderr:write("camera password: ")
+  local tty = os.execute("stty -echo 2>/dev/null")
+  pw = io.read("*l")
+  if tty then os.execute("stty echo 2>/dev/null") io.stderr:write("\n") end
+  return pw
+end
+
+local verbs = {}
+
+function verbs.methods(_, words)
+  local methods = require "vigi.methods"
+  local apidoc = require "vigi.apidoc"
+  local pattern = words[2] and words[2]:lower()
+  local n = 0
+  for _, row in ipairs(methods.list) do
+    if not pattern or row.name:lower():find(pattern, 1, true) or row.group:lower():find(pattern, 1, true) then
+      print(apidoc.describe(row))
+      n = n + 1
+    end
+  end
+  if n == 0 then eprint("vigi: no method matches " .. words[2]) return 1 end
+  return 0
+end
+
+function verbs.call(opts, words)
+  local host, method = words[2], words[3]
+  if not host or not method then eprint(USAGE) return 2 end
+  local params, perr = _M.params_of(words, 4)
+  if perr then eprint("vigi: " .. perr) return 2 end
+  local vigi = require "vigi"
+  local cam, err = vigi.connect {
+    host = host, port = tonumber(opts.port), username = opts.user,
+    password = read_password(), timeout = tonumber(opts.timeout),
+    path_suffix = opts.path_suffix, log = opts.verbose or nil,
+    tls = (opts.cafile or opts.pin) and { verify = opts.cafile ~= nil, cafile = opts.cafile, pin = opts.pin } or nil,
+  }
+  if not cam then eprint("vigi: " .. tostring(err)) return 1 end
+  local fn = cam[method]
+  local result
+  if type(fn) == "function" and require("vigi.methods").by_name[method] then
+    result, err = fn(cam, params)
+  else
+    result, err = cam:call(method, params)
+  end
+  cam:close()
+  if result == nil then eprint("vigi: " .. tostring(err)) return 1 end
+  print(pretty(result))
+  return 0
+end
+
+function _M.main(argv)
+  local opts, words = _M.parse(argv)
+  if not opts then eprint("vigi: " .. words) eprint(USAGE) return 2 end
+  local verb = verbs[words[1] or ""]
+  if opts.help or not verb then
+    io.stdout:write(USAGE)
+    return (opts.help and 0) or 2
+  end
+  local ok, status = pcall(verb, opts, words)
+  if not ok then eprint("vigi: " .. tostring(status)) return 1 end
+  return status
+end
+
+return _M

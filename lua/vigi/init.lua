@@ -1,0 +1,24 @@
+-- vigi: the TP-Link VIGI camera OpenAPI from Lua.
+--
+--   local vigi = require "vigi"
+--   local cam = assert(vigi.connect{ host = "192.0.2.7", password = pw })
+--   print(cam:getDeviceInfo().model)
+local camera = require "vigi.camera"
+local json = require "vigi.json"
+local wait = require "vigi.wait"
+
+local _M = {}
+
+_M.VERSION = "scm-1" -- spec/build_spec.lua checks it against the rockspec
+
+-- connect{ host=, port=20443, password= | password_md5=, username="admin",
+--          timeout=10, connect_timeout=5, path_suffix="", token_refresh=1500,
+--          tls = { verify=false, cafile=, pin="sha256//..." }, log=, lazy= }
+_M.connect = camera.connect
+
+_M.methods = require("vigi.methods").list
+_M.errors = require "vigi.errors"
+_M.null = json.null
+_M.sleep = wait.sleep
+
+return _M

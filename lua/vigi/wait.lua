@@ -1,0 +1,46 @@
+-- The one place that waits (docs/design.md, principle 2).
+--
+-- Objects of the C core never block: when they would, they describe what
+-- they wait for as a "wait set", a table of fd, events pairs (events: 1
+-- read, 2 write; set.n pairs) plus a longest wait in seconds. wait() then
+-- either hands the wait set to the scheduler that runs the current
+-- coroutine (vigi.run, cqueues, ...) or, in a plain script or REPL, polls
+-- in place. No other file sleeps or polls.
+local core = require "vigi.core"
+
+local _M = {}
+
+-- A scheduler registers itself for the coroutines it runs:
+-- schedulers[co] = function(set, timeout) ... end, which yields.
+local schedulers = setmetatable({}, { __mode = "k" })
+
+function _M.attach(co, waiter) schedulers[co] = waiter end
+function _M.detach(co) schedulers[co] = nil end
+
+local function current_waiter()
+  local co = coroutine.running()
+  return co and schedulers[co]
+end
+
+-- wait(set, timeout): returns when a socket of the set may be ready or
+-- the timeout (seconds; negative or nil: none) passed. Spurious returns
+-- are allowed: callers step their object and ask again.
+function _M.wait(set, timeout)
+  timeout = timeout or -1
+  local waiter = current_waiter()
+  if waiter then return waiter(set, timeout) end
+  if (set.n or 0) == 0 and timeout < 0 then
+    error("vigi.wait: nothing to wait for and no deadline", 2)
+  end
+  return core.poll(set, timeout)
+end
+
+-- sleep(seconds) through the same place.
+local empty = { n = 0 }
+function _M.sleep(seconds)
+  return _M.wait(empty, seconds > 0 and seconds or 0)
+end
+
+_M.now = core.now
+
+return _M

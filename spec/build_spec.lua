@@ -1,0 +1,23 @@
+-- The build's facts that must not drift apart.
+describe("build", function()
+  it("has one version: the rockspec's, also in vigi.VERSION", function()
+    local f = assert(io.open("vigi-scm-1.rockspec"))
+    local text = f:read("*a")
+    f:close()
+    local version = text:match('\nversion = "([^"]+)"')
+    assert.equal(version, require("vigi").VERSION)
+  end)
+
+  it("lists every Lua module in the rockspec", function()
+    local f = assert(io.open("vigi-scm-1.rockspec"))
+    local text = f:read("*a")
+    f:close()
+    local p = assert(io.popen("ls lua/vigi/*.lua"))
+    for path in p:lines() do
+      local name = path:match("lua/vigi/(.-)%.lua$")
+      local mod = name == "init" and "vigi" or "vigi." .. name
+      assert.truthy(text:find('["' .. mod .. '"]', 1, true), mod .. " missing from the rockspec")
+    end
+    p:close()
+  end)
+end)

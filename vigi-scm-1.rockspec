@@ -1,0 +1,52 @@
+-- The one place the version is written; lua/vigi/init.lua's VERSION is
+-- checked against it by spec/build_spec.lua.
+rockspec_format = "3.0"
+package = "vigi"
+version = "scm-1"
+source = {
+  url = "git+file://.",
+}
+description = {
+  summary = "TP-Link VIGI camera OpenAPI: discovery, control, events and streams",
+  detailed = [[
+A Lua module with a C core that speaks the whole VIGI camera OpenAPI:
+every control method as a checked Lua function, with authentication and
+token renewal handled for you.]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h" },
+  OPENSSL = { header = "openssl/evp.h" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["vigi.core"] = {
+      sources = {
+        "csrc/lua_core.c", "csrc/lua_http.c", "csrc/http.c", "csrc/crypto.c",
+      },
+      libraries = { "curl", "crypto" },
+      incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+    },
+    ["vigi"] = "lua/vigi/init.lua",
+    ["vigi.errors"] = "lua/vigi/errors.lua",
+    ["vigi.json"] = "lua/vigi/json.lua",
+    ["vigi.methods"] = "lua/vigi/methods.lua",
+    ["vigi.check"] = "lua/vigi/check.lua",
+    ["vigi.apidoc"] = "lua/vigi/apidoc.lua",
+    ["vigi.wait"] = "lua/vigi/wait.lua",
+    ["vigi.transport"] = "lua/vigi/transport.lua",
+    ["vigi.auth"] = "lua/vigi/auth.lua",
+    ["vigi.camera"] = "lua/vigi/camera.lua",
+    ["vigi.cli"] = "lua/vigi/cli.lua",
+    ["vigi.sim"] = "lua/vigi/sim.lua",
+  },
+  install = {
+    bin = { vigi = "bin/vigi" },
+  },
+}
