@@ -73,6 +73,22 @@ describe("control plane", function()
     cam:close()
   end)
 
+  it("sends calls under a path suffix when asked (firmware that wants /ds)", function()
+    local cam = assert(vigi.connect(sim:options { path_suffix = "/ds" }))
+    assert(cam:getDeviceAlias())
+    cam:close()
+  end)
+
+  it("logs in by challenge as the user given", function()
+    local other = helper.start_sim { "--auth", "challenge", "--username", "operator" }
+    local cam = assert(vigi.connect(other:options { username = "operator" }))
+    assert(cam:getDeviceInfo())
+    cam:close()
+    local _, err = vigi.connect(other:options())  -- as admin: the digest differs
+    assert.equal("auth", err.kind)
+    other:stop()
+  end)
+
   it("logs in with password_md5 instead of the password", function()
     local cam = assert(vigi.connect(sim:options {
       password = false, password_md5 = core.md5_hex(helper.PASSWORD) }))

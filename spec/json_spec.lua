@@ -51,6 +51,13 @@ describe("json.decode", function()
     assert.equal(json.null, v.result.a[3])
   end)
 
+  it("gives integers back as integers where the Lua has them", function()
+    local v = json.decode('{"volume":50,"x":0.5,"list":[1,2.5,-3]}')
+    assert.equal("50", tostring(v.volume))
+    assert.equal(0.5, v.x)
+    assert.equal("-3", tostring(v.list[3]))
+  end)
+
   it("returns nil and a message for garbage, never raises", function()
     for _, s in ipairs { "", "{", "<html>", '{"a":}', "\0\1\2", ("["):rep(1000) } do
       local v, err = json.decode(s)

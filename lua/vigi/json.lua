@@ -22,10 +22,29 @@ function _M.array(t)
   return setmetatable(t or {}, _M.array_mt)
 end
 
+-- lua-cjson hands every number back as a float; on Lua 5.3+ that shows
+-- as 50.0 where the camera sent 50. Integral values become integers again.
+local tointeger = math.tointeger
+local function integers(t, depth)
+  for k, v in pairs(t) do
+    if type(v) == "number" then
+      local i = tointeger(v)
+      if i then t[k] = i end
+    elseif type(v) == "table" and depth < 64 then
+      integers(v, depth + 1)
+    end
+  end
+  return t
+end
+
 -- decode(s) -> value | nil, message
 function _M.decode(s)
   local v, err = decoder.decode(s)
   if v == nil and err then return nil, err end
+  if tointeger then
+    if type(v) == "table" then return integers(v, 1) end
+    if type(v) == "number" then return tointeger(v) or v end
+  end
   return v
 end
 
