@@ -3,9 +3,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "odp.h"
 
 static void send_json(struct http_conn *c, int status, cJSON *o)
 {
@@ -188,6 +190,80 @@ static const char *parse_fault(const cJSON *in, struct fault *f)
 	return NULL;
 }
 
+/* {"kind":K,"count":n}: the discovery fault in force. */
+static cJSON *odp_fault_json(const struct camera *cam, int ok)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	if (ok)
+		cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddStringToObject(o, "kind", odp_fault_name(cam->odp_fault));
+	cJSON_AddNumberToObject(o, "count", cam->odp_fault_count);
+	return o;
+}
+
+static const char *parse_odp_fault(const cJSON *in, enum odp_fault_kind *kind, int *count)
+{
+	int has_kind = 0;
+	*kind = ODP_FAULT_NONE;
+	*count = 1;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		const char *key = v->string;
+		if (strcmp(key, "kind") == 0) {
+			if (!cJSON_IsString(v) || odp_fault_parse(v->valuestring, kind) < 0)
+				return "kind: \"bad_crc\", \"bare_magic\", \"duplicate\", \"oversized\", "
+				       "\"encrypt\", \"foreign_serial\", \"silent\" or \"none\"";
+			has_kind = 1;
+		} else if (strcmp(key, "count") == 0) {
+			if (!whole(v, -1, 1e6) || v->valuedouble == 0)
+				return "count: an integer >= 1, or -1 (until cleared)";
+			*count = (int)v->valuedouble;
+		} else {
+			return unknown_key("odp_fault", key);
+		}
+	}
+	if (!has_kind)
+		return "kind is required";
+	return NULL;
+}
+
+/* GET shows the discovery fault in force; POST sets (or clears) it. */
+static void odp_fault_request(struct camera *cam, struct http_conn *c, int post, const cJSON *in)
+{
+	enum odp_fault_kind kind;
+	int count;
+	const char *err;
+	if (!post) {
+		send_json(c, 200, odp_fault_json(cam, 0));
+	} else if ((err = parse_odp_fault(in, &kind, &count)) != NULL) {
+		send_error(c, 400, err);
+	} else {
+		camera_odp_fault_set(cam, kind, count);
+		sim_log("admin: odp fault %s", odp_fault_name(cam->odp_fault));
+		send_json(c, 200, odp_fault_json(cam, 1));
+	}
+}
+
+/* The counters of every camera of the process, added up. */
+static cJSON *fleet_json(const struct camera *cam)
+{
+	struct camera *total = calloc(1, sizeof *total);
+	cJSON *o = NULL;
+	if (total && camera_init(total, cam->lp, "", &cam->cfg, NULL) == 0) {
+		for (size_t i = 0; i < cam->nfleet; i++)
+			camera_counters_add(total, cam->fleet[i]);
+		if (cam->nfleet == 0)
+			camera_counters_add(total, cam);
+		o = camera_counters_json(total);
+	}
+	if (total)
+		camera_free(total);
+	free(total);
+	return o;
+}
+
 void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 		   const char *path, const char *body, size_t body_len)
 {
@@ -221,8 +297,9 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 		if ((verb_ok = post)) {
 			camera_reset_counters(cam);
 			camera_faults_clear(cam);
+			camera_odp_fault_set(cam, ODP_FAULT_NONE, 0);
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "state"))) {
-				engine_reset_state(cam->engine);
+				camera_reset_state(cam);
 				camera_unlock(cam);
 				camera_tokens_clear(cam);
 			}
@@ -254,6 +331,12 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 				send_json(c, 200, o);
 			}
 		}
+	} else if (strcmp(path, "odp_fault") == 0) {
+		if ((verb_ok = get || post))
+			odp_fault_request(cam, c, post, in);
+	} else if (strcmp(path, "fleet") == 0) {
+		if ((verb_ok = get))
+			send_json(c, 200, fleet_json(cam));
 	} else {
 		known = 0;
 	}

@@ -1,6 +1,7 @@
 /* One simulated camera: see camera.h. */
 #include "camera.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ int camera_init(struct camera *cam, struct loop *lp, const char *address,
 	memset(cam, 0, sizeof *cam);
 	cam->lp = lp;
 	strncpy(cam->address, address, sizeof cam->address - 1);
+	strncpy(cam->ip, address, sizeof cam->ip - 1);
 	cam->cfg = *cfg;
 	cam->engine = engine;
 	camera_set_password(cam, cfg->password);
@@ -97,10 +99,12 @@ void camera_free(struct camera *cam)
 		free(cam->calls[i].name);
 	free(cam->calls);
 	free(cam->callidx);
+	free(cam->nonces);
 	engine_free(cam->engine);
 	cam->engine = NULL;
 	cam->calls = NULL;
 	cam->callidx = NULL;
+	cam->nonces = NULL;
 }
 
 void camera_set_password(struct camera *cam, const char *password)
@@ -110,6 +114,48 @@ void camera_set_password(struct camera *cam, const char *password)
 		cam->cfg.password[sizeof cam->cfg.password - 1] = '\0';
 	}
 	camera_md5_hex(cam->cfg.password, 1, cam->cfg.password_md5);
+}
+
+/* ---- identity ---- */
+
+/* Replace the string at state[key].field, if there is one. */
+static void set_state_string(cJSON *state, const char *key, const char *field, const char *value)
+{
+	cJSON *obj = cJSON_GetObjectItemCaseSensitive(state, key);
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(obj, field)))
+		return;
+	cJSON *v = cJSON_CreateString(value);
+	if (v && !cJSON_ReplaceItemInObjectCaseSensitive(obj, field, v))
+		cJSON_Delete(v);
+}
+
+static void apply_identity(struct camera *cam)
+{
+	cJSON *state = cam->engine ? engine_state_mut(cam->engine) : NULL;
+	if (!state || !cam->alias[0])
+		return;
+	const char *m = cam->mac;
+	char dashed[18];
+	snprintf(dashed, sizeof dashed, "%.2s-%.2s-%.2s-%.2s-%.2s-%.2s", m, m + 2, m + 4, m + 6,
+		 m + 8, m + 10);
+	set_state_string(state, "deviceInfo", "alias", cam->alias);
+	set_state_string(state, "alias", "alias", cam->alias);
+	set_state_string(state, "deviceStatus", "dev_alias", cam->alias);
+	set_state_string(state, "deviceInfo", "mac", dashed);
+	set_state_string(state, "deviceStatus", "mac", dashed);
+}
+
+void camera_set_identity(struct camera *cam, const char *alias, const char *mac)
+{
+	snprintf(cam->alias, sizeof cam->alias, "%s", alias);
+	snprintf(cam->mac, sizeof cam->mac, "%s", mac);
+	apply_identity(cam);
+}
+
+void camera_reset_state(struct camera *cam)
+{
+	engine_reset_state(cam->engine);
+	apply_identity(cam);
 }
 
 /* ---- tokens ---- */
@@ -159,6 +205,10 @@ void camera_tokens_clear(struct camera *cam)
 
 void camera_nonce_issue(struct camera *cam, char out[33])
 {
+	if (!cam->nonces && !(cam->nonces = calloc(CAMERA_MAX_NONCES, sizeof *cam->nonces))) {
+		camera_random_hex(out, 32);     /* one that will never be accepted */
+		return;
+	}
 	struct nonce *n = &cam->nonces[cam->nonce_next];
 	cam->nonce_next = (cam->nonce_next + 1) % CAMERA_MAX_NONCES;
 	camera_random_hex(n->value, 32);
@@ -169,7 +219,7 @@ void camera_nonce_issue(struct camera *cam, char out[33])
 
 int camera_nonce_take(struct camera *cam, const char *value)
 {
-	if (strlen(value) != 32)
+	if (strlen(value) != 32 || !cam->nonces)
 		return 0;
 	uint64_t now = loop_now(cam->lp);
 	for (size_t i = 0; i < CAMERA_MAX_NONCES; i++) {
@@ -248,7 +298,7 @@ static int grow_index(struct camera *cam)
 	return 0;
 }
 
-void camera_count_call(struct camera *cam, const char *name)
+static void count_call_n(struct camera *cam, const char *name, unsigned long long add)
 {
 	if (strlen(name) >= CAMERA_CALLNAME_MAX || cam->ncalls >= CAMERA_MAX_CALLNAMES)
 		name = "(other)";
@@ -256,7 +306,7 @@ void camera_count_call(struct camera *cam, const char *name)
 	while (cam->callidx[i] >= 0) {
 		struct callcount *cc = &cam->calls[cam->callidx[i]];
 		if (strcmp(cc->name, name) == 0) {
-			cc->n++;
+			cc->n += add;
 			return;
 		}
 		i = (i + 1) & (cam->capidx - 1);
@@ -275,11 +325,38 @@ void camera_count_call(struct camera *cam, const char *name)
 		return;
 	memcpy(copy, name, len);
 	cam->calls[cam->ncalls].name = copy;
-	cam->calls[cam->ncalls].n = 1;
+	cam->calls[cam->ncalls].n = add;
 	cam->callidx[i] = (int)cam->ncalls;
 	cam->ncalls++;
 	if (cam->ncalls * 2 > cam->capidx)
 		grow_index(cam);
+}
+
+void camera_count_call(struct camera *cam, const char *name)
+{
+	count_call_n(cam, name, 1);
+}
+
+void camera_counters_add(struct camera *total, const struct camera *cam)
+{
+	const struct camera_counters *a = &cam->cnt;
+	struct camera_counters *t = &total->cnt;
+	t->requests += a->requests;
+	t->connections += a->connections;
+	t->tls_handshakes += a->tls_handshakes;
+	t->tls_resumed += a->tls_resumed;
+	t->token_errors += a->token_errors;
+	t->login_probe += a->login_probe;
+	t->login_md5 += a->login_md5;
+	t->login_challenge += a->login_challenge;
+	t->login_ok += a->login_ok;
+	t->login_failed += a->login_failed;
+	t->login_locked += a->login_locked;
+	t->odp_requests += a->odp_requests;
+	t->odp_replies += a->odp_replies;
+	t->odp_ignored += a->odp_ignored;
+	for (size_t i = 0; i < cam->ncalls; i++)
+		count_call_n(total, cam->calls[i].name, cam->calls[i].n);
 }
 
 void camera_reset_counters(struct camera *cam)
@@ -311,6 +388,10 @@ cJSON *camera_counters_json(const struct camera *cam)
 	cJSON_AddNumberToObject(o, "tls_handshakes", (double)c->tls_handshakes);
 	cJSON_AddNumberToObject(o, "tls_resumed", (double)c->tls_resumed);
 	cJSON_AddNumberToObject(o, "token_errors", (double)c->token_errors);
+	cJSON *d = cJSON_AddObjectToObject(o, "odp");
+	cJSON_AddNumberToObject(d, "requests", (double)c->odp_requests);
+	cJSON_AddNumberToObject(d, "replies", (double)c->odp_replies);
+	cJSON_AddNumberToObject(d, "ignored", (double)c->odp_ignored);
 	return o;
 }
 
@@ -344,4 +425,18 @@ enum fault_kind camera_fault_take(struct camera *cam, const char *method, int *s
 void camera_faults_clear(struct camera *cam)
 {
 	cam->nfaults = 0;
+}
+
+void camera_odp_fault_set(struct camera *cam, enum odp_fault_kind kind, int count)
+{
+	cam->odp_fault = count == 0 ? ODP_FAULT_NONE : kind;
+	cam->odp_fault_count = cam->odp_fault == ODP_FAULT_NONE ? 0 : count;
+}
+
+enum odp_fault_kind camera_odp_fault_take(struct camera *cam)
+{
+	enum odp_fault_kind k = cam->odp_fault;
+	if (k != ODP_FAULT_NONE && cam->odp_fault_count > 0 && --cam->odp_fault_count == 0)
+		cam->odp_fault = ODP_FAULT_NONE;
+	return k;
 }

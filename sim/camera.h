@@ -1,7 +1,8 @@
-/* One simulated camera: its configuration, its method state (the engine),
- * its tokens, login nonces and lockout, its counters and pending faults.
- * Listeners (the control port now; discovery and stream ports later) point
- * at a camera; a fleet is several cameras in one loop. */
+/* One simulated camera: its configuration, its identity (address, MAC,
+ * alias), its method state (the engine), its tokens, login nonces and
+ * lockout, its counters and pending faults. Listeners (the control port,
+ * the discovery responder; the stream port later) point at a camera; a
+ * fleet (fleet.h) is several cameras in one loop. */
 #ifndef SIM_CAMERA_H
 #define SIM_CAMERA_H
 
@@ -40,9 +41,16 @@ struct camera_counters {
 	unsigned long long requests, connections, tls_handshakes, tls_resumed, token_errors;
 	unsigned long long login_probe, login_md5, login_challenge;
 	unsigned long long login_ok, login_failed, login_locked;
+	unsigned long long odp_requests, odp_replies, odp_ignored;
 };
 
 enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500 };
+
+/* Discovery faults (odp.c applies them; names in odp.h). */
+enum odp_fault_kind {
+	ODP_FAULT_NONE, ODP_FAULT_BAD_CRC, ODP_FAULT_BARE_MAGIC, ODP_FAULT_DUPLICATE,
+	ODP_FAULT_OVERSIZED, ODP_FAULT_ENCRYPT, ODP_FAULT_FOREIGN_SERIAL, ODP_FAULT_SILENT
+};
 
 struct fault {
 	enum fault_kind kind;
@@ -71,13 +79,18 @@ struct push_sub;
 
 struct camera {
 	struct loop *lp;
-	char address[64];
+	char address[64];               /* as given (--address), or the fleet's */
+	char ip[64];                    /* numeric form of address: discovery's "ip" */
+	char mac[13];                   /* 12 uppercase hex digits */
+	char alias[64];                 /* a fleet camera's own alias; "" = the state's */
 	struct camera_config cfg;
 	struct engine *engine;
+	struct camera **fleet;          /* every camera of the process (itself included) */
+	size_t nfleet;
 
 	struct token tokens[CAMERA_MAX_TOKENS];
 	size_t ntokens;
-	struct nonce nonces[CAMERA_MAX_NONCES];
+	struct nonce *nonces;           /* CAMERA_MAX_NONCES, allocated at the first one */
 	size_t nonce_next;
 	int failures;
 	uint64_t locked_until;          /* loop ms; 0 = not locked */
@@ -90,6 +103,8 @@ struct camera {
 
 	struct fault faults[CAMERA_MAX_FAULTS];
 	size_t nfaults;
+	enum odp_fault_kind odp_fault;
+	int odp_fault_count;            /* replies it still applies to; -1 = until cleared */
 
 	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
 };
@@ -100,6 +115,13 @@ int camera_init(struct camera *cam, struct loop *lp, const char *address,
 void camera_free(struct camera *cam);
 
 void camera_set_password(struct camera *cam, const char *password);
+
+/* Give the camera its own alias and MAC (12 hex digits) and write them into
+ * its state (deviceInfo, alias, deviceStatus, where those fields exist); a
+ * state reset keeps them. */
+void camera_set_identity(struct camera *cam, const char *alias, const char *mac);
+/* Back to the initial state (with the identity above). */
+void camera_reset_state(struct camera *cam);
 
 /* Tokens (stok): 32 random [A-Za-z0-9]; at most CAMERA_MAX_TOKENS live,
  * the oldest evicted; valid for cfg.token_lifetime seconds. */
@@ -120,11 +142,18 @@ void camera_unlock(struct camera *cam);
 void camera_count_call(struct camera *cam, const char *name);
 void camera_reset_counters(struct camera *cam);
 cJSON *camera_counters_json(const struct camera *cam);
+/* Add cam's counters (calls merged by name) to total's. */
+void camera_counters_add(struct camera *total, const struct camera *cam);
 
 /* Faults: queue one; take the one that applies to the next request. */
 int camera_fault_add(struct camera *cam, const struct fault *f);
 enum fault_kind camera_fault_take(struct camera *cam, const char *method, int *seconds);
 void camera_faults_clear(struct camera *cam);
+
+/* Discovery faults: one kind at a time, for count replies (-1 = until
+ * cleared); take returns the kind that applies to the next reply. */
+void camera_odp_fault_set(struct camera *cam, enum odp_fault_kind kind, int count);
+enum odp_fault_kind camera_odp_fault_take(struct camera *cam);
 
 /* Randomness from OpenSSL: n characters of [A-Za-z0-9] or of lowercase hex,
  * NUL-terminated (out has n + 1 bytes). */

@@ -14,6 +14,7 @@ struct engine {
 	struct method *methods; /* sorted by name */
 	size_t nmethods;
 	struct rules *rules;
+	int clone;              /* doc, methods and rules belong to another engine */
 };
 
 /* ---- loading ---- */
@@ -217,14 +218,31 @@ bad:
 	return NULL;
 }
 
+struct engine *engine_clone(const struct engine *proto)
+{
+	struct engine *e = malloc(sizeof *e);
+	if (!e)
+		return NULL;
+	*e = *proto;
+	e->clone = 1;
+	e->state = cJSON_Duplicate(proto->initial, 1);
+	if (!e->state) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
 	cJSON_Delete(e->state);
-	cJSON_Delete(e->doc);
-	free(e->methods);
-	rules_free(e->rules);
+	if (!e->clone) {
+		cJSON_Delete(e->doc);
+		free(e->methods);
+		rules_free(e->rules);
+	}
 	free(e);
 }
 

@@ -46,6 +46,12 @@ struct engine *engine_load(const char *text, size_t len, const char *origin,
 			   char *err, size_t errsz);
 void engine_free(struct engine *e);
 
+/* A new engine with its own state (a fresh copy of the initial one) that
+ * shares proto's parsed description, methods and rules: a fleet parses
+ * camera.json once. proto must outlive the clone; freeing the clone leaves
+ * proto alone. NULL when out of memory. */
+struct engine *engine_clone(const struct engine *proto);
+
 const struct method *engine_find(const struct engine *e, const char *name);
 size_t engine_count(const struct engine *e);
 

@@ -891,10 +891,11 @@ struct http_server *http_listen(struct loop *lp, const char *address, int port,
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
-		snprintf(err, errsz, "cannot listen on %s port %d: %s", address, port,
-			 strerror(errno));
+		int e = errno;
+		snprintf(err, errsz, "cannot listen on %s port %d: %s", address, port, strerror(e));
 		freeaddrinfo(res);
 		close(fd);
+		errno = e; /* the caller may try another port on EADDRINUSE */
 		return NULL;
 	}
 	freeaddrinfo(res);

@@ -57,7 +57,8 @@ enum http_after {
 };
 
 /* Listen on address:port (port 0 = any free port). hooks and arg must
- * outlive the server. Returns NULL with a message in err. */
+ * outlive the server. Returns NULL with a message in err (and errno
+ * EADDRINUSE when the port is taken on that address). */
 struct http_server *http_listen(struct loop *lp, const char *address, int port,
 				SSL_CTX *ctx, const struct http_hooks *hooks, void *arg,
 				char *err, size_t errsz);

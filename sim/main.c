@@ -14,11 +14,11 @@
 #include <openssl/ssl.h>
 
 #include "camera.h"
-#include "control.h"
 #include "engine.h"
-#include "httpd.h"
+#include "fleet.h"
 #include "log.h"
 #include "loop.h"
+#include "odp_packet.h"
 #include "tls.h"
 
 /* camera.json, embedded at build time (camera_json.c is generated). */
@@ -28,6 +28,9 @@ extern const unsigned long sim_camera_json_len;
 struct options {
 	const char *address;
 	int control_port;
+	int odp_port, odp_port_given, odp_any;
+	int fleet;
+	const char *fleet_base;
 	const char *cert, *key, *cert_out, *camera_json;
 	int check;
 	struct camera_config cfg;
@@ -39,6 +42,10 @@ static void usage(FILE *f)
 "usage: vigi-sim [options]\n"
 "  --address A             listen address (default 127.0.0.1)\n"
 "  --control-port P        HTTPS control port (default 20443, 0 = any free)\n"
+"  --odp-port P            discovery (UDP) port (default 23001, 0 = any free)\n"
+"  --odp-any               bind discovery to the wildcard address (broadcasts)\n"
+"  --fleet N               run N cameras (1..4096) on 127.0.1.1, 127.0.1.2, ...\n"
+"  --fleet-base A          first address of the fleet (default 127.0.1.1)\n"
 "  --username U            user of the challenge login (default admin)\n"
 "  --password P            camera password (default secret)\n"
 "  --auth md5|challenge    doAuth flavour (default md5)\n"
@@ -73,11 +80,16 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum {
 		O_ADDRESS = 256, O_PORT, O_USER, O_PASS, O_AUTH, O_STOKTOP, O_CLOSE,
 		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
-		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP
+		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
+		O_FLEETBASE
 	};
 	static const struct option opts[] = {
 		{"address", required_argument, 0, O_ADDRESS},
 		{"control-port", required_argument, 0, O_PORT},
+		{"odp-port", required_argument, 0, O_ODPPORT},
+		{"odp-any", no_argument, 0, O_ODPANY},
+		{"fleet", required_argument, 0, O_FLEET},
+		{"fleet-base", required_argument, 0, O_FLEETBASE},
 		{"username", required_argument, 0, O_USER},
 		{"password", required_argument, 0, O_PASS},
 		{"auth", required_argument, 0, O_AUTH},
@@ -106,6 +118,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_int(optarg, 0, 65535, &o->control_port) < 0)
 				goto bad;
 			break;
+		case O_ODPPORT:
+			if (parse_int(optarg, 0, 65535, &o->odp_port) < 0)
+				goto bad;
+			o->odp_port_given = 1;
+			break;
+		case O_ODPANY: o->odp_any = 1; break;
+		case O_FLEET:
+			if (parse_int(optarg, 1, FLEET_MAX, &o->fleet) < 0)
+				goto bad;
+			break;
+		case O_FLEETBASE: o->fleet_base = optarg; break;
 		case O_USER:
 			if (!*optarg || strlen(optarg) >= sizeof k->username)
 				goto bad;
@@ -229,14 +252,47 @@ static struct engine *load_engine(const char *path)
 	return e;
 }
 
-/* Up to the hard limit of open files: a thousand clients need a thousand fds. */
-static void raise_fd_limit(void)
+/* Up to the hard limit of open files: a thousand clients need a thousand
+ * fds, and a fleet two per camera. Returns the limit now in force. */
+static unsigned long long raise_fd_limit(void)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return ~0ull;   /* unknown: let the sockets say */
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	return rl.rlim_cur == RLIM_INFINITY ? ~0ull : (unsigned long long)rl.rlim_cur;
+}
+
+/* The ready line: {"address","fleet","addresses","control","odp","pin","pid"}
+ * ("fleet" and "addresses" only with --fleet). */
+static int print_ready(const struct fleet *f, const struct tls_ident *tls)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return -1;
+	cJSON_AddStringToObject(o, "address", f->cams[0]->address);
+	if (f->is_fleet) {
+		cJSON_AddNumberToObject(o, "fleet", (double)f->n);
+		cJSON *a = cJSON_AddArrayToObject(o, "addresses");
+		for (size_t i = 0; a && i < f->n; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(f->cams[i]->address));
+	}
+	cJSON_AddNumberToObject(o, "control", f->control_port);
+	cJSON_AddNumberToObject(o, "odp", f->odp_port);
+	cJSON_AddStringToObject(o, "pin", tls->pin);
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	char *line = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!line)
+		return -1;
+	printf("%s\n", line);
+	fflush(stdout);
+	cJSON_free(line);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -245,6 +301,7 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.address = "127.0.0.1";
 	o.control_port = 20443;
+	o.odp_port = ODP_PORT;
 	strcpy(o.cfg.username, "admin");
 	strcpy(o.cfg.password, "secret");
 	o.cfg.auth = AUTH_MD5;
@@ -264,57 +321,72 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	raise_fd_limit();
+	struct fleet_options fo = {
+		.address = o.address, .base = o.fleet_base, .n = o.fleet,
+		.control_port = o.control_port, .odp_port = o.odp_port,
+		.odp_port_given = o.odp_port_given, .odp_any = o.odp_any, .cfg = &o.cfg,
+	};
+	unsigned long long limit = raise_fd_limit();
+	size_t need = fleet_fds(&fo) + 16;
+	if (limit < need) {
+		fprintf(stderr, "vigi-sim: %zu cameras need at least %zu open files; the limit is %llu "
+			"(raise it with ulimit -n)\n", fo.n ? (size_t)fo.n : 1, need, limit);
+		engine_free(engine);
+		return 1;
+	}
+
 	char err[512];
 	int rc = 1;
 	struct tls_ident tls;
+	struct fleet fleet;
+	const char **names = NULL;
+	memset(&tls, 0, sizeof tls);
+	memset(&fleet, 0, sizeof fleet);
 	struct loop *lp = loop_new();
-	struct camera *cam = calloc(1, sizeof *cam);
-	struct http_server *ctl = NULL;
-	if (!lp || !cam || loop_catch_signals(lp) < 0) {
+	if (!lp || loop_catch_signals(lp) < 0) {
 		fprintf(stderr, "vigi-sim: cannot start: %s\n", strerror(errno));
 		engine_free(engine);
-		free(cam);
 		loop_free(lp);
 		return 1;
 	}
-	if (camera_init(cam, lp, o.address, &o.cfg, engine) < 0) {
-		fprintf(stderr, "vigi-sim: out of memory\n");
-		engine_free(engine);
-		free(cam);
-		loop_free(lp);
-		return 1;
-	}
-	if (tls_ident_init(&tls, o.address, o.cert, o.key, err, sizeof err) < 0) {
+	uint64_t t0 = loop_clock_ms();
+	if (fleet_init(&fleet, lp, engine, &fo, err, sizeof err) < 0) {
 		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out_cam;
+		goto out;
+	}
+	names = calloc(fleet.n, sizeof *names);
+	if (!names) {
+		fprintf(stderr, "vigi-sim: out of memory\n");
+		goto out;
+	}
+	for (size_t i = 0; i < fleet.n; i++)
+		names[i] = fleet.cams[i]->address;
+	if (tls_ident_init(&tls, names, fleet.n, o.cert, o.key, err, sizeof err) < 0) {
+		fprintf(stderr, "vigi-sim: %s\n", err);
+		goto out;
 	}
 	if (o.cert_out && tls_write_cert(&tls, o.cert_out, err, sizeof err) < 0) {
 		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out_tls;
+		goto out;
 	}
-	ctl = http_listen(lp, o.address, o.control_port, tls.ctx, &control_hooks, cam,
-			  err, sizeof err);
-	if (!ctl) {
+	if (fleet_listen(&fleet, tls.ctx, &fo, err, sizeof err) < 0) {
 		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out_tls;
+		goto out;
 	}
-
-	printf("{\"address\":\"%s\",\"control\":%d,\"pin\":\"%s\",\"pid\":%ld}\n",
-	       o.address, http_server_port(ctl), tls.pin, (long)getpid());
-	fflush(stdout);
-	sim_log("ready: %zu methods, auth %s", engine_count(engine),
+	if (print_ready(&fleet, &tls) < 0) {
+		fprintf(stderr, "vigi-sim: out of memory\n");
+		goto out;
+	}
+	sim_log("ready: %zu camera(s) in %llu ms, %zu methods, auth %s", fleet.n,
+		(unsigned long long)(loop_clock_ms() - t0), engine_count(engine),
 		o.cfg.auth == AUTH_CHALLENGE ? "challenge" : "md5");
 
 	rc = loop_run(lp) < 0 ? 1 : 0;
 	sim_log("stopping");
-
-	http_server_free(ctl);
-out_tls:
+out:
+	fleet_free(&fleet);     /* frees the engine, whatever happened */
+	free(names);
 	tls_ident_free(&tls);
-out_cam:
-	camera_free(cam);
-	free(cam);
 	loop_free(lp);
 	return rc;
 }

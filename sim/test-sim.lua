@@ -6,7 +6,8 @@
 -- Starts the simulated camera on a free loopback port (built-in
 -- camera.json), runs every check below against it, stops it, and prints
 -- "N passed, N failed". Exit status 0 only if all passed.
--- Needs: curl, sha256sum, lua-cjson.
+-- Needs: curl, sha256sum, lua-cjson; python3 for the discovery round trip
+-- (skipped without it).
 
 local cjson = require "cjson"
 
@@ -39,7 +40,7 @@ local function md5(s) return (sh("printf %s " .. q(s) .. " | md5sum"):match("^(%
 
 local dir = sh("mktemp -d"):gsub("%s+$", "")
 local ready_file, cert = dir .. "/ready", dir .. "/cert.pem"
-local pid = sh(string.format("%s --control-port 0 --cert-out %s --lockout 3 >%s 2>%s/log & echo $!",
+local pid = sh(string.format("%s --control-port 0 --odp-port 0 --cert-out %s --lockout 3 >%s 2>%s/log & echo $!",
   q(SIM), q(cert), q(ready_file), q(dir))):match("%d+")
 
 local ready
@@ -88,7 +89,7 @@ end
 
 -- ---- checks ----
 
-check("ready line", type(ready.control) == "number" and ready.address == "127.0.0.1"
+check("ready line", type(ready.control) == "number" and type(ready.odp) == "number" and ready.address == "127.0.0.1"
   and tostring(ready.pin):match("^sha256//[%w+/]+=*$") and ready.pid == tonumber(pid), cjson.encode(ready))
 
 -- md5 doAuth
@@ -230,6 +231,39 @@ stok = login()
 _, a = call(stok, "getDeviceAlias")
 check("reset with state restores the state", a and a.result and a.result.alias ~= "bench cam")
 check("admin state", (get("/__sim__/state") or {}).streamPort ~= nil)
+
+-- discovery: counters, faults, and one round trip through python3 (socket + zlib)
+c = get("/__sim__/counters")
+check("counters have odp", c and c.odp and c.odp.requests == 0 and c.odp.ignored == 0, c and cjson.encode(c))
+local f = get("/__sim__/fleet")
+check("fleet totals of one camera are its counters", f and f.odp and c and f.requests == c.requests
+  and f.odp.requests == c.odp.requests and f.odp.replies == c.odp.replies and f.odp.ignored == c.odp.ignored
+  and f.calls.getStreamPort == c.calls.getStreamPort, f and cjson.encode(f))
+a = admin("odp_fault", { kind = "foreign_serial", count = -1 })
+check("odp_fault set", a and a.kind == "foreign_serial" and a.count == -1, a and cjson.encode(a))
+_, a = post("/__sim__/odp_fault", { kind = "loud" })
+check("odp_fault refuses an unknown kind", a and a.error and a.error:find("kind"))
+a = admin("odp_fault", { kind = "none" })
+check("odp_fault cleared", a and a.kind == "none")
+if os.execute("command -v python3 >/dev/null") then
+  local out = sh("python3 -S -c " .. q([[
+import socket, struct, sys, zlib
+m = struct.pack(">I", 0x77805D05)
+h = struct.pack(">BBBBHHI", 1, 0, 0x12, 0, 1, 2, 0xA1B2C3D4)
+p = h + struct.pack(">I", zlib.crc32(h + m + b"{}")) + b"{}"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(p, ("127.0.0.1", int(sys.argv[1])))
+d = s.recv(65535)
+ok = struct.unpack(">I", d[12:16])[0] == zlib.crc32(d[:12] + m + d[16:])
+print(d[2], d[3], struct.unpack(">I", d[8:12])[0], ok, d[16:].decode())
+]]) .. " " .. math.floor(ready.odp) .. " 2>&1")
+  local flags, result, serial, ok, json = out:match("^(%d+) (%d+) (%d+) (%a+) (.-)%s*$")
+  local doc = json and cjson.decode(json)
+  check("discovery reply", flags == "17" and result == "1" and tonumber(serial) == 0xA1B2C3D4 and ok == "True"
+    and doc and doc.result.ip == "127.0.0.1" and doc.result.mac == "000AEB018811", out)
+  check("discovery counted", ((get("/__sim__/counters") or {}).odp or {}).replies == 1)
+end
 
 -- HTTP errors
 st, a = post("/", "{not json")

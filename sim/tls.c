@@ -56,14 +56,29 @@ static int is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-static X509 *make_cert(EVP_PKEY *pkey, const char *address)
+/* "IP:a,IP:b,...,DNS:localhost" (malloc'd). */
+static char *san_list(const char *const *addresses, size_t n)
+{
+	size_t cap = sizeof "DNS:localhost";
+	for (size_t i = 0; i < n; i++)
+		cap += strlen(addresses[i]) + sizeof "DNS:,";
+	char *san = malloc(cap), *p = san;
+	if (!san)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s:%s,", is_ip_literal(addresses[i]) ? "IP" : "DNS", addresses[i]);
+	strcpy(p, "DNS:localhost");
+	return san;
+}
+
+static X509 *make_cert(EVP_PKEY *pkey, const char *const *addresses, size_t n)
 {
 	X509 *x = X509_new();
 	if (!x)
 		return NULL;
 	unsigned char rnd[16];
 	BIGNUM *bn = NULL;
-	char san[512];
+	char *san = NULL;
 	int ok = 0;
 
 	if (RAND_bytes(rnd, sizeof rnd) != 1)
@@ -82,11 +97,11 @@ static X509 *make_cert(EVP_PKEY *pkey, const char *address)
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
 					(const unsigned char *)"vigi-sim", -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-					(const unsigned char *)address, -1, -1, 0) ||
+					(const unsigned char *)addresses[0], -1, -1, 0) ||
 	    !X509_set_issuer_name(x, name))
 		goto out;
-	snprintf(san, sizeof san, "%s:%s,DNS:localhost",
-		 is_ip_literal(address) ? "IP" : "DNS", address);
+	if (!(san = san_list(addresses, n)))
+		goto out;
 	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    add_ext(x, NID_key_usage, "critical,digitalSignature") < 0 ||
 	    add_ext(x, NID_ext_key_usage, "serverAuth") < 0 ||
@@ -99,6 +114,7 @@ static X509 *make_cert(EVP_PKEY *pkey, const char *address)
 	ok = 1;
 out:
 	BN_free(bn);
+	free(san);
 	if (!ok) {
 		X509_free(x);
 		return NULL;
@@ -167,7 +183,7 @@ static SSL_CTX *new_ctx(void)
 	return ctx;
 }
 
-int tls_ident_init(struct tls_ident *t, const char *address,
+int tls_ident_init(struct tls_ident *t, const char *const *addresses, size_t n,
 		   const char *cert_file, const char *key_file,
 		   char *err, size_t errsz)
 {
@@ -198,7 +214,7 @@ int tls_ident_init(struct tls_ident *t, const char *address,
 			fail(err, errsz, "cannot generate the key");
 			goto bad;
 		}
-		X509 *x = make_cert(pkey, address);
+		X509 *x = make_cert(pkey, addresses, n);
 		int ok = x && SSL_CTX_use_certificate(t->ctx, x) == 1 &&
 			 SSL_CTX_use_PrivateKey(t->ctx, pkey) == 1;
 		X509_free(x);

@@ -14,10 +14,10 @@ struct tls_ident {
 };
 
 /* Without cert_file/key_file, generate an EC P-256 key and a self-signed
- * certificate valid one year, CN=<address>, subjectAltName IP:<address>
- * (or DNS:<address> if it is not an IP literal) and DNS:localhost.
- * Returns 0, or -1 with a message in err. */
-int tls_ident_init(struct tls_ident *t, const char *address,
+ * certificate valid one year, CN=<addresses[0]>, subjectAltName IP:<a>
+ * (or DNS:<a> if it is not an IP literal) for each of the n addresses,
+ * and DNS:localhost. Returns 0, or -1 with a message in err. */
+int tls_ident_init(struct tls_ident *t, const char *const *addresses, size_t n,
 		   const char *cert_file, const char *key_file,
 		   char *err, size_t errsz);
 void tls_ident_free(struct tls_ident *t);

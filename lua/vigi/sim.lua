@@ -34,8 +34,8 @@ function _M.binary()
 end
 
 -- start(args) -> sim | nil, message. args: extra command-line options.
--- The sim listens on 127.0.0.1, on free ports, with password "secret"
--- unless args say otherwise.
+-- The sim listens on 127.0.0.1, on free ports (control and discovery),
+-- with password "secret", unless args say otherwise.
 function _M.start(args)
   local argv = { _M.binary(), "--address", "127.0.0.1", "--control-port", "0" }
   local password = "secret"
@@ -43,11 +43,16 @@ function _M.start(args)
     argv[#argv + 1] = a
     if a == "--password" then password = args[i + 1] end
   end
-  local has_password = false
-  for _, a in ipairs(argv) do if a == "--password" then has_password = true end end
-  if not has_password then
+  local given = {}
+  for _, a in ipairs(argv) do given[a] = true end
+  if not given["--password"] then
     argv[#argv + 1] = "--password"
     argv[#argv + 1] = password
+  end
+  -- Discovery on a free port too, so that sims never compete for 23001.
+  if not given["--odp-port"] then
+    argv[#argv + 1] = "--odp-port"
+    argv[#argv + 1] = "0"
   end
   local words = {}
   for i, a in ipairs(argv) do words[i] = quote(a) end
