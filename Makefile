@@ -11,7 +11,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 PKG_LUA  := $(if $(filter luajit,$(LUA)),luajit,$(LUA))
 LUA_INC  := $(shell pkg-config --cflags $(PKG_LUA) 2>/dev/null)
-CORE_SRC := csrc/lua_core.c csrc/lua_http.c csrc/http.c csrc/crypto.c
+CORE_SRC := csrc/lua_core.c csrc/lua_http.c csrc/http.c csrc/crypto.c \
+            csrc/lua_odp.c csrc/odp.c csrc/crc32.c csrc/lua_udp.c csrc/net.c
 CORE_HDR := $(wildcard csrc/*.h)
 CORE_SO  := lua/vigi/core.so
 BUSTED   := busted --lua=$(LUA)
@@ -24,7 +25,7 @@ ifneq ($(LUA),lua5.4)
 CORE_SO := build/$(LUA)/vigi/core.so
 endif
 
-.PHONY: all deps test test-lua check demo rock clean help bench asan
+.PHONY: all deps test test-lua check demo rock clean help bench asan ctest fuzz fuzz-smoke
 
 all: $(CORE_SO) sim/vigi-sim
 
@@ -45,6 +46,43 @@ build/asan/vigi-sim: $(SIM_SRCS) sim/camera_json.c $(wildcard sim/*.h)
 build/asan/vigi/core.so: $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -o $@ $(CORE_SRC) -lcurl -lcrypto
+
+# C unit tests (spec/c/*_test.c), each a small program linked with the
+# plain-C parts of the core, under ASan + UBSan.
+CTEST_CC  ?= gcc
+CTEST_LIB := csrc/odp.c csrc/crc32.c csrc/net.c
+CTESTS    := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/*_test.c))
+
+ctest: $(CTESTS)
+	@for t in $(CTESTS); do $$t || exit 1; done
+
+build/ctest/%: spec/c/%.c $(CTEST_LIB) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CTEST_CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -Icsrc -o $@ $< $(CTEST_LIB)
+
+# libFuzzer, one target per sans-IO reader (fuzz/*.c), each started from
+# its seed corpus fuzz/corpus/<target>/. New inputs go to build/fuzz/, so
+# the seeds in the tree stay as they are; a crash leaves its input there.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_LIB     := csrc/odp.c csrc/crc32.c
+FUZZERS      := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
+
+fuzz: $(FUZZERS)
+	@for t in $(FUZZERS); do n=$${t##*/}; mkdir -p build/fuzz/corpus/$$n; \
+	  echo "fuzz $$n: $(FUZZ_SECONDS) s (log: build/fuzz/$$n.log)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$n- \
+	    build/fuzz/corpus/$$n fuzz/corpus/$$n >build/fuzz/$$n.log 2>&1 \
+	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -E '^Done [0-9]+ runs' build/fuzz/$$n.log; done
+
+fuzz-smoke:
+	@$(MAKE) -s fuzz FUZZ_SECONDS=10
+
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  $(WARN) -std=gnu99 -Icsrc -o $@ $< $(FUZZ_LIB)
 
 deps:
 	@tools/install-deps

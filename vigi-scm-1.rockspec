@@ -28,6 +28,7 @@ build = {
     ["vigi.core"] = {
       sources = {
         "csrc/lua_core.c", "csrc/lua_http.c", "csrc/http.c", "csrc/crypto.c",
+        "csrc/lua_odp.c", "csrc/odp.c", "csrc/crc32.c", "csrc/lua_udp.c", "csrc/net.c",
       },
       libraries = { "curl", "crypto" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
@@ -45,6 +46,8 @@ build = {
     ["vigi.camera"] = "lua/vigi/camera.lua",
     ["vigi.cli"] = "lua/vigi/cli.lua",
     ["vigi.sim"] = "lua/vigi/sim.lua",
+    ["vigi.ipv4"] = "lua/vigi/ipv4.lua",
+    ["vigi.discover"] = "lua/vigi/discover.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },

@@ -1,6 +1,7 @@
 /* lua_core.c: luaopen_vigi_core, the module table of the C core: the
  * object constructors and the few free functions the Lua layer needs
- * (poll, a monotonic clock, digests, randomness). */
+ * (poll, a monotonic clock, digests, randomness); ODP packets and UDP
+ * sockets come from lua_odp.c and lua_udp.c. */
 #include "compat.h"
 #include "crypto.h"
 
@@ -11,6 +12,8 @@
 #include <time.h>
 
 int vigi_open_http(lua_State *L);
+void vigi_open_odp(lua_State *L);
+void vigi_open_udp(lua_State *L);
 
 /* core.poll(set, timeout): set holds fd, events pairs (events: 1 read,
  * 2 write) with set.n pairs, as filled by the objects' waitset methods;
@@ -104,6 +107,8 @@ int luaopen_vigi_core(lua_State *L) {
   luaL_newlib(L, funcs);
   vigi_open_http(L);
   lua_setfield(L, -2, "http");
+  vigi_open_odp(L);
+  vigi_open_udp(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
   return 1;

@@ -12,6 +12,11 @@ verbs:
   call HOST METHOD [PARAMS]    call one method and print its result as JSON;
                                PARAMS is one JSON object or key=value pairs
                                (values are read as JSON when they parse)
+  discover [--host H|CIDR ...] find cameras: by broadcast on every interface,
+                               or by unicast to the addresses and ranges given;
+                               --timeout S (2), --broadcast (also broadcast
+                               when hosts are given), --odp-port N (23001),
+                               --json (one JSON object per device, as found)
 
 options:
   -p, --port N          control port (20443)
@@ -52,9 +57,21 @@ _M.pretty = pretty
 local OPTS = {
   ["-p"] = "port", ["--port"] = "port", ["-u"] = "user", ["--user"] = "user",
   ["-t"] = "timeout", ["--timeout"] = "timeout", ["--path-suffix"] = "path_suffix",
-  ["--cafile"] = "cafile", ["--pin"] = "pin",
+  ["--cafile"] = "cafile", ["--pin"] = "pin", ["--host"] = "host", ["--odp-port"] = "odp_port",
 }
-local FLAGS = { ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help" }
+-- Options that may be given more than once: a list.
+local MULTI = { host = true }
+local FLAGS = { ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help",
+  ["--json"] = "json", ["--broadcast"] = "broadcast" }
+
+local function set_opt(opts, name, value)
+  if MULTI[name] then
+    opts[name] = opts[name] or {}
+    table.insert(opts[name], value)
+  else
+    opts[name] = value
+  end
+end
 
 function _M.parse(argv)
   local opts, words = {}, {}
@@ -63,11 +80,11 @@ function _M.parse(argv)
     local a = argv[i]
     local key, inline = a:match("^(%-%-[%w-]+)=(.*)$")
     if key and OPTS[key] then
-      opts[OPTS[key]] = inline
+      set_opt(opts, OPTS[key], inline)
     elseif OPTS[a] then
       i = i + 1
       if argv[i] == nil then return nil, a .. " needs a value" end
-      opts[OPTS[a]] = argv[i]
+      set_opt(opts, OPTS[a], argv[i])
     elseif FLAGS[a] then
       opts[FLAGS[a]] = true
     elseif a:sub(1, 1) == "-" and #a > 1 and not tonumber(a) then
@@ -150,6 +167,44 @@ function verbs.call(opts, words)
   cam:close()
   if result == nil then eprint("vigi: " .. tostring(err)) return 1 end
   print(pretty(result))
+  return 0
+end
+
+-- A device as one line of the table.
+local function device_line(d)
+  if d.unsupported then
+    return string.format("%-15s  %-12s  %s", d.ip, "?", "answers in a form not supported (compressed or encrypted)")
+  end
+  return string.format("%-15s  %-12s  %-14s  %-24s  %s", d.ip, d.mac, tostring(d.device_model or "?"),
+    tostring(d.device_name or "?"), d.factory_default and "factory default" or "")
+end
+
+function verbs.discover(opts)
+  local vigi = require "vigi"
+  local r = os.execute("test -t 2")
+  local tty = r == true or r == 0 -- progress only on a terminal
+  local found = 0
+  if not opts.json then
+    print(string.format("%-15s  %-12s  %-14s  %-24s  %s", "IP", "MAC", "MODEL", "NAME", ""))
+  end
+  local devices, stats = vigi.discover {
+    hosts = opts.host, broadcast = opts.broadcast or nil,
+    timeout = tonumber(opts.timeout) or 2, port = tonumber(opts.odp_port),
+    on_device = function(d)
+      found = found + 1
+      if tty then io.stderr:write("\r\27[K") end
+      if opts.json then print(json.encode(d)) else print(device_line(d)) end
+      io.stdout:flush()
+      if tty then io.stderr:write(string.format("%d found...", found)) end
+    end,
+  }
+  if tty then io.stderr:write("\r\27[K") end
+  if not devices then eprint("vigi: " .. tostring(stats)) return 1 end
+  local rejected = 0
+  for _, n in pairs(stats.rejected) do rejected = rejected + n end
+  eprint(string.format("%d device(s); %d probes sent, %d answers, %d duplicates, %d rejected%s",
+    #devices, stats.sent, stats.received, stats.duplicates, rejected,
+    stats.unsent > 0 and (", " .. stats.unsent .. " probes not sent in time (raise --timeout)") or ""))
   return 0
 end
 

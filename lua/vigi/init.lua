@@ -16,6 +16,12 @@ _M.VERSION = "scm-1" -- spec/build_spec.lua checks it against the rockspec
 --          tls = { verify=false, cafile=, pin="sha256//..." }, log=, lazy= }
 _M.connect = camera.connect
 
+-- discover{ timeout=2, hosts={ "10.1.2.7", "10.1.3.0/24" }, broadcast=,
+--           port=23001, retries=2, interval=, rate=5000, on_device=,
+--           expect= (stop once this many devices answered) }
+--   -> devices, stats
+_M.discover = require("vigi.discover").discover
+
 _M.methods = require("vigi.methods").list
 _M.errors = require "vigi.errors"
 _M.null = json.null

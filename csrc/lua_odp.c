@@ -1,0 +1,118 @@
+/* lua_odp.c: the Lua face of odp.c, three functions of vigi.core.
+ *
+ *   core.odp_request(serial, broadcast [, payload = "{}"]) -> packet
+ *   core.odp_reply(serial, broadcast [, payload = "{}" [, opts]]) -> packet
+ *       opts (test helpers, to build packets a camera would not send):
+ *       bare_magic = true, flags = n, result = n, version = n, opcode = n
+ *   core.odp_decode(packet)
+ *       -> "reply", { serial=, flags=, result=, payload=, bare_magic= }
+ *       -> "unsupported", { serial=, flags= }
+ *       -> nil, reason   (odp_strerror's names: "crc", "short", ...) */
+#include "compat.h"
+#include "odp.h"
+
+#include <string.h>
+
+static uint32_t check_serial(lua_State *L, int i) {
+  lua_Integer s = luaL_checkinteger(L, i);
+  luaL_argcheck(L, s >= 0 && s <= 0xFFFFFFFFLL, i, "serial out of range 0..2^32-1");
+  return (uint32_t)s;
+}
+
+/* An integer field k of the options table at index t, in 0..max, or def. */
+static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer max) {
+  lua_Number v;
+  lua_getfield(L, t, k);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return def;
+  }
+  v = lua_tonumber(L, -1);
+  /* Range first (which also refuses NaN): the whole-number test casts. */
+  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0 && v <= max) || v != (lua_Number)(lua_Integer)v)
+    luaL_argerror(L, t, lua_pushfstring(L, "%s: integer in 0..%d expected", k, (int)max));
+  lua_pop(L, 1);
+  return (lua_Integer)v;
+}
+
+static int l_request(lua_State *L) {
+  uint8_t pkt[ODP_MAX_PACKET];
+  uint32_t serial = check_serial(L, 1);
+  int broadcast = lua_toboolean(L, 2);
+  size_t len, n;
+  const char *payload = luaL_optlstring(L, 3, "{}", &len);
+  luaL_argcheck(L, len <= ODP_MAX_PAYLOAD, 3, "payload over 8192 bytes");
+  n = odp_encode_request(pkt, sizeof pkt, serial, broadcast, payload, len);
+  lua_pushlstring(L, (const char *)pkt, n);
+  return 1;
+}
+
+static int l_reply(lua_State *L) {
+  /* The packet is built in a userdata of its size: payloads up to what
+   * the length field can announce are allowed, so that tests can build
+   * packets over ODP_MAX_PACKET, and 64 KiB is too much C stack. */
+  uint8_t *pkt;
+  odp_packet p;
+  size_t n;
+  memset(&p, 0, sizeof p);
+  p.serial = check_serial(L, 1);
+  p.payload = (const uint8_t *)luaL_optlstring(L, 3, "{}", &p.payload_len);
+  luaL_argcheck(L, p.payload_len <= 0xFFFF, 3, "payload over 65535 bytes");
+  p.version = ODP_VERSION;
+  p.opcode = ODP_OPCODE;
+  p.flags = ODP_FLAG_REPLY | (lua_toboolean(L, 2) ? ODP_FLAG_BROADCAST : ODP_FLAG_UNICAST);
+  p.result = ODP_RET_OK;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    p.flags = (uint8_t)opt_field(L, 4, "flags", p.flags, 0xFF);
+    p.result = (uint8_t)opt_field(L, 4, "result", p.result, 0xFF);
+    p.version = (uint8_t)opt_field(L, 4, "version", p.version, 0xFF);
+    p.opcode = (uint16_t)opt_field(L, 4, "opcode", p.opcode, 0xFFFF);
+    lua_getfield(L, 4, "bare_magic");
+    p.bare_magic = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+  pkt = vigi_newuserdata(L, ODP_HEADER_LEN + p.payload_len);
+  n = odp_encode(pkt, ODP_HEADER_LEN + p.payload_len, &p);
+  lua_pushlstring(L, (const char *)pkt, n);
+  return 1;
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static int l_decode(lua_State *L) {
+  size_t len;
+  const uint8_t *pkt = (const uint8_t *)luaL_checklstring(L, 1, &len);
+  odp_packet p;
+  int rc = odp_decode(pkt, len, &p);
+  if (rc != ODP_OK && rc != ODP_UNSUPPORTED) {
+    lua_pushnil(L);
+    lua_pushstring(L, odp_strerror(rc));
+    return 2;
+  }
+  lua_pushstring(L, rc == ODP_OK ? "reply" : "unsupported");
+  lua_createtable(L, 0, 5);
+  set_int(L, "serial", p.serial);
+  set_int(L, "flags", p.flags);
+  if (rc == ODP_OK) {
+    set_int(L, "result", p.result);
+    lua_pushlstring(L, (const char *)p.payload, p.payload_len);
+    lua_setfield(L, -2, "payload");
+    lua_pushboolean(L, p.bare_magic);
+    lua_setfield(L, -2, "bare_magic");
+  }
+  return 2;
+}
+
+void vigi_open_odp(lua_State *L);
+/* Adds the functions to the module table at the top of the stack. */
+void vigi_open_odp(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"odp_request", l_request}, {"odp_reply", l_reply}, {"odp_decode", l_decode},
+    {NULL, NULL}
+  };
+  luaL_setfuncs(L, funcs, 0);
+}

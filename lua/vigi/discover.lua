@@ -1,0 +1,303 @@
+-- Discovery: ODP requests by broadcast and by unicast sweep, answers
+-- collected into devices (WIRE-NOTES §1).
+--
+--   local devices, stats = vigi.discover{ hosts = { "10.1.3.0/24" }, timeout = 1 }
+--
+-- One non-blocking UDP socket does everything. Probes are paced (`rate`
+-- per second) and repeated (`retries` more rounds, `interval` apart) to the
+-- targets that have not answered. A unicast probe's serial is base + its
+-- index among the targets, so that a reply is matched to the probe it
+-- answers without a table of 65,534 entries; a broadcast probe has a serial
+-- of its own, and replies carrying another serial are accepted while the
+-- window is open, as the document allows. Devices are keyed by MAC.
+-- Everything that is not a good reply is counted in stats.rejected by
+-- kind, never returned as a device. Waiting goes through wait.lua.
+local core = require "vigi.core"
+local json = require "vigi.json"
+local errors = require "vigi.errors"
+local ipv4 = require "vigi.ipv4"
+local wait = require "vigi.wait"
+
+local _M = {}
+
+_M.PORT = 23001
+_M.CONTROL_PORT = 20443
+-- A sweep larger than this is refused unless max_probes says otherwise.
+_M.MAX_PROBES = 65536
+
+local DEFAULTS = { timeout = 2, port = _M.PORT, retries = 2, rate = 5000 }
+
+local function invalid(msg) return errors.fail("invalid", "discover: " .. msg) end
+
+-- The unicast targets: sorted, merged { first, last, offset } ranges, so
+-- that an address given twice (alone and in a range) is probed once, and
+-- lookups are a binary search whatever the number of entries.
+local function targets_of(hosts, max)
+  local raw = {}
+  for _, h in ipairs(hosts) do
+    local first, last = ipv4.range(h)
+    if not first then
+      return nil, "hosts: " .. tostring(h) .. " is " .. tostring(last) ..
+        " (give addresses like 10.1.2.7 or ranges like 10.1.3.0/24)"
+    end
+    raw[#raw + 1] = { first = first, last = last }
+  end
+  table.sort(raw, function(a, b) return a.first < b.first end)
+  local ranges, total = {}, 0
+  for _, r in ipairs(raw) do
+    local cur = ranges[#ranges]
+    if cur and r.first <= cur.last + 1 then
+      if r.last > cur.last then cur.last = r.last end
+    else
+      ranges[#ranges + 1] = { first = r.first, last = r.last }
+    end
+  end
+  for _, r in ipairs(ranges) do
+    r.offset = total
+    total = total + (r.last - r.first + 1)
+  end
+  if total > max then
+    return nil, string.format("hosts: %d addresses is more than max_probes (%d); " ..
+      "split the sweep or raise max_probes", total, max)
+  end
+  return ranges, total
+end
+
+-- The range holding a value, by binary search on `key` ("first" for
+-- addresses, "offset" for indexes).
+local function find_range(ranges, v, key)
+  local lo, hi = 1, #ranges
+  while lo <= hi do
+    local mid = math.floor((lo + hi) / 2)
+    if ranges[mid][key] > v then hi = mid - 1
+    elseif mid < #ranges and ranges[mid + 1][key] <= v then lo = mid + 1
+    else return ranges[mid] end
+  end
+end
+
+-- index (0-based) of an address among the targets, or nil.
+local function index_of(ranges, n)
+  local r = find_range(ranges, n, "first")
+  if r and n <= r.last then return r.offset + (n - r.first) end
+end
+
+local function address_at(ranges, i)
+  local r = find_range(ranges, i, "offset")
+  return r.first + (i - r.offset)
+end
+
+local function check_options(o)
+  if o ~= nil and type(o) ~= "table" then error("discover: expects a table of options", 3) end
+  o = o or {}
+  local opts = {}
+  for k, v in pairs(DEFAULTS) do opts[k] = o[k] == nil and v or o[k] end
+  for _, k in ipairs { "timeout", "port", "retries", "rate", "interval", "max_probes", "control_port",
+                       "expect" } do
+    if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] < 0) then
+      return invalid("`" .. k .. "` must be a non-negative number")
+    end
+  end
+  if o.on_device ~= nil and type(o.on_device) ~= "function" then
+    return invalid("`on_device` must be a function")
+  end
+  if o.hosts ~= nil and type(o.hosts) ~= "table" then
+    return invalid("`hosts` must be a list of addresses and CIDR ranges")
+  end
+  opts.hosts = o.hosts or {}
+  if type(opts.hosts) == "string" then opts.hosts = { opts.hosts } end
+  opts.broadcast = o.broadcast
+  if opts.broadcast == nil then opts.broadcast = #opts.hosts == 0 end
+  opts.interval = o.interval or opts.timeout / (opts.retries + 1)
+  opts.max_probes = o.max_probes or _M.MAX_PROBES
+  opts.control_port = o.control_port or _M.CONTROL_PORT
+  opts.on_device, opts.payload, opts.expect = o.on_device, o.payload or "{}", o.expect
+  if opts.rate <= 0 then return invalid("`rate` must be positive") end
+  return opts
+end
+
+-- The device of a reply, or nil, the rejection kind.
+local function device_of(payload, from, control_port)
+  local doc = json.decode(payload)
+  if type(doc) ~= "table" then return nil, "json" end
+  local code = tonumber(doc.error_code or doc.errCode)
+  if code and code ~= 0 then return nil, "error_code" end
+  local r = doc.result
+  if type(r) ~= "table" or type(r.mac) ~= "string" then return nil, "fields" end
+  local mac = r.mac:upper():gsub("[^%x]", "")
+  if #mac ~= 12 then return nil, "fields" end
+  local port = tonumber(r.openapi_port or r.control_port) or control_port
+  return {
+    ip = type(r.ip) == "string" and r.ip or from,
+    mac = mac,
+    device_name = r.device_name,
+    device_type = r.device_type,
+    device_model = r.device_model,
+    factory_default = r.factory_default == true,
+    http_port = tonumber(r.http_port),
+    port = port,
+    from = from,
+  }
+end
+
+-- discover(opts) -> devices, stats | nil, err
+function _M.discover(o)
+  local opts, err = check_options(o)
+  if not opts then return nil, err end
+  local ranges, total = targets_of(opts.hosts, opts.max_probes)
+  if not ranges then return invalid(total) end
+
+  local sock, serr = core.udp { broadcast = opts.broadcast }
+  if not sock then return errors.fail("network", "discover: cannot open a UDP socket: " .. tostring(serr)) end
+
+  local stats = { sent = 0, received = 0, duplicates = 0, devices = 0, unsupported = 0,
+                  unsent = 0, rejected = {} }
+  local function reject(kind) stats.rejected[kind] = (stats.rejected[kind] or 0) + 1 end
+
+  -- Serials: unicast probe i carries base + i; broadcasts carry bcast.
+  local rnd = tonumber(core.random_hex(4), 16)
+  local base = rnd
+  local bcast = (rnd + 2 ^ 31) % 2 ^ 32
+
+  -- The queue of probes of the current round: unicast indexes, then the
+  -- broadcast addresses.
+  local bcast_addrs = {}
+  if opts.broadcast then
+    bcast_addrs[1] = "255.255.255.255"
+    for _, ifc in ipairs(core.interfaces()) do
+      if ifc.broadcast then bcast_addrs[#bcast_addrs + 1] = ifc.broadcast end
+    end
+  end
+  local answered, answered_n = {}, 0  -- target index -> true
+  local by_mac, list = {}, {}
+
+  local start = core.now()
+  local deadline = start + opts.timeout
+  local rounds_left = opts.retries + 1
+  local next_round_at = start
+  local cursor, round_len, bq      -- position in the round
+  local sent_at_start, round_start -- pacing: probes of this round by time
+
+  local function start_round(now)
+    rounds_left = rounds_left - 1
+    cursor, round_len, bq = 0, total, 1
+    round_start, sent_at_start = now, 0
+  end
+
+  local function send_probe(serial, broadcast, ip)
+    local pkt = core.odp_request(serial, broadcast, opts.payload)
+    local ok, e = sock:sendto(pkt, ip, opts.port)
+    if ok then stats.sent = stats.sent + 1 return true end
+    if e == "again" then return false end
+    -- An unreachable address (no route) is the sweep's business, not fatal.
+    reject("send_error")
+    return true
+  end
+
+  -- Sends what pacing allows now; returns false when the socket is full.
+  -- Answers are read between bursts: a long burst alone would let them
+  -- overflow the socket's receive buffer, and the kernel would drop them.
+  local function send_some(now, drain)
+    local allowed = math.floor((now - round_start) * opts.rate) + 1 - sent_at_start
+    local burst = 0
+    while allowed > 0 and cursor < round_len do
+      local i = cursor
+      if not answered[i] then
+        local ip = ipv4.format(address_at(ranges, i))
+        if not send_probe((base + i) % 2 ^ 32, false, ip) then return false end
+        sent_at_start = sent_at_start + 1
+        allowed = allowed - 1
+        burst = burst + 1
+        if burst == 64 then burst = 0 drain() end
+      end
+      cursor = cursor + 1
+    end
+    while cursor >= round_len and bq <= #bcast_addrs do
+      if not send_probe(bcast, true, bcast_addrs[bq]) then return false end
+      bq = bq + 1
+    end
+    return true
+  end
+
+  local function round_done() return cursor == nil or (cursor >= round_len and bq > #bcast_addrs) end
+
+  local function on_packet(data, from)
+    stats.received = stats.received + 1
+    local kind, p = core.odp_decode(data)
+    if kind == nil then reject(p) return end
+    local from_n = ipv4.parse(from)
+    local idx = from_n and index_of(ranges, from_n)
+    -- A unicast probe's answer must echo its serial; in broadcast mode any
+    -- serial is accepted while the window is open (WIRE-NOTES §1).
+    if not opts.broadcast and not (idx and p.serial == (base + idx) % 2 ^ 32) then
+      reject(idx and "serial" or "foreign")
+      return
+    end
+    if idx and not answered[idx] then
+      answered[idx] = true
+      answered_n = answered_n + 1
+    end
+    if kind == "unsupported" then
+      if not by_mac["@" .. from] then
+        by_mac["@" .. from] = true
+        stats.unsupported = stats.unsupported + 1
+        local d = { ip = from, from = from, unsupported = true, flags = p.flags }
+        list[#list + 1] = d
+        if opts.on_device then opts.on_device(d) end
+      else
+        stats.duplicates = stats.duplicates + 1
+      end
+      return
+    end
+    local dev, why = device_of(p.payload, from, opts.control_port)
+    if not dev then reject(why) return end
+    if by_mac[dev.mac] then stats.duplicates = stats.duplicates + 1 return end
+    by_mac[dev.mac] = dev
+    list[#list + 1] = dev
+    stats.devices = stats.devices + 1
+    if opts.on_device then opts.on_device(dev) end
+  end
+
+  -- Reads everything that has arrived.
+  local function drain()
+    while true do
+      local data, from = sock:recvfrom(65536)
+      if not data then return end
+      on_packet(data, from)
+    end
+  end
+
+  local set = {}
+  local ended = "timeout"
+  while true do
+    local now = core.now()
+    if now >= deadline then break end
+    if round_done() and rounds_left > 0 and now >= next_round_at then
+      start_round(now)
+      next_round_at = now + opts.interval
+    end
+    local blocked = false
+    if not round_done() then blocked = not send_some(now, drain) end
+    drain()
+    -- Every unicast target answered, or as many devices as expected:
+    -- nothing left to wait for.
+    if not opts.broadcast and answered_n == total then ended = "all_answered" break end
+    if opts.expect and #list >= opts.expect then ended = "expected" break end
+    -- how long to wait: until the next probe is due, the next round, or the end
+    local wake = deadline
+    if not round_done() and not blocked then
+      wake = math.min(wake, round_start + sent_at_start / opts.rate)
+    elseif round_done() and rounds_left > 0 then
+      wake = math.min(wake, next_round_at)
+    end
+    sock:waitset(set, blocked)
+    wait.wait(set, math.max(0, wake - core.now()))
+  end
+  -- Probes the deadline left unsent: the sweep needed more time (or rate).
+  if ended == "timeout" and not round_done() then stats.unsent = round_len - cursor end
+  stats.ended = ended
+  sock:close()
+  stats.elapsed = core.now() - start
+  return list, stats
+end
+
+return _M

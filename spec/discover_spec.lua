@@ -1,0 +1,224 @@
+-- Discovery end to end over UDP on loopback: vigi-sim cameras (one, and a
+-- fleet), sim faults, and a hostile peer. Never a broadcast here: that is
+-- proven inside network namespaces (discover_netns_spec.lua).
+local helper = require "spec.helper"
+local vigi = require "vigi"
+local ipv4 = require "vigi.ipv4"
+
+local function sum(t)
+  local n = 0
+  for _, v in pairs(t) do n = n + v end
+  return n
+end
+
+describe("ipv4", function()
+  it("parses and formats addresses", function()
+    assert.equal(2130706433, ipv4.parse("127.0.0.1"))
+    assert.equal("127.0.1.200", ipv4.format(ipv4.parse("127.0.1.200")))
+    for _, bad in ipairs { "127.0.0", "256.1.1.1", "a.b.c.d", "1.2.3.4.5", "" } do
+      assert.is_nil(ipv4.parse(bad))
+    end
+  end)
+
+  it("expands CIDR ranges without network and broadcast addresses", function()
+    local cases = {
+      { "10.1.3.0/24", "10.1.3.1", "10.1.3.254" },
+      { "10.1.3.77/24", "10.1.3.1", "10.1.3.254" },
+      { "10.1.0.0/16", "10.1.0.1", "10.1.255.254" },
+      { "10.1.3.4/31", "10.1.3.4", "10.1.3.5" },
+      { "10.1.3.4/32", "10.1.3.4", "10.1.3.4" },
+      { "10.1.3.4", "10.1.3.4", "10.1.3.4" },
+    }
+    for _, c in ipairs(cases) do
+      local first, last = ipv4.range(c[1])
+      assert.equal(c[2], ipv4.format(first))
+      assert.equal(c[3], ipv4.format(last))
+    end
+    assert.is_nil(ipv4.range("10.1.3.0/33"))
+    assert.is_nil(ipv4.range("camera.local"))
+  end)
+end)
+
+describe("discover", function()
+  it("refuses bad options before sending anything", function()
+    local cases = {
+      { hosts = { "not-an-address" } }, { hosts = { "10.0.0.0/8" } },
+      { timeout = -1 }, { on_device = 5 }, { hosts = "10.1.1.1/24/2" },
+    }
+    for _, o in ipairs(cases) do
+      local list, err = vigi.discover(o)
+      assert.is_nil(list)
+      assert.equal("invalid", err.kind)
+    end
+  end)
+
+  describe("against one vigi-sim", function()
+    local sim
+    setup(function() sim = helper.start_sim { "--odp-port", "0" } end)
+    teardown(function() sim:stop() end)
+    before_each(function() sim:admin("POST", "odp_fault", { kind = "none" }) end)
+
+    local function find(extra)
+      local o = { hosts = { sim.host }, port = sim.odp, timeout = 1, retries = 1 }
+      for k, v in pairs(extra or {}) do o[k] = v end
+      return vigi.discover(o)
+    end
+
+    it("finds it by unicast, with every field", function()
+      local seen = {}
+      local list, stats = find { on_device = function(d) seen[#seen + 1] = d end }
+      assert.equal(1, #list)
+      local d = list[1]
+      assert.equal(sim.host, d.ip)
+      assert.equal(sim.host, d.from)
+      assert.matches("^%x+$", d.mac)
+      assert.equal(12, #d.mac)
+      assert.is_string(d.device_model)
+      assert.is_string(d.device_name)
+      assert.equal(20443, d.port)
+      assert.is_boolean(d.factory_default)
+      assert.equal(d, seen[1])
+      assert.equal(1, stats.received)
+      assert.equal(0, sum(stats.rejected))
+    end)
+
+    it("collapses duplicate replies into one device", function()
+      sim:admin("POST", "odp_fault", { kind = "duplicate", count = -1 })
+      -- a second, silent target keeps the window open for the duplicate
+      local list, stats = find { hosts = { sim.host, "127.0.0.2" }, timeout = 0.5 }
+      assert.equal(1, #list)
+      assert.is_true(stats.duplicates >= 1)
+    end)
+
+    it("accepts a reply whose checksum field is the bare magic", function()
+      sim:admin("POST", "odp_fault", { kind = "bare_magic", count = -1 })
+      local list = find()
+      assert.equal(1, #list)
+    end)
+
+    local rejected = {
+      { fault = "bad_crc", kind = "crc" },
+      { fault = "oversized", kind = "too_big" },
+      { fault = "foreign_serial", kind = "serial" },
+    }
+    for _, r in ipairs(rejected) do
+      it("counts a " .. r.fault .. " reply as rejected (" .. r.kind .. ") and returns no device", function()
+        sim:admin("POST", "odp_fault", { kind = r.fault, count = -1 })
+        local list, stats = find { timeout = 0.5 }
+        assert.equal(0, #list)
+        assert.is_true((stats.rejected[r.kind] or 0) >= 1)
+      end)
+    end
+
+    it("reports an encrypted reply as an unsupported device, unparsed", function()
+      sim:admin("POST", "odp_fault", { kind = "encrypt", count = -1 })
+      local list, stats = find { timeout = 0.5 }
+      assert.equal(1, #list)
+      assert.is_true(list[1].unsupported)
+      assert.equal(1, stats.unsupported)
+    end)
+
+    it("gives up at the timeout when the camera is silent, probing again meanwhile", function()
+      sim:admin("POST", "odp_fault", { kind = "silent", count = -1 })
+      local t0 = require("vigi.core").now()
+      local list, stats = find { timeout = 0.6, retries = 2 }
+      assert.equal(0, #list)
+      assert.equal(3, stats.sent)
+      assert.is_true(require("vigi.core").now() - t0 < 1.5)
+    end)
+  end)
+
+  describe("against a hostile peer", function()
+    local function with_peer(mode, fn)
+      local p = assert(io.popen("exec lua5.4 spec/fixtures/odp_peer.lua 127.0.0.9 " .. mode, "r"))
+      local port = tonumber(p:read("*l"))
+      local ok, e = pcall(fn, port)
+      os.execute("pkill -f 'odp_peer.lua 127.0.0.9 " .. mode .. "'")
+      p:close()
+      assert(ok, e)
+    end
+
+    local cases = {
+      { "short", "short" }, { "request", "request" }, { "json", "json" },
+      { "not_object", "fields" }, { "error_code", "error_code" }, { "no_mac", "fields" },
+      { "result_err", "result" },
+    }
+    for _, c in ipairs(cases) do
+      it("counts a '" .. c[1] .. "' answer as rejected (" .. c[2] .. ")", function()
+        with_peer(c[1], function(port)
+          local list, stats = vigi.discover { hosts = { "127.0.0.9" }, port = port, timeout = 1, retries = 0 }
+          assert.equal(0, #list)
+          assert.equal(1, stats.rejected[c[2]])
+        end)
+      end)
+    end
+
+    it("keeps only the good answer out of a burst of bad ones", function()
+      with_peer("mixed", function(port)
+        -- a second, silent target keeps the window open for the whole burst
+        local list, stats = vigi.discover { hosts = { "127.0.0.9", "127.0.0.2" }, port = port,
+                                            timeout = 1, retries = 0 }
+        assert.equal(1, #list)
+        assert.equal("AABBCCDDEE01", list[1].mac)
+        assert.equal(1, stats.rejected.short)
+        assert.equal(1, stats.rejected.request)
+        assert.equal(1, stats.rejected.json)
+        assert.equal(1, stats.rejected.serial)
+        assert.equal(1, stats.duplicates)
+      end)
+    end)
+  end)
+
+  describe("a fleet of 200 cameras", function()
+    local sim
+    setup(function() sim = helper.start_sim { "--fleet", "200", "--odp-port", "0" } end)
+    teardown(function() sim:stop() end)
+
+    it("is found completely by a unicast sweep of 127.0.1.0/24", function()
+      local list, stats = vigi.discover { hosts = { "127.0.1.0/24" }, port = sim.odp, timeout = 3 }
+      assert.equal(200, #list)
+      local macs, ips = {}, {}
+      for _, d in ipairs(list) do
+        assert.is_nil(macs[d.mac])
+        macs[d.mac], ips[d.ip] = true, true
+      end
+      for i = 1, 200 do assert.is_true(ips["127.0.1." .. i], "127.0.1." .. i .. " not found") end
+      assert.equal(0, sum(stats.rejected))
+      assert.is_true(stats.sent >= 254)
+    end)
+
+    it("probes an address given twice (alone and in a list) once", function()
+      local hosts = { "127.0.1.5", "127.0.1.0/30" }
+      for i = 1, 200 do hosts[#hosts + 1] = "127.0.1." .. i end
+      local list, stats = vigi.discover { hosts = hosts, port = sim.odp, timeout = 3 }
+      assert.equal(200, #list)
+      assert.equal(200, stats.sent) -- every target answered: one round, then done
+    end)
+
+    it("stops as soon as the expected number of devices answered", function()
+      local t0 = require("vigi.core").now()
+      local list = vigi.discover { hosts = { "127.0.1.0/24", "127.0.9.0/24" }, port = sim.odp,
+                                   timeout = 5, expect = 200 }
+      assert.equal(200, #list)
+      assert.is_true(require("vigi.core").now() - t0 < 4)
+    end)
+
+    it("is listed by `vigi discover`, as a table and as JSON lines", function()
+      local function run(extra)
+        local p = io.popen(string.format("bin/vigi discover --host 127.0.1.0/24 --odp-port %d " ..
+          "--timeout 3 %s 2>/dev/null", sim.odp, extra))
+        local lines = {}
+        for line in p:lines() do lines[#lines + 1] = line end
+        p:close()
+        return lines
+      end
+      local json = require "vigi.json"
+      local lines = run("--json")
+      assert.equal(200, #lines)
+      for _, line in ipairs(lines) do assert.matches("^127%.0%.1%.", json.decode(line).ip) end
+      lines = run("")
+      assert.equal(201, #lines) -- a header, then one row per camera
+      assert.matches("^IP", lines[1])
+    end)
+  end)
+end)
