@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "odp.h"
+#include "push.h"
 
 static void send_json(struct http_conn *c, int status, cJSON *o)
 {
@@ -246,6 +248,98 @@ static void odp_fault_request(struct camera *cam, struct http_conn *c, int post,
 	}
 }
 
+/* POST /__sim__/event {"event_type":T,"time":N,"count":n,"seq":bool} */
+static void event_request(struct camera *cam, struct http_conn *c, const cJSON *in)
+{
+	const char *type = NULL;
+	long long t = (long long)time(NULL);
+	long count = 1;
+	int seq = 0;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		const char *key = v->string;
+		if (strcmp(key, "event_type") == 0) {
+			if (!cJSON_IsString(v) || !push_event_type_ok(v->valuestring)) {
+				send_error(c, 400, "event_type: 1..63 characters of [A-Za-z0-9_]");
+				return;
+			}
+			type = v->valuestring;
+		} else if (strcmp(key, "time") == 0) {
+			if (!whole(v, 0, 1e12)) {
+				send_error(c, 400, "time: seconds, an integer >= 0");
+				return;
+			}
+			t = (long long)v->valuedouble;
+		} else if (strcmp(key, "count") == 0) {
+			if (!whole(v, 1, 100000)) {
+				send_error(c, 400, "count: an integer 1..100000");
+				return;
+			}
+			count = (long)v->valuedouble;
+		} else if (strcmp(key, "seq") == 0) {
+			if (!cJSON_IsBool(v)) {
+				send_error(c, 400, "seq: true or false");
+				return;
+			}
+			seq = cJSON_IsTrue(v);
+		} else {
+			send_error(c, 400, unknown_key("event", key));
+			return;
+		}
+	}
+	if (!type) {
+		send_error(c, 400, "event_type is required");
+		return;
+	}
+	struct push_result r;
+	push_event(cam, type, t, count, seq, &r);
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "subscriptions", (double)r.subscriptions);
+		cJSON_AddNumberToObject(o, "sent", (double)r.sent);
+		cJSON_AddNumberToObject(o, "filtered", (double)r.filtered);
+		cJSON_AddNumberToObject(o, "silenced", (double)r.silenced);
+		cJSON_AddNumberToObject(o, "overflowed", (double)r.overflowed);
+		if (seq)
+			cJSON_AddNumberToObject(o, "first_seq", (double)r.first_seq);
+	}
+	send_json(c, 200, o);
+}
+
+/* POST /__sim__/push_fault {"kind":K} */
+static void push_fault_request(struct camera *cam, struct http_conn *c, const cJSON *in)
+{
+	enum push_fault_kind kind = PUSH_FAULT_NONE;
+	int has_kind = 0;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		if (strcmp(v->string, "kind") == 0) {
+			if (!cJSON_IsString(v) || push_fault_parse(v->valuestring, &kind) < 0) {
+				send_error(c, 400, "kind: \"silence\", \"drop\", \"garbage\", "
+					   "\"oversized\" or \"none\"");
+				return;
+			}
+			has_kind = 1;
+		} else {
+			send_error(c, 400, unknown_key("push_fault", v->string));
+			return;
+		}
+	}
+	if (!has_kind) {
+		send_error(c, 400, "kind is required");
+		return;
+	}
+	size_t n = push_fault(cam, kind);
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddStringToObject(o, "kind", cJSON_GetObjectItemCaseSensitive(in, "kind")->valuestring);
+		cJSON_AddNumberToObject(o, "subscriptions", (double)n);
+	}
+	send_json(c, 200, o);
+}
+
 /* The counters of every camera of the process, added up. */
 static cJSON *fleet_json(const struct camera *cam)
 {
@@ -334,6 +428,12 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 	} else if (strcmp(path, "odp_fault") == 0) {
 		if ((verb_ok = get || post))
 			odp_fault_request(cam, c, post, in);
+	} else if (strcmp(path, "event") == 0) {
+		if ((verb_ok = post))
+			event_request(cam, c, in);
+	} else if (strcmp(path, "push_fault") == 0) {
+		if ((verb_ok = post))
+			push_fault_request(cam, c, in);
 	} else if (strcmp(path, "fleet") == 0) {
 		if ((verb_ok = get))
 			send_json(c, 200, fleet_json(cam));

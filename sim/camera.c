@@ -355,6 +355,11 @@ void camera_counters_add(struct camera *total, const struct camera *cam)
 	t->odp_requests += a->odp_requests;
 	t->odp_replies += a->odp_replies;
 	t->odp_ignored += a->odp_ignored;
+	t->push_events += a->push_events;
+	t->push_filtered += a->push_filtered;
+	t->push_heartbeats += a->push_heartbeats;
+	t->push_overflows += a->push_overflows;
+	total->nsubs += cam->nsubs;
 	for (size_t i = 0; i < cam->ncalls; i++)
 		count_call_n(total, cam->calls[i].name, cam->calls[i].n);
 }
@@ -362,6 +367,7 @@ void camera_counters_add(struct camera *total, const struct camera *cam)
 void camera_reset_counters(struct camera *cam)
 {
 	memset(&cam->cnt, 0, sizeof cam->cnt);
+	cam->push_seq = 0;
 	for (size_t i = 0; i < cam->ncalls; i++)
 		free(cam->calls[i].name);
 	cam->ncalls = 0;
@@ -392,6 +398,12 @@ cJSON *camera_counters_json(const struct camera *cam)
 	cJSON_AddNumberToObject(d, "requests", (double)c->odp_requests);
 	cJSON_AddNumberToObject(d, "replies", (double)c->odp_replies);
 	cJSON_AddNumberToObject(d, "ignored", (double)c->odp_ignored);
+	cJSON *p = cJSON_AddObjectToObject(o, "push");
+	cJSON_AddNumberToObject(p, "subscriptions", (double)cam->nsubs);
+	cJSON_AddNumberToObject(p, "events_sent", (double)c->push_events);
+	cJSON_AddNumberToObject(p, "filtered", (double)c->push_filtered);
+	cJSON_AddNumberToObject(p, "heartbeats", (double)c->push_heartbeats);
+	cJSON_AddNumberToObject(p, "overflows", (double)c->push_overflows);
 	return o;
 }
 

@@ -42,6 +42,7 @@ struct camera_counters {
 	unsigned long long login_probe, login_md5, login_challenge;
 	unsigned long long login_ok, login_failed, login_locked;
 	unsigned long long odp_requests, odp_replies, odp_ignored;
+	unsigned long long push_events, push_filtered, push_heartbeats, push_overflows;
 };
 
 enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500 };
@@ -107,6 +108,8 @@ struct camera {
 	int odp_fault_count;            /* replies it still applies to; -1 = until cleared */
 
 	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
+	size_t nsubs;                   /* how many */
+	unsigned long long push_seq;    /* last "seq" given to an injected event */
 };
 
 /* cfg is copied; the engine is owned by the camera from now on. */

@@ -8,13 +8,22 @@
 #include "json_rules.h"
 #include "log.h"
 
+/* When an event type was last pushed to a subscription. */
+struct push_last {
+	char type[PUSH_EVENT_TYPE_MAX];
+	long long t;
+};
+
 struct push_sub {
 	struct camera *cam;
 	struct http_conn *conn;
 	struct push_sub *prev, *next;
 	struct loop_timer beat;
 	int heartbeat;          /* seconds */
-	cJSON *event_types;     /* as subscribed, for the events to come */
+	int silent;             /* the "silence" fault: send nothing */
+	cJSON *event_types;     /* as subscribed */
+	struct push_last *last; /* per base event type, for event_interval */
+	size_t nlast, caplast;
 };
 
 static const char *const event_types[] = {
@@ -24,14 +33,15 @@ static const char *const event_types[] = {
 	"LoiterDetection", "SceneChangeDetection", "AudioAnomalyDetection", NULL
 };
 
+#define PART_HEAD_FMT "--" PUSH_BOUNDARY "\r\n" \
+			"Content-Type: application/json\r\n" \
+			"Content-Length: %zu\r\n\r\n"
+
 static void write_part(struct http_conn *c, const char *json)
 {
 	char head[128];
 	size_t n = strlen(json);
-	int h = snprintf(head, sizeof head,
-			 "--" PUSH_BOUNDARY "\r\n"
-			 "Content-Type: application/json\r\n"
-			 "Content-Length: %zu\r\n\r\n", n);
+	int h = snprintf(head, sizeof head, PART_HEAD_FMT, n);
 	/* One buffer, so the part goes out in one TLS record. */
 	char *buf = malloc((size_t)h + n + 2);
 	if (!buf)
@@ -53,8 +63,34 @@ static void sub_free(struct push_sub *s)
 		cam->subs = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	cam->nsubs--;
 	cJSON_Delete(s->event_types);
+	free(s->last);
 	free(s);
+}
+
+/* Close the subscription's connection now (no close_notify) and forget it. */
+static void sub_drop(struct push_sub *s)
+{
+	http_abort(s->conn);
+	sub_free(s);
+}
+
+/* Queue one part on s. 0 sent, 1 held back (silence), -1 the queue would
+ * pass PUSH_QUEUE_MAX: s is dropped (and freed). */
+static int sub_send(struct push_sub *s, const char *json)
+{
+	if (s->silent)
+		return 1;
+	if (http_unsent(s->conn) + strlen(json) + 128 > PUSH_QUEUE_MAX) {
+		sim_log("subscribeMsg: conn %lu has %zu bytes unsent, dropping it",
+			http_conn_id(s->conn), http_unsent(s->conn));
+		s->cam->cnt.push_overflows++;
+		sub_drop(s);
+		return -1;
+	}
+	write_part(s->conn, json);
+	return 0;
 }
 
 static void on_gone(void *arg)
@@ -70,7 +106,9 @@ static void on_beat(void *arg)
 	char json[64];
 	snprintf(json, sizeof json, "{\"Heartbeat\":\"%d\"}", s->heartbeat);
 	loop_timer_start(s->cam->lp, &s->beat, (uint64_t)s->heartbeat * 1000u);
-	write_part(s->conn, json);
+	struct camera *cam = s->cam;
+	if (sub_send(s, json) == 0)
+		cam->cnt.push_heartbeats++;
 }
 
 static int check(const cJSON *params, int *heartbeat, char *msg, size_t msgsz)
@@ -162,6 +200,7 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 	if (cam->subs)
 		cam->subs->prev = s;
 	cam->subs = s;
+	cam->nsubs++;
 
 	static const char head[] =
 		"HTTP/1.1 200 OK\r\n"
@@ -180,15 +219,200 @@ void push_broadcast(struct camera *cam, const char *json)
 	struct push_sub *s = cam->subs;
 	while (s) {
 		struct push_sub *next = s->next;
-		write_part(s->conn, json);
+		sub_send(s, json);
 		s = next;
 	}
 }
 
 size_t push_count(const struct camera *cam)
 {
-	size_t n = 0;
+	return cam->nsubs;
+}
+
+/* ---- events ---- */
+
+int push_event_type_ok(const char *type)
+{
+	size_t n = strlen(type);
+	if (n == 0 || n >= PUSH_EVENT_TYPE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = type[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* "X_y_enhance" -> "X"; any other name is its own base. */
+static void base_type(const char *type, char out[PUSH_EVENT_TYPE_MAX])
+{
+	static const char suffix[] = "_enhance";
+	size_t n = strlen(type), k = sizeof suffix - 1;
+	snprintf(out, PUSH_EVENT_TYPE_MAX, "%s", type);
+	if (n > k && strcmp(type + n - k, suffix) == 0) {
+		char *u = strchr(out, '_');
+		if (u && u != out)
+			*u = '\0';
+	}
+}
+
+static int sub_wants(const struct push_sub *s, const char *type, const char *base)
+{
+	const cJSON *e;
+	cJSON_ArrayForEach(e, s->event_types) {
+		if (cJSON_IsString(e) && (strcmp(e->valuestring, "all") == 0 ||
+					  strcmp(e->valuestring, type) == 0 ||
+					  strcmp(e->valuestring, base) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static struct push_last *sub_last(struct push_sub *s, const char *base, int add)
+{
+	for (size_t i = 0; i < s->nlast; i++)
+		if (strcmp(s->last[i].type, base) == 0)
+			return &s->last[i];
+	if (!add)
+		return NULL;
+	if (s->nlast == s->caplast) {
+		size_t n = s->caplast ? s->caplast * 2 : 4;
+		struct push_last *p = realloc(s->last, n * sizeof *p);
+		if (!p)
+			return NULL;
+		s->last = p;
+		s->caplast = n;
+	}
+	struct push_last *l = &s->last[s->nlast++];
+	snprintf(l->type, sizeof l->type, "%s", base);
+	return l;
+}
+
+/* The camera's event_interval (seconds; a number or a numeric string). */
+static double event_interval(const struct camera *cam)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(engine_state(cam->engine),
+							  "msgPushInterval");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, "event_interval");
+	double d;
+	if (!v || rules_number(v, &d) < 0 || d < 0)
+		return 0;
+	return d;
+}
+
+void push_event(struct camera *cam, const char *type, long long t, long count, int seq,
+		struct push_result *r)
+{
+	char base[PUSH_EVENT_TYPE_MAX], json[PUSH_EVENT_TYPE_MAX + 96];
+	double interval = event_interval(cam);
+	memset(r, 0, sizeof *r);
+	base_type(type, base);
 	for (const struct push_sub *s = cam->subs; s; s = s->next)
+		if (sub_wants(s, type, base))
+			r->subscriptions++;
+	for (long i = 0; i < count; i++) {
+		if (seq) {
+			cam->push_seq++;
+			if (i == 0)
+				r->first_seq = cam->push_seq;
+			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld,\"seq\":%llu}",
+				 type, t, cam->push_seq);
+		} else {
+			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld}", type, t);
+		}
+		struct push_sub *s = cam->subs;
+		while (s) {
+			struct push_sub *next = s->next;
+			if (!sub_wants(s, type, base)) {
+				s = next;
+				continue;
+			}
+			struct push_last *l = sub_last(s, base, 0);
+			if (interval > 0 && l && (double)(t - l->t) < interval) {
+				r->filtered++;
+				cam->cnt.push_filtered++;
+			} else if (s->silent) {
+				r->silenced++;
+			} else {
+				l = sub_last(s, base, 1);
+				if (sub_send(s, json) < 0) {
+					r->overflowed++;
+				} else {
+					if (l)
+						l->t = t;
+					r->sent++;
+					cam->cnt.push_events++;
+				}
+			}
+			s = next;
+		}
+	}
+	sim_log("event %s x%ld: %llu sent, %llu filtered", type, count, r->sent, r->filtered);
+}
+
+/* ---- faults ---- */
+
+int push_fault_parse(const char *name, enum push_fault_kind *kind)
+{
+	static const char *const names[] = {"none", "silence", "drop", "garbage", "oversized"};
+	for (int i = 0; i < 5; i++)
+		if (strcmp(name, names[i]) == 0) {
+			*kind = (enum push_fault_kind)i;
+			return 0;
+		}
+	return -1;
+}
+
+static void write_oversized(struct push_sub *s)
+{
+	char head[128];
+	int h = snprintf(head, sizeof head, PART_HEAD_FMT, (size_t)PUSH_OVERSIZED_CLAIM);
+	char *buf = malloc((size_t)h + PUSH_OVERSIZED_SENT);
+	if (buf) {
+		static const char start[] = "{\"event_type\":\"MotionDetection\",\"pad\":\"";
+		memcpy(buf, head, (size_t)h);
+		memset(buf + h, 'x', PUSH_OVERSIZED_SENT);
+		memcpy(buf + h, start, sizeof start - 1);
+		http_write(s->conn, buf, (size_t)h + PUSH_OVERSIZED_SENT);
+		free(buf);
+	}
+	/* Sent in full, then a TLS close_notify and the close. */
+	http_end(s->conn, HTTP_CLOSE_QUIET);
+	sub_free(s);
+}
+
+size_t push_fault(struct camera *cam, enum push_fault_kind kind)
+{
+	size_t n = 0;
+	struct push_sub *s = cam->subs;
+	while (s) {
+		struct push_sub *next = s->next;
 		n++;
+		switch (kind) {
+		case PUSH_FAULT_NONE:
+			s->silent = 0;
+			break;
+		case PUSH_FAULT_SILENCE:
+			s->silent = 1;
+			break;
+		case PUSH_FAULT_DROP:
+			sub_drop(s);
+			break;
+		case PUSH_FAULT_GARBAGE: {
+			char junk[PUSH_GARBAGE_LEN + 3];
+			camera_random_alnum(junk, PUSH_GARBAGE_LEN);
+			memcpy(junk + PUSH_GARBAGE_LEN, "\r\n", 3);
+			http_write(s->conn, junk, PUSH_GARBAGE_LEN + 2);
+			break;
+		}
+		case PUSH_FAULT_OVERSIZED:
+			write_oversized(s);
+			break;
+		}
+		s = next;
+	}
+	sim_log("push fault %d on %zu subscriptions", (int)kind, n);
 	return n;
 }
