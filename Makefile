@@ -12,7 +12,8 @@ CFLAGS   ?= -O2 -g
 PKG_LUA  := $(if $(filter luajit,$(LUA)),luajit,$(LUA))
 LUA_INC  := $(shell pkg-config --cflags $(PKG_LUA) 2>/dev/null)
 CORE_SRC := csrc/lua_core.c csrc/lua_http.c csrc/http.c csrc/crypto.c \
-            csrc/lua_odp.c csrc/odp.c csrc/crc32.c csrc/lua_udp.c csrc/net.c
+            csrc/lua_odp.c csrc/odp.c csrc/crc32.c csrc/lua_udp.c csrc/net.c \
+            csrc/lua_multipart.c csrc/multipart.c
 CORE_HDR := $(wildcard csrc/*.h)
 CORE_SO  := lua/vigi/core.so
 BUSTED   := busted --lua=$(LUA)
@@ -50,7 +51,7 @@ build/asan/vigi/core.so: $(CORE_SRC) $(CORE_HDR)
 # C unit tests (spec/c/*_test.c), each a small program linked with the
 # plain-C parts of the core, under ASan + UBSan.
 CTEST_CC  ?= gcc
-CTEST_LIB := csrc/odp.c csrc/crc32.c csrc/net.c
+CTEST_LIB := csrc/odp.c csrc/crc32.c csrc/net.c csrc/multipart.c
 CTESTS    := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/*_test.c))
 
 ctest: $(CTESTS)
@@ -65,7 +66,7 @@ build/ctest/%: spec/c/%.c $(CTEST_LIB) $(CORE_HDR)
 # the seeds in the tree stay as they are; a crash leaves its input there.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_LIB     := csrc/odp.c csrc/crc32.c
+FUZZ_LIB     := csrc/odp.c csrc/crc32.c csrc/multipart.c
 FUZZERS      := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
 
 fuzz: $(FUZZERS)

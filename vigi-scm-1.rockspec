@@ -29,6 +29,7 @@ build = {
       sources = {
         "csrc/lua_core.c", "csrc/lua_http.c", "csrc/http.c", "csrc/crypto.c",
         "csrc/lua_odp.c", "csrc/odp.c", "csrc/crc32.c", "csrc/lua_udp.c", "csrc/net.c",
+        "csrc/lua_multipart.c", "csrc/multipart.c",
       },
       libraries = { "curl", "crypto" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
@@ -48,6 +49,7 @@ build = {
     ["vigi.sim"] = "lua/vigi/sim.lua",
     ["vigi.ipv4"] = "lua/vigi/ipv4.lua",
     ["vigi.discover"] = "lua/vigi/discover.lua",
+    ["vigi.events"] = "lua/vigi/events.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },

@@ -307,6 +307,18 @@ const char *http_take_body(http_client *c, size_t *len) {
   return p;
 }
 
+long http_status_now(http_client *c) {
+  long status = 0;
+  curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+const char *http_content_type_now(http_client *c) {
+  char *ct = NULL;
+  if (curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ct) != CURLE_OK) return NULL;
+  return ct;
+}
+
 void http_abort(http_client *c) {
   if (!c->running) return;
   /* Removing an unfinished transfer makes libcurl close its connection,

@@ -92,6 +92,12 @@ const http_result *http_result_get(http_client *c);
  * bytes. The pointer is valid until the next http_step/http_start. */
 const char *http_take_body(http_client *c, size_t *len);
 
+/* While a call runs: its HTTP status and Content-Type once the answer's
+ * headers have arrived (0 and NULL before). For streamed answers. The
+ * string is valid until the next step. */
+long http_status_now(http_client *c);
+const char *http_content_type_now(http_client *c);
+
 /* Abandon a running call and drop its connection (used for streamed
  * answers the caller has read enough of). */
 void http_abort(http_client *c);

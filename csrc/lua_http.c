@@ -155,6 +155,16 @@ static int l_take(lua_State *L) {
   return 1;
 }
 
+/* h:headers() -> status, content_type (while streaming; 0, nil before). */
+static int l_headers(lua_State *L) {
+  lhttp *h = check(L);
+  const char *ct = http_content_type_now(h->c);
+  lua_pushinteger(L, http_status_now(h->c));
+  if (ct) lua_pushstring(L, ct);
+  else lua_pushnil(L);
+  return 2;
+}
+
 static int l_abort(lua_State *L) {
   http_abort(check(L)->c);
   return 0;
@@ -182,7 +192,7 @@ int vigi_open_http(lua_State *L);
 int vigi_open_http(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"start", l_start}, {"step", l_step}, {"waitset", l_waitset},
-    {"result", l_result}, {"take", l_take}, {"abort", l_abort},
+    {"result", l_result}, {"take", l_take}, {"abort", l_abort}, {"headers", l_headers},
     {"busy", l_busy}, {"close", l_close}, {"__gc", l_close},
     {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL}
   };

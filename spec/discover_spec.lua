@@ -133,7 +133,7 @@ describe("discover", function()
       local p = assert(io.popen("exec lua5.4 spec/fixtures/odp_peer.lua 127.0.0.9 " .. mode, "r"))
       local port = tonumber(p:read("*l"))
       local ok, e = pcall(fn, port)
-      os.execute("pkill -f 'odp_peer.lua 127.0.0.9 " .. mode .. "'")
+      os.execute("env -u LD_PRELOAD pkill -f 'odp_peer.lua 127.0.0.9 " .. mode .. "'")
       p:close()
       assert(ok, e)
     end

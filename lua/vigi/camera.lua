@@ -13,6 +13,7 @@ local methods = require "vigi.methods"
 local check = require "vigi.check"
 local auth = require "vigi.auth"
 local transport = require "vigi.transport"
+local events = require "vigi.events"
 
 local _M = {}
 
@@ -105,6 +106,7 @@ function Camera:__tostring()
 end
 
 function Camera:close()
+  if self._events then self._events:close() self._events = nil end
   if self._http then self._http:close() self._http = nil end
   self._stok = nil
 end
@@ -316,6 +318,38 @@ for _, row in ipairs(methods.list) do
       return self:call(row.name, params, opts)
     end
   end
+end
+
+-- A token that is fresh enough, logging in when there is none or it aged.
+function Camera:_ensure_token(deadline)
+  if self._stok and core.now() - self._stok_at < self.token_refresh then return true end
+  if self._stok then self.stats.token_renewals = self.stats.token_renewals + 1 end
+  return self:login(deadline)
+end
+
+-- subscribe{ event_types = { ... } or "all", heartbeat = 15, watchdog = 2.5,
+--            backoff_min = 0.5, backoff_max = 30 } -> subscription | nil, err
+function Camera:subscribe(opts)
+  return events.subscribe(self, methods.by_name.subscribeMsg, opts, check)
+end
+
+-- Callbacks on a subscription to every event type, made at the first
+-- cam:on; cam:listen(seconds) runs them.
+function Camera:on(name, fn)
+  if not self._events then
+    local sub, err = self:subscribe { event_types = { "all" } }
+    if not sub then return nil, err end
+    self._events = sub
+  end
+  return self._events:on(name, fn)
+end
+
+function Camera:off(name, fn)
+  if self._events then self._events:off(name, fn) end
+end
+
+function Camera:listen(seconds)
+  if self._events then self._events:run(seconds) end
 end
 
 -- Sends subscribeMsg, reads the camera's first answer part, and hangs up.

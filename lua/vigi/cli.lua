@@ -12,6 +12,9 @@ verbs:
   call HOST METHOD [PARAMS]    call one method and print its result as JSON;
                                PARAMS is one JSON object or key=value pairs
                                (values are read as JSON when they parse)
+  events HOST [TYPE ...]       print events as they come (all types when none
+                               are given; --json: one JSON object a line);
+                               reconnects by itself and says when it lost some
   discover [--host H|CIDR ...] find cameras: by broadcast on every interface,
                                or by unicast to the addresses and ranges given;
                                --timeout S (2), --broadcast (also broadcast
@@ -127,6 +130,16 @@ local function read_password()
   return pw
 end
 
+local function connect(opts, host)
+  local vigi = require "vigi"
+  return vigi.connect {
+    host = host, port = tonumber(opts.port), username = opts.user,
+    password = read_password(), timeout = tonumber(opts.timeout),
+    path_suffix = opts.path_suffix, log = opts.verbose or nil,
+    tls = (opts.cafile or opts.pin) and { verify = opts.cafile ~= nil, cafile = opts.cafile, pin = opts.pin } or nil,
+  }
+end
+
 local verbs = {}
 
 function verbs.methods(_, words)
@@ -149,13 +162,7 @@ function verbs.call(opts, words)
   if not host or not method then eprint(USAGE) return 2 end
   local params, perr = _M.params_of(words, 4)
   if perr then eprint("vigi: " .. perr) return 2 end
-  local vigi = require "vigi"
-  local cam, err = vigi.connect {
-    host = host, port = tonumber(opts.port), username = opts.user,
-    password = read_password(), timeout = tonumber(opts.timeout),
-    path_suffix = opts.path_suffix, log = opts.verbose or nil,
-    tls = (opts.cafile or opts.pin) and { verify = opts.cafile ~= nil, cafile = opts.cafile, pin = opts.pin } or nil,
-  }
+  local cam, err = connect(opts, host)
   if not cam then eprint("vigi: " .. tostring(err)) return 1 end
   local fn = cam[method]
   local result
@@ -167,6 +174,37 @@ function verbs.call(opts, words)
   cam:close()
   if result == nil then eprint("vigi: " .. tostring(err)) return 1 end
   print(pretty(result))
+  return 0
+end
+
+function verbs.events(opts, words)
+  local host = words[2]
+  if not host then eprint(USAGE) return 2 end
+  local types = {}
+  for i = 3, #words do types[#types + 1] = words[i] end
+  if #types == 0 then types = { "all" } end
+  local cam, err = connect(opts, host)
+  if not cam then eprint("vigi: " .. tostring(err)) return 1 end
+  local sub
+  sub, err = cam:subscribe { event_types = types }
+  if not sub then eprint("vigi: " .. tostring(err)) return 1 end
+  eprint("vigi: subscribed to " .. table.concat(types, ", ") .. " on " .. host .. "; Ctrl-C ends")
+  for ev in sub:events() do
+    if opts.json then
+      local out = { kind = ev.kind, event_type = ev.event_type, enhance = ev.enhance, time = ev.time,
+                    from = ev.from, to = ev.to, reason = ev.reason }
+      print(json.encode(out))
+    elseif ev.kind == "event" then
+      print(string.format("%s  %-24s %s", os.date("%Y-%m-%d %H:%M:%S", ev.time or os.time()),
+        ev.event_type, ev.enhance and ("(" .. ev.enhance .. ")") or ""))
+    elseif ev.kind == "gap" then
+      print(string.format("-- subscription lost (%s) from %s to %s: events may be missing",
+        tostring(ev.reason), os.date("%H:%M:%S", ev.from), os.date("%H:%M:%S", ev.to)))
+    else
+      print("-- " .. tostring(ev.error))
+    end
+    io.stdout:flush()
+  end
   return 0
 end
 
