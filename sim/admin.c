@@ -317,7 +317,7 @@ static void push_fault_request(struct camera *cam, struct http_conn *c, const cJ
 		if (strcmp(v->string, "kind") == 0) {
 			if (!cJSON_IsString(v) || push_fault_parse(v->valuestring, &kind) < 0) {
 				send_error(c, 400, "kind: \"silence\", \"drop\", \"garbage\", "
-					   "\"oversized\" or \"none\"");
+					   "\"oversized\", \"refuse\" or \"none\"");
 				return;
 			}
 			has_kind = 1;

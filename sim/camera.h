@@ -108,6 +108,7 @@ struct camera {
 	int odp_fault_count;            /* replies it still applies to; -1 = until cleared */
 
 	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
+	int push_refuse;               /* the "refuse" push fault: refuse the next subscribeMsg */
 	size_t nsubs;                   /* how many */
 	unsigned long long push_seq;    /* last "seq" given to an injected event */
 };

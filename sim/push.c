@@ -181,6 +181,11 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 {
 	char msg[512];
 	int heartbeat = PUSH_HEARTBEAT_DEFAULT;
+	if (cam->push_refuse) {
+		cam->push_refuse = 0;
+		refuse(c, echo, "subscription refused (push fault)", after);
+		return;
+	}
 	if ((m && m->params && engine_check_params(cam->engine, m, params, msg, sizeof msg) < 0) ||
 	    check(params, &heartbeat, msg, sizeof msg) < 0) {
 		refuse(c, echo, msg, after);
@@ -356,8 +361,8 @@ void push_event(struct camera *cam, const char *type, long long t, long count, i
 
 int push_fault_parse(const char *name, enum push_fault_kind *kind)
 {
-	static const char *const names[] = {"none", "silence", "drop", "garbage", "oversized"};
-	for (int i = 0; i < 5; i++)
+	static const char *const names[] = {"none", "silence", "drop", "garbage", "oversized", "refuse"};
+	for (int i = 0; i < 6; i++)
 		if (strcmp(name, names[i]) == 0) {
 			*kind = (enum push_fault_kind)i;
 			return 0;
@@ -387,6 +392,8 @@ size_t push_fault(struct camera *cam, enum push_fault_kind kind)
 {
 	size_t n = 0;
 	struct push_sub *s = cam->subs;
+	if (kind == PUSH_FAULT_REFUSE || kind == PUSH_FAULT_NONE)
+		cam->push_refuse = kind == PUSH_FAULT_REFUSE;
 	while (s) {
 		struct push_sub *next = s->next;
 		n++;
@@ -409,6 +416,8 @@ size_t push_fault(struct camera *cam, enum push_fault_kind kind)
 		}
 		case PUSH_FAULT_OVERSIZED:
 			write_oversized(s);
+			break;
+		case PUSH_FAULT_REFUSE: /* acts on the next subscription, above */
 			break;
 		}
 		s = next;

@@ -34,7 +34,8 @@ enum push_fault_kind {
 	PUSH_FAULT_SILENCE,     /* send nothing more, keep the connection */
 	PUSH_FAULT_DROP,        /* close the connection now */
 	PUSH_FAULT_GARBAGE,     /* PUSH_GARBAGE_LEN alphanumeric bytes + CRLF, then go on */
-	PUSH_FAULT_OVERSIZED    /* a part claiming 10 MB, 1 MiB of it, then close */
+	PUSH_FAULT_OVERSIZED,   /* a part claiming 10 MB, 1 MiB of it, then close */
+	PUSH_FAULT_REFUSE       /* answer the next subscribeMsg {"result":"failed"} */
 };
 
 /* What one push_event() did. */

@@ -152,6 +152,15 @@ describe("subscriptions", function()
     assert.equal("MotionDetection", ev.event_type)
   end)
 
+  it("reports a subscription the camera refuses as an api error", function()
+    sim:admin("POST", "push_fault", { kind = "refuse" })
+    local sub, err = cam:subscribe { event_types = { "all" } }
+    assert.is_nil(sub)
+    assert.equal("api", err.kind)
+    assert.equal("subscribeMsg", err.method)
+    assert.is_number(err.code)
+  end)
+
   it("refuses bad options before sending anything", function()
     local before = sim:calls("subscribeMsg")
     local sub, err = cam:subscribe { event_types = { "NoSuchEvent" } }
