@@ -14,6 +14,7 @@
  * completed parts before hitting one returns those parts, and the error
  * comes with the next feed, so no part is lost. */
 #include "compat.h"
+#include "lua_opts.h"
 #include "multipart.h"
 
 #include <stdlib.h>
@@ -34,21 +35,6 @@ static lmp *check(lua_State *L) {
   return m;
 }
 
-/* An integer field k of the options table at index t, in 1..max, or def. */
-static size_t opt_size(lua_State *L, int t, const char *k, size_t def, lua_Number max) {
-  lua_Number v;
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return def;
-  }
-  v = lua_tonumber(L, -1);
-  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 1 && v <= max) || v != (lua_Number)(lua_Integer)v)
-    luaL_argerror(L, t, lua_pushfstring(L, "%s: integer in 1..%d expected", k, (int)max));
-  lua_pop(L, 1);
-  return (size_t)v;
-}
-
 static int l_new(lua_State *L) {
   size_t blen;
   const char *boundary = luaL_checklstring(L, 1, &blen);
@@ -59,8 +45,8 @@ static int l_new(lua_State *L) {
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     /* 256 MiB: far beyond any event, and well inside size_t arithmetic. */
-    max_part = opt_size(L, 2, "max_part", max_part, 268435456.0);
-    max_header = opt_size(L, 2, "max_header", max_header, 1048576.0);
+    max_part = (size_t)vigi_opt_integer(L, 2, "max_part", (lua_Integer)max_part, 1, 256 << 20);
+    max_header = (size_t)vigi_opt_integer(L, 2, "max_header", (lua_Integer)max_header, 1, 1 << 20);
   }
   m = vigi_newuserdata(L, sizeof *m);
   memset(m, 0, sizeof *m);

@@ -9,6 +9,7 @@
  *       -> "unsupported", { serial=, flags= }
  *       -> nil, reason   (odp_strerror's names: "crc", "short", ...) */
 #include "compat.h"
+#include "lua_opts.h"
 #include "odp.h"
 
 #include <string.h>
@@ -17,22 +18,6 @@ static uint32_t check_serial(lua_State *L, int i) {
   lua_Integer s = luaL_checkinteger(L, i);
   luaL_argcheck(L, s >= 0 && s <= 0xFFFFFFFFLL, i, "serial out of range 0..2^32-1");
   return (uint32_t)s;
-}
-
-/* An integer field k of the options table at index t, in 0..max, or def. */
-static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def, lua_Integer max) {
-  lua_Number v;
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return def;
-  }
-  v = lua_tonumber(L, -1);
-  /* Range first (which also refuses NaN): the whole-number test casts. */
-  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 0 && v <= max) || v != (lua_Number)(lua_Integer)v)
-    luaL_argerror(L, t, lua_pushfstring(L, "%s: integer in 0..%d expected", k, (int)max));
-  lua_pop(L, 1);
-  return (lua_Integer)v;
 }
 
 static int l_request(lua_State *L) {
@@ -64,10 +49,10 @@ static int l_reply(lua_State *L) {
   p.result = ODP_RET_OK;
   if (!lua_isnoneornil(L, 4)) {
     luaL_checktype(L, 4, LUA_TTABLE);
-    p.flags = (uint8_t)opt_field(L, 4, "flags", p.flags, 0xFF);
-    p.result = (uint8_t)opt_field(L, 4, "result", p.result, 0xFF);
-    p.version = (uint8_t)opt_field(L, 4, "version", p.version, 0xFF);
-    p.opcode = (uint16_t)opt_field(L, 4, "opcode", p.opcode, 0xFFFF);
+    p.flags = (uint8_t)vigi_opt_integer(L, 4, "flags", p.flags, 0, 0xFF);
+    p.result = (uint8_t)vigi_opt_integer(L, 4, "result", p.result, 0, 0xFF);
+    p.version = (uint8_t)vigi_opt_integer(L, 4, "version", p.version, 0, 0xFF);
+    p.opcode = (uint16_t)vigi_opt_integer(L, 4, "opcode", p.opcode, 0, 0xFFFF);
     lua_getfield(L, 4, "bare_magic");
     p.bare_magic = lua_toboolean(L, -1);
     lua_pop(L, 1);
