@@ -89,7 +89,7 @@ deps:
 	@tools/install-deps
 
 check: all
-	luacheck -q lua bin/vigi spec tools bench examples sim/*.lua
+	luacheck -q lua bin/vigi spec tools/*.lua sim/*.lua fuzz/*.lua bench/* examples .busted
 	cppcheck -q --error-exitcode=1 --enable=warning,portability --inline-suppr csrc sim/*.c
 
 test: deps
