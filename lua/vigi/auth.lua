@@ -19,11 +19,17 @@ local LOGIN_FAILED, LOCKED = -10020, -10022
 
 _M.PROBE = '{"method":"doAuth","params":null}'
 
-local function code_of(resp)
+-- The error code of an answer, as an integer (JSON decoders may hand back
+-- -40401.0), or nil.
+function _M.code_of(resp)
   local n = tonumber(resp.errCode or resp.error_code)
   if n and math.tointeger then n = math.tointeger(n) or n end
   return n
 end
+local code_of = _M.code_of
+
+-- Codes by which a camera says the token is bad or expired (WIRE-NOTES §2).
+_M.TOKEN_ERRORS = { [-40401] = true, [-10002] = true }
 
 local function stok_of(resp)
   local s = resp.stok

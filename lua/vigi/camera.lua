@@ -25,7 +25,7 @@ Camera.__name = "vigi.camera"
 -- a camera never shows them. Weak keys: they go with the camera.
 local secrets = setmetatable({}, { __mode = "k" })
 
-local TOKEN_ERRORS = { [-40401] = true, [-10002] = true }
+local TOKEN_ERRORS = auth.TOKEN_ERRORS
 -- Codes by which a camera says it has no such method.
 local NO_SUCH_METHOD = { [-40210] = true, [-10030] = true }
 local CODE_TEXT = {
@@ -176,12 +176,7 @@ function Camera:_post(path, body, access, what, deadline)
   return resp
 end
 
--- Error codes as integers: JSON decoders may hand back -40401.0.
-local function code_of(resp)
-  local n = tonumber(resp.errCode or resp.error_code)
-  if n and math.tointeger then n = math.tointeger(n) or n end
-  return n
-end
+local code_of = auth.code_of
 
 -- login() -> true | nil, err. Also what a token error or an old token leads to.
 -- md5: log in once with this password hash, in the MD5 form, without probe.
@@ -261,11 +256,8 @@ function Camera:call(name, params, opts)
   end
   local renewed, respelled = false, false
   while true do
-    if not self._stok or core.now() - self._stok_at >= self.token_refresh then
-      if self._stok then self.stats.token_renewals = self.stats.token_renewals + 1 end
-      local ok, err = self:login(deadline)
-      if not ok then return nil, err end
-    end
+    local ok, lerr = self:_ensure_token(deadline)
+    if not ok then return nil, lerr end
     local what = wire .. " on " .. self._where
     local resp, err = self:_post("/stok=" .. self._stok .. self.path_suffix, body_of(wire),
       access, what, deadline)
@@ -311,7 +303,7 @@ for _, row in ipairs(methods.list) do
     -- subscribeMsg: the push stream is read by cam:subscribe (events);
     -- called on its own it checks that the camera accepts the subscription.
     Camera[row.name] = function(self, params, opts)
-      return self:_subscribe_once(row, params, opts)
+      return self:_subscribe_once(params, opts)
     end
   else
     Camera[row.name] = function(self, params, opts)
@@ -352,49 +344,14 @@ function Camera:listen(seconds)
   if self._events then self._events:run(seconds) end
 end
 
--- Sends subscribeMsg, reads the camera's first answer part, and hangs up.
-function Camera:_subscribe_once(row, params, opts)
-  local checked, err = check.params(row, params)
-  if not checked then return nil, err end
-  params = checked ~= true and checked or nil
-  local deadline = core.now() + (opts and opts.timeout or self.timeout)
-  if not self._stok or core.now() - self._stok_at >= self.token_refresh then
-    local ok, lerr = self:login(deadline)
-    if not ok then return nil, lerr end
-  end
-  local what = row.name .. " on " .. self._where
-  local body = '{"method":"' .. row.name .. '","params":' ..
-    json.encode_params(params or {}, row.params) .. '}'
-  local h = core.http()  -- its own connection: the push never ends by itself
-  local seen = ""
-  local first
-  local r = transport.perform(h, {
-    url = self._base .. "/stok=" .. self._stok .. self.path_suffix, body = body,
-    timeout = deadline - core.now(), connect_timeout = self.connect_timeout,
-    verify = self.tls.verify, cafile = self.tls.cafile, pin = self.tls.pin, max_body = 65536,
-  }, function(chunk)
-    seen = seen .. chunk
-    -- The first part's JSON body is the first balanced {...} after a blank line.
-    local s = seen:find("\r?\n\r?\n{")
-    if s then
-      local body_start = seen:find("{", s, true)
-      local e = seen:find("}", body_start, true)
-      if e then first = seen:sub(body_start, e) return true end
-    end
-    if #seen > 65536 then return true end
-  end)
-  h:close()
-  if r.outcome ~= "ok" and r.outcome ~= "stopped" then
-    return nil, transport.error_of(r, what, self.timeout)
-  end
-  local resp = json.decode(first or seen)
-  if type(resp) ~= "table" then
-    return errors.fail("protocol", what .. ": the subscription answer is not JSON")
-  end
-  if resp.result == "failed" or (code_of(resp) or 0) ~= 0 then
-    return api_error(row.name, resp, code_of(resp) or -1)
-  end
-  return resp
+-- Sends subscribeMsg, reads the camera's first answer part, and hangs up:
+-- a subscription of events.lua, closed as soon as it is open.
+function Camera:_subscribe_once(params, opts)
+  local sub, err = self:subscribe { params = params or {}, timeout = opts and opts.timeout }
+  if not sub then return nil, err end
+  local first = sub.first
+  sub:close()
+  return first
 end
 
 _M.Camera = Camera

@@ -14,6 +14,7 @@
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
+local auth = require "vigi.auth"
 local wait = require "vigi.wait"
 
 local _M = {}
@@ -99,6 +100,7 @@ function Sub:_part(body)
       return api_failed(self, doc)
     end
     self.accepted = true
+    self.first = doc -- the camera's answer to the subscription itself
     return
   end
   if doc.Heartbeat ~= nil or doc.heartbeat ~= nil then
@@ -153,8 +155,8 @@ function Sub:_pump(deadline)
     local r = h:result()
     if self.plain or (r.outcome == "ok" and not self.reader) then
       local doc = json.decode(self.plain or r.body or "")
-      if r.status == 401 or r.status == 403 or (type(doc) == "table" and
-          (tonumber(doc.errCode) == -40401 or tonumber(doc.errCode) == -10002)) then
+      if r.status == 401 or r.status == 403 or
+          (type(doc) == "table" and auth.TOKEN_ERRORS[auth.code_of(doc)]) then
         self.cam._stok = nil -- log in again on the next attempt
         return "ended"
       end
@@ -273,17 +275,22 @@ function _M.subscribe(cam, row, opts, check)
   opts = opts or {}
   local o = {}
   for k, v in pairs(DEFAULTS) do o[k] = opts[k] == nil and v or opts[k] end
-  local params = { event_type = opts.event_types or opts.event_type or { "all" }, heartbeat = o.heartbeat }
-  if type(params.event_type) == "string" then params.event_type = { params.event_type } end
+  -- opts.params: the request's parameters as the document spells them
+  -- (cam:subscribeMsg); otherwise they are made from the options.
+  local params = opts.params
+  if params == nil then
+    params = { event_type = opts.event_types or opts.event_type or { "all" }, heartbeat = o.heartbeat }
+    if type(params.event_type) == "string" then params.event_type = { params.event_type } end
+  end
   local checked, err = check.params(row, params)
   if not checked then return nil, err end
   local self = setmetatable({
     cam = cam, row = row, params = checked ~= true and checked or params, opts = o,
     what = "subscribeMsg on " .. cam._where, queue = {}, handlers = {}, set = {},
-    state = "opening", watchdog_after = o.watchdog * o.heartbeat,
+    state = "opening", watchdog_after = o.watchdog * (tonumber(params.heartbeat) or o.heartbeat),
     stats = { events = 0, heartbeats = 0, reconnects = 0, protocol_errors = 0, bad_parts = 0 },
   }, Sub)
-  local ok, oerr = self:_open(core.now() + cam.timeout)
+  local ok, oerr = self:_open(core.now() + (opts.timeout or cam.timeout))
   if not ok then self:close() return nil, oerr end
   self.state = "open"
   return self

@@ -5,31 +5,17 @@ local errors = require "vigi.errors"
 
 local _M = {}
 
--- perform(h, req [, on_data]) -> result table (see csrc/lua_http.c)
--- on_data(chunk) is called with body bytes as they arrive; when it returns
--- true the request is abandoned and the result has outcome "stopped".
-function _M.perform(h, req, on_data)
+-- perform(h, req) -> result table (see csrc/lua_http.c)
+function _M.perform(h, req)
   local ok, err = h:start(req)
   if not ok then return { outcome = "internal", error = err, status = 0, body = "" } end
   local set = {}
   while not h:step() do
-    if on_data then
-      local chunk = h:take()
-      if chunk ~= "" and on_data(chunk) then
-        h:abort()
-        return { outcome = "stopped", status = 200, body = "", connects = 0 }
-      end
-    end
     local n, timeout = h:waitset(set)
     if n == 0 and timeout < 0 then timeout = 0.01 end -- libcurl always has a timer; be safe
     wait.wait(set, timeout)
   end
-  local r = h:result()
-  if on_data and r.body ~= "" then
-    if on_data(r.body) then r.outcome = "stopped" end
-    r.body = ""
-  end
-  return r
+  return h:result()
 end
 
 -- A failed outcome as an error value. `what` names the call ("getX on
