@@ -10,7 +10,17 @@ helper.PASSWORD = "secret"
 -- Admin helpers, added to the sims the specs start.
 local Admin = {}
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+-- A word for sh, single-quoted.
+function helper.quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local shell_quote = helper.quote
+
+-- Everything a shell command prints on stdout.
+function helper.sh(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
 
 -- start_sim{ "--auth", "challenge", ... } -> sim with .host, .port, .pin.
 -- VIGI_SIM_ARGS adds options to every sim, e.g. --close-after-answer to run

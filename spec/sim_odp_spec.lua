@@ -8,14 +8,8 @@ local vigisim = require "vigi.sim"
 local MAGIC = 0x77805D05
 local HEADER = ">BBBBI2I2I4I4"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local helper = require "spec.helper"
+local q, sh = helper.quote, helper.sh
 
 -- argv: port wait expect, then (host fill hex) for each packet to send
 -- (fill 1: put zlib's CRC in; 0: send as is). Sends them in order from one

@@ -5,14 +5,8 @@
 local cjson = require "cjson.safe"
 local vigisim = require "vigi.sim"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("a")
-  p:close()
-  return out
-end
+local helper = require "spec.helper"
+local q, sh = helper.quote, helper.sh
 
 local function sleep(s) os.execute("sleep " .. s) end
 
