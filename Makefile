@@ -11,9 +11,10 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 PKG_LUA  := $(if $(filter luajit,$(LUA)),luajit,$(LUA))
 LUA_INC  := $(shell pkg-config --cflags $(PKG_LUA) 2>/dev/null)
-CORE_SRC := csrc/lua_core.c csrc/lua_http.c csrc/http.c csrc/crypto.c \
-            csrc/lua_odp.c csrc/odp.c csrc/crc32.c csrc/lua_udp.c csrc/net.c \
-            csrc/lua_multipart.c csrc/multipart.c
+# Every C file of csrc/ goes into the core. The plain-C ones (no lua.h, no
+# libcurl) are also what the C unit tests and the fuzzers link.
+CORE_SRC := $(sort $(wildcard csrc/*.c))
+PLAIN_SRC := $(filter-out csrc/lua_% csrc/http.c,$(CORE_SRC))
 CORE_HDR := $(wildcard csrc/*.h)
 CORE_SO  := lua/vigi/core.so
 BUSTED   := busted --lua=$(LUA)
@@ -51,7 +52,7 @@ build/asan/vigi/core.so: $(CORE_SRC) $(CORE_HDR)
 # C unit tests (spec/c/*_test.c), each a small program linked with the
 # plain-C parts of the core, under ASan + UBSan.
 CTEST_CC  ?= gcc
-CTEST_LIB := csrc/odp.c csrc/crc32.c csrc/net.c csrc/multipart.c
+CTEST_LIB := $(PLAIN_SRC)
 CTESTS    := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/*_test.c))
 
 ctest: $(CTESTS)
@@ -59,14 +60,14 @@ ctest: $(CTESTS)
 
 build/ctest/%: spec/c/%.c $(CTEST_LIB) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CTEST_CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -Icsrc -o $@ $< $(CTEST_LIB)
+	$(CTEST_CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -Icsrc -o $@ $< $(CTEST_LIB) -lcrypto
 
 # libFuzzer, one target per sans-IO reader (fuzz/*.c), each started from
 # its seed corpus fuzz/corpus/<target>/. New inputs go to build/fuzz/, so
 # the seeds in the tree stay as they are; a crash leaves its input there.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_LIB     := csrc/odp.c csrc/crc32.c csrc/multipart.c
+FUZZ_LIB     := $(PLAIN_SRC)
 FUZZERS      := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
 
 fuzz: $(FUZZERS)
@@ -83,7 +84,7 @@ fuzz-smoke:
 build/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  $(WARN) -std=gnu99 -Icsrc -o $@ $< $(FUZZ_LIB)
+	  $(WARN) -std=gnu99 -Icsrc -o $@ $< $(FUZZ_LIB) -lcrypto
 
 deps:
 	@tools/install-deps

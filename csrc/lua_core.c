@@ -15,6 +15,9 @@ int vigi_open_http(lua_State *L);
 void vigi_open_odp(lua_State *L);
 void vigi_open_udp(lua_State *L);
 void vigi_open_multipart(lua_State *L);
+void vigi_open_tcp(lua_State *L);
+void vigi_open_digest(lua_State *L);
+void vigi_open_demux(lua_State *L);
 
 /* core.poll(set, timeout): set holds fd, events pairs (events: 1 read,
  * 2 write) with set.n pairs, as filled by the objects' waitset methods;
@@ -111,6 +114,9 @@ int luaopen_vigi_core(lua_State *L) {
   vigi_open_odp(L);
   vigi_open_udp(L);
   vigi_open_multipart(L);
+  vigi_open_tcp(L);
+  vigi_open_digest(L);
+  vigi_open_demux(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
   return 1;
