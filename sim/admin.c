@@ -10,6 +10,7 @@
 #include "log.h"
 #include "odp.h"
 #include "push.h"
+#include "stream.h"
 
 static void send_json(struct http_conn *c, int status, cJSON *o)
 {
@@ -373,6 +374,13 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 	}
 	const char *err = NULL;
 	int known = 1, verb_ok = 1;
+	cJSON *out = NULL;
+	int status = stream_admin(cam, get, post, path, in, &out);
+	if (status) {
+		send_json(c, status, out);
+		cJSON_Delete(in);
+		return;
+	}
 
 	if (strcmp(path, "counters") == 0) {
 		if ((verb_ok = get))
@@ -392,6 +400,7 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 			camera_reset_counters(cam);
 			camera_faults_clear(cam);
 			camera_odp_fault_set(cam, ODP_FAULT_NONE, 0);
+			stream_reset(cam);
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "state"))) {
 				camera_reset_state(cam);
 				camera_unlock(cam);

@@ -132,6 +132,11 @@ static void set_state_string(cJSON *state, const char *key, const char *field, c
 static void apply_identity(struct camera *cam)
 {
 	cJSON *state = cam->engine ? engine_state_mut(cam->engine) : NULL;
+	if (state && cam->stream_port > 0) {
+		char port[16];
+		snprintf(port, sizeof port, "%d", cam->stream_port);
+		set_state_string(state, "streamPort", "streamPort", port);
+	}
 	if (!state || !cam->alias[0])
 		return;
 	const char *m = cam->mac;
@@ -149,6 +154,12 @@ void camera_set_identity(struct camera *cam, const char *alias, const char *mac)
 {
 	snprintf(cam->alias, sizeof cam->alias, "%s", alias);
 	snprintf(cam->mac, sizeof cam->mac, "%s", mac);
+	apply_identity(cam);
+}
+
+void camera_set_stream_port(struct camera *cam, int port)
+{
+	cam->stream_port = port;
 	apply_identity(cam);
 }
 

@@ -1,7 +1,7 @@
 /* One simulated camera: its configuration, its identity (address, MAC,
  * alias), its method state (the engine), its tokens, login nonces and
  * lockout, its counters and pending faults. Listeners (the control port,
- * the discovery responder; the stream port later) point at a camera; a
+ * the discovery responder, the stream port) point at a camera; a
  * fleet (fleet.h) is several cameras in one loop. */
 #ifndef SIM_CAMERA_H
 #define SIM_CAMERA_H
@@ -77,6 +77,7 @@ struct callcount {
 };
 
 struct push_sub;
+struct stream_server;
 
 struct camera {
 	struct loop *lp;
@@ -111,6 +112,9 @@ struct camera {
 	int push_refuse;               /* the "refuse" push fault: refuse the next subscribeMsg */
 	size_t nsubs;                   /* how many */
 	unsigned long long push_seq;    /* last "seq" given to an injected event */
+
+	struct stream_server *stream;   /* its stream port (stream.c), or NULL */
+	int stream_port;                /* what getStreamPort answers; 0 = the state's */
 };
 
 /* cfg is copied; the engine is owned by the camera from now on. */
@@ -126,6 +130,9 @@ void camera_set_password(struct camera *cam, const char *password);
 void camera_set_identity(struct camera *cam, const char *alias, const char *mac);
 /* Back to the initial state (with the identity above). */
 void camera_reset_state(struct camera *cam);
+/* The stream port getStreamPort answers (as a string), kept by a state
+ * reset. */
+void camera_set_stream_port(struct camera *cam, int port);
 
 /* Tokens (stok): 32 random [A-Za-z0-9]; at most CAMERA_MAX_TOKENS live,
  * the oldest evicted; valid for cfg.token_lifetime seconds. */

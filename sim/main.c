@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "odp_packet.h"
+#include "stream.h"
 #include "tls.h"
 
 /* camera.json, embedded at build time (camera_json.c is generated). */
@@ -34,6 +35,8 @@ struct options {
 	const char *cert, *key, *cert_out, *camera_json;
 	int check;
 	struct camera_config cfg;
+	int stream_port, stream_port_given;
+	struct stream_settings stream;
 };
 
 static void usage(FILE *f)
@@ -56,6 +59,13 @@ static void usage(FILE *f)
 "  --lockout N             failed logins that lock the account (default 5, 0 = never)\n"
 "  --lock-seconds S        how long the lock lasts (default 600)\n"
 "  --tz-spelling both|Timezone|TimeZone  time-zone method names (default both)\n"
+"  --stream-port P         stream (MULTITRANS) port (default 20554, or any free\n"
+"                          one with --control-port 0; 0 = any free)\n"
+"  --digest-qop none|auth  digest qop of the stream port (default none)\n"
+"  --digest-algorithm MD5|SHA-256  digest algorithm (default MD5)\n"
+"  --stream-speed X        media pace: 1 real time (default), 10 ten times\n"
+"                          faster, 0 as fast as the client reads\n"
+"  --stream-codec H264|H265  video codec of new sessions (default H264)\n"
 "  --cert FILE --key FILE  use this certificate and key (PEM)\n"
 "  --cert-out FILE         write the certificate (PEM) to FILE\n"
 "  --camera-json FILE      use FILE instead of the built-in camera.json\n"
@@ -81,7 +91,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_ADDRESS = 256, O_PORT, O_USER, O_PASS, O_AUTH, O_STOKTOP, O_CLOSE,
 		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
 		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
-		O_FLEETBASE
+		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC
 	};
 	static const struct option opts[] = {
 		{"address", required_argument, 0, O_ADDRESS},
@@ -90,6 +100,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"odp-any", no_argument, 0, O_ODPANY},
 		{"fleet", required_argument, 0, O_FLEET},
 		{"fleet-base", required_argument, 0, O_FLEETBASE},
+		{"stream-port", required_argument, 0, O_SPORT},
+		{"digest-qop", required_argument, 0, O_QOP},
+		{"digest-algorithm", required_argument, 0, O_ALGO},
+		{"stream-speed", required_argument, 0, O_SPEED},
+		{"stream-codec", required_argument, 0, O_SCODEC},
 		{"username", required_argument, 0, O_USER},
 		{"password", required_argument, 0, O_PASS},
 		{"auth", required_argument, 0, O_AUTH},
@@ -129,6 +144,43 @@ static int parse_args(int argc, char **argv, struct options *o)
 				goto bad;
 			break;
 		case O_FLEETBASE: o->fleet_base = optarg; break;
+		case O_SPORT:
+			if (parse_int(optarg, 0, 65535, &o->stream_port) < 0)
+				goto bad;
+			o->stream_port_given = 1;
+			break;
+		case O_QOP:
+			if (strcmp(optarg, "none") == 0)
+				o->stream.qop_auth = 0;
+			else if (strcmp(optarg, "auth") == 0)
+				o->stream.qop_auth = 1;
+			else
+				goto bad;
+			break;
+		case O_ALGO:
+			if (strcmp(optarg, "MD5") == 0)
+				o->stream.sha256 = 0;
+			else if (strcmp(optarg, "SHA-256") == 0)
+				o->stream.sha256 = 1;
+			else
+				goto bad;
+			break;
+		case O_SPEED: {
+			char *end;
+			double d = strtod(optarg, &end);
+			if (end == optarg || *end || !(d >= 0 && d <= 1000))
+				goto bad;
+			o->stream.speed = d;
+			break;
+		}
+		case O_SCODEC:
+			if (strcmp(optarg, "H264") == 0)
+				o->stream.h265 = 0;
+			else if (strcmp(optarg, "H265") == 0)
+				o->stream.h265 = 1;
+			else
+				goto bad;
+			break;
 		case O_USER:
 			if (!*optarg || strlen(optarg) >= sizeof k->username)
 				goto bad;
@@ -267,9 +319,9 @@ static unsigned long long raise_fd_limit(void)
 	return rl.rlim_cur == RLIM_INFINITY ? ~0ull : (unsigned long long)rl.rlim_cur;
 }
 
-/* The ready line: {"address","fleet","addresses","control","odp","pin","pid"}
- * ("fleet" and "addresses" only with --fleet). */
-static int print_ready(const struct fleet *f, const struct tls_ident *tls)
+/* The ready line: {"address","fleet","addresses","control","odp","stream",
+ * "pin","pid"} ("fleet" and "addresses" only with --fleet). */
+static int print_ready(const struct fleet *f, int stream_port, const struct tls_ident *tls)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
@@ -283,6 +335,7 @@ static int print_ready(const struct fleet *f, const struct tls_ident *tls)
 	}
 	cJSON_AddNumberToObject(o, "control", f->control_port);
 	cJSON_AddNumberToObject(o, "odp", f->odp_port);
+	cJSON_AddNumberToObject(o, "stream", stream_port);
 	cJSON_AddStringToObject(o, "pin", tls->pin);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	char *line = cJSON_PrintUnformatted(o);
@@ -309,8 +362,12 @@ int main(int argc, char **argv)
 	o.cfg.lockout = 5;
 	o.cfg.lock_seconds = 600;
 	o.cfg.tz = TZ_BOTH;
+	o.stream.speed = 1;
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
+	if (!o.stream_port_given)
+		o.stream_port = o.control_port == 0 ? 0 : STREAM_DEFAULT_PORT;
 
 	struct engine *engine = load_engine(o.camera_json);
 	if (!engine)
@@ -327,7 +384,7 @@ int main(int argc, char **argv)
 		.odp_port_given = o.odp_port_given, .odp_any = o.odp_any, .cfg = &o.cfg,
 	};
 	unsigned long long limit = raise_fd_limit();
-	size_t need = fleet_fds(&fo) + 16;
+	size_t need = fleet_fds(&fo) + (fo.n ? (size_t)fo.n : 1) + 16;  /* + stream listeners */
 	if (limit < need) {
 		fprintf(stderr, "vigi-sim: %zu cameras need at least %zu open files; the limit is %llu "
 			"(raise it with ulimit -n)\n", fo.n ? (size_t)fo.n : 1, need, limit);
@@ -373,7 +430,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigi-sim: %s\n", err);
 		goto out;
 	}
-	if (print_ready(&fleet, &tls) < 0) {
+	int stream_port = stream_listen_all(lp, fleet.cams, fleet.n, o.stream_port,
+					    o.stream_port_given, &o.stream, err, sizeof err);
+	if (stream_port < 0) {
+		fprintf(stderr, "vigi-sim: %s\n", err);
+		goto out;
+	}
+	if (print_ready(&fleet, stream_port, &tls) < 0) {
 		fprintf(stderr, "vigi-sim: out of memory\n");
 		goto out;
 	}
@@ -384,6 +447,7 @@ int main(int argc, char **argv)
 	rc = loop_run(lp) < 0 ? 1 : 0;
 	sim_log("stopping");
 out:
+	stream_free_all();
 	fleet_free(&fleet);     /* frees the engine, whatever happened */
 	free(names);
 	tls_ident_free(&tls);

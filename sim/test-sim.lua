@@ -1,5 +1,6 @@
 #!/usr/bin/env lua5.4
--- Self-test of vigi-sim's control plane, from the outside, with curl:
+-- Self-test of vigi-sim from the outside: the control plane with curl,
+-- discovery and the stream port with small python3 helpers:
 --
 --   lua5.4 sim/test-sim.lua [path/to/vigi-sim]
 --
@@ -7,7 +8,7 @@
 -- camera.json), runs every check below against it, stops it, and prints
 -- "N passed, N failed". Exit status 0 only if all passed.
 -- Needs: curl, sha256sum, lua-cjson; python3 for the discovery round trip
--- (skipped without it).
+-- and the stream port (skipped without it).
 
 local cjson = require "cjson"
 
@@ -90,6 +91,7 @@ end
 -- ---- checks ----
 
 check("ready line", type(ready.control) == "number" and type(ready.odp) == "number" and ready.address == "127.0.0.1"
+  and type(ready.stream) == "number" and ready.stream > 0
   and tostring(ready.pin):match("^sha256//[%w+/]+=*$") and ready.pid == tonumber(pid), cjson.encode(ready))
 
 -- md5 doAuth
@@ -106,7 +108,7 @@ check("wrong password is -10020", a and a.errCode == -10020 and a.authenticate =
 local st, b
 st, a = call(stok, "getStreamPort")
 check("get", st == 200 and a and a.errCode == 0 and a.method == "getStreamPort"
-  and a.result.streamPort == "554", cjson.encode(a))
+  and a.result.streamPort == tostring(math.floor(ready.stream)), cjson.encode(a))
 _, a = call(stok, "setDeviceAlias", { alias = "bench cam" })
 check("set", a and a.errCode == 0 and a.result == nil)
 _, a = call(stok, "getDeviceAlias")
@@ -331,6 +333,107 @@ check("subscribeMsg heartbeat", stream:find("----boundary--\r\nContent-Type: app
   .. "Content-Length: 17\r\n\r\n{\"Heartbeat\":\"1\"}\r\n", 1, true), stream)
 _, a = call(stok, "subscribeMsg", { event_type = { "Nothing" }, heartbeat = 1 })
 check("subscribeMsg refusal", a and a.result == "failed" and a.errCode == -40106)
+
+-- the stream port: digest, preview, download, talk (python3: socket, hashlib)
+if os.execute("command -v python3 >/dev/null") then
+  admin("reset")
+  admin("stream_config", { speed = 0, qop = "auth", algorithm = "SHA-256" })
+  -- luacheck: push no max line length
+  local out = sh("python3 -S -c " .. q([==[
+import hashlib, json, re, struct, socket, sys
+port = int(sys.argv[1]); uri = "rtsp://127.0.0.1:%d/multitrans" % port
+s = socket.create_connection(("127.0.0.1", port), timeout=5)
+buf = b""; cseq = 0; chal = {}; nc = 0
+def need(n):
+    global buf
+    while len(buf) < n:
+        d = s.recv(65536)
+        if not d: raise EOFError
+        buf += d
+def message():
+    global buf
+    need(1)
+    if buf[:1] == b"$":
+        need(4); n = struct.unpack(">H", buf[2:4])[0]; need(4 + n)
+        f = (buf[1], buf[4:4 + n]); buf = buf[4 + n:]; return f
+    while b"\r\n\r\n" not in buf: need(len(buf) + 1)
+    head, buf = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    h = dict((k.lower(), v.strip()) for k, v in (l.split(":", 1) for l in lines[1:]))
+    n = int(h.get("content-length", 0)); need(n)
+    body = json.loads(buf[:n]) if n else None; buf = buf[n:]
+    return (lines[0], h, body)
+def H(x): return hashlib.sha256(x.encode()).hexdigest()
+def request(params, session=None):
+    global cseq, nc
+    cseq += 1
+    body = json.dumps({"type": "request", "seq": str(cseq), "params": params})
+    head = "MULTITRANS %s RTSP/1.0\r\nCSeq: %d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (uri, cseq, len(body))
+    if chal:
+        nc += 1; cn = "0a4f113b"
+        ha1 = H("admin:%s:secret" % chal["realm"]); ha2 = H("MULTITRANS:" + uri)
+        r = H("%s:%s:%08x:%s:auth:%s" % (ha1, chal["nonce"], nc, cn, ha2))
+        head += 'Authorization: Digest username="admin", realm="%s", nonce="%s", uri="%s", qop="auth", nc="%08x", cnonce="%s", response="%s", algorithm="SHA-256"\r\n' % (chal["realm"], chal["nonce"], uri, nc, cn, r)
+    if session: head += "Session: %s\r\n" % session
+    s.sendall((head + "\r\n" + body).encode())
+    while True:
+        m = message()
+        if isinstance(m[0], str) and m[0].startswith("RTSP/1.0"): return int(m[0].split()[1]), m[1], m[2]
+st, h, b = request({"method": "get", "preview": {"resolutions": ["HD"]}})
+print("challenge", st, 'qop="auth"' in h.get("www-authenticate", ""))
+chal = dict(re.findall(r'(\w+)="([^"]*)"', h["www-authenticate"]))
+st, h, b = request({"method": "get", "preview": {"resolutions": ["HD"]}})
+p = b["params"]
+print("preview", st, p["error_code"], p["interleaved"][0]["interleaved_id"], "sprop-parameter-sets=" in p["av_config"][0]["extra_data"]["video_fmtp"])
+pics = 0; audio = 0; types = set()
+while pics < 30:
+    m = message()
+    if m[0] == 0:
+        pics += m[1][1] >> 7; types.add(m[1][12] & 0x1f)
+    elif m[0] == 1: audio += 1
+print("media", pics, audio > 0, 24 in types, 28 in types)
+st, h, b = request({"method": "do", "stop": "null"}, b["params"]["session_id"])
+print("stop", st, b["params"]["error_code"])
+st, h, b = request({"method": "get", "download": {"client_id": 1, "start_time": "1", "end_time": "2", "media_type": "video"}})
+sid = b["params"]["session_id"]; ch = int(b["params"]["interleaved"][0]["interleaved_id"].split("-")[0])
+data = b""; end = None
+while end is None:
+    m = message()
+    if m[0] == ch: data += m[1]
+    elif isinstance(m[0], str) and m[0].startswith("MULTITRANS"): end = m[2]["params"]
+print("download", len(data), hashlib.sha256(data).hexdigest(), end["event_type"], end["reason"], end["session_id"] == sid)
+st, h, b = request({"method": "do", "stop": "null"}, sid)
+st, h, b = request({"method": "get", "talk": {"mode": "half_duplex"}})
+print("talk", st, b["params"]["error_code"], "interleaved" in b["params"])
+for i in range(3):
+    pkt = struct.pack(">BBHII", 0x80, (0x80 if i == 0 else 0) | 8, 7 + i, 160 * i, 99) + bytes([0xd5]) * 160
+    s.sendall(b"$" + bytes([0]) + struct.pack(">H", len(pkt)) + pkt)
+st, h, b = request({"method": "do", "stop": "null"}, b["params"]["session_id"])
+print("talkstop", st)
+]==]) .. " " .. math.floor(ready.stream) .. " 2>&1")
+  -- luacheck: pop
+  local lines = {}
+  for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  check("stream: 401 with a qop=\"auth\" challenge", lines[1] == "challenge 401 True", out)
+  check("stream: preview answer", lines[2] == "preview 200 0 0-1 True", lines[2])
+  check("stream: pictures and audio, STAP-A and FU-A", lines[3] == "media 30 True True True", lines[3])
+  check("stream: stop", lines[4] == "stop 200 0", lines[4])
+  local file = get("/__sim__/stream_file")
+  check("stream: download is the recording file, then stream_end",
+    file and lines[5] == string.format("download %d %s stream_end file_end True", file.size, file.sha256), lines[5])
+  check("stream: talk answer names no channel", lines[6] == "talk 200 0 False", lines[6])
+  local t = get("/__sim__/talk")
+  local ts = t and t.sessions and t.sessions[#t.sessions]
+  check("stream: talk audio received on channel 0", lines[7] == "talkstop 200" and ts and ts.channel == 0
+    and #ts.packets == 3 and ts.packets[1].marker == true and ts.bytes == 480
+    and ts.pcm_hex:sub(1, 8) == "08000800", t and cjson.encode(t):sub(1, 300))
+  local ss = get("/__sim__/stream_state")
+  check("stream: state", ss and ss.requests == 7 and ss.auth_failures == 0 and #ss.sessions == 3,
+    ss and cjson.encode(ss))
+  admin("reset")
+  local cfg = get("/__sim__/stream_config")
+  check("stream: reset restores the config", cfg and cfg.qop == "none" and cfg.speed == 1, cfg and cjson.encode(cfg))
+end
 
 -- ---- the end ----
 os.execute("kill " .. pid)
