@@ -27,9 +27,11 @@ build = {
   modules = {
     ["vigi.core"] = {
       sources = {
-        "csrc/lua_core.c", "csrc/lua_http.c", "csrc/http.c", "csrc/crypto.c",
-        "csrc/lua_odp.c", "csrc/odp.c", "csrc/crc32.c", "csrc/lua_udp.c", "csrc/net.c",
-        "csrc/lua_multipart.c", "csrc/multipart.c",
+        "csrc/crc32.c", "csrc/crypto.c", "csrc/digest.c", "csrc/g711.c", "csrc/http.c",
+        "csrc/lua_core.c", "csrc/lua_demux.c", "csrc/lua_digest.c", "csrc/lua_http.c",
+        "csrc/lua_multipart.c", "csrc/lua_odp.c", "csrc/lua_tcp.c", "csrc/lua_udp.c",
+        "csrc/multipart.c", "csrc/net.c", "csrc/odp.c", "csrc/rtp.c", "csrc/streamio.c",
+        "csrc/tcp.c",
       },
       libraries = { "curl", "crypto" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
@@ -50,6 +52,13 @@ build = {
     ["vigi.ipv4"] = "lua/vigi/ipv4.lua",
     ["vigi.discover"] = "lua/vigi/discover.lua",
     ["vigi.events"] = "lua/vigi/events.lua",
+    ["vigi.streamapi"] = "lua/vigi/streamapi.lua",
+    ["vigi.streamconn"] = "lua/vigi/streamconn.lua",
+    ["vigi.stream"] = "lua/vigi/stream.lua",
+    ["vigi.media"] = "lua/vigi/media.lua",
+    ["vigi.talk"] = "lua/vigi/talk.lua",
+    ["vigi.wav"] = "lua/vigi/wav.lua",
+    ["vigi.cli_stream"] = "lua/vigi/cli_stream.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },

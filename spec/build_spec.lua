@@ -20,4 +20,15 @@ describe("build", function()
     end
     p:close()
   end)
+
+  it("builds the core from every C file of csrc/ in the rockspec too", function()
+    local f = assert(io.open("vigi-scm-1.rockspec"))
+    local text = f:read("*a")
+    f:close()
+    local p = assert(io.popen("ls csrc/*.c"))
+    for path in p:lines() do
+      assert.truthy(text:find('"' .. path .. '"', 1, true), path .. " missing from the rockspec")
+    end
+    p:close()
+  end)
 end)

@@ -57,6 +57,13 @@ function Admin:fault(t) return self:admin("POST", "fault", t) end
 function Admin:expire_tokens() return self:admin("POST", "expire_tokens") end
 function Admin:unlock() return self:admin("POST", "unlock") end
 
+-- The stream side (docs/sim.md).
+function Admin:stream_config(t) return self:admin("POST", "stream_config", t) end
+function Admin:stream_fault(t) return self:admin("POST", "stream_fault", t) end
+function Admin:stream_state() return self:admin("GET", "stream_state") end
+function Admin:talk() return self:admin("GET", "talk") end
+function Admin:stream_file() return self:admin("GET", "stream_file") end
+
 -- Calls of one method the sim received (0 when none).
 function Admin:calls(method)
   return self:counters().calls[method] or 0
@@ -64,7 +71,8 @@ end
 
 -- Connection options for this sim; `extra` overrides (false removes).
 function Admin:options(extra)
-  local o = { host = self.host, port = self.port, password = helper.PASSWORD, timeout = 5 }
+  local o = { host = self.host, port = self.port, password = helper.PASSWORD, timeout = 5,
+              stream_port = self.stream }
   for k, v in pairs(extra or {}) do
     if v == false then o[k] = nil else o[k] = v end
   end

@@ -14,6 +14,7 @@ local check = require "vigi.check"
 local auth = require "vigi.auth"
 local transport = require "vigi.transport"
 local events = require "vigi.events"
+local streamconn = require "vigi.streamconn"
 
 local _M = {}
 
@@ -56,7 +57,7 @@ local function check_options(o)
       or #o.password_md5 ~= 32) then
     arg_error("`password_md5` must be 32 hex digits")
   end
-  for _, k in ipairs { "port", "timeout", "connect_timeout", "token_refresh" } do
+  for _, k in ipairs { "port", "timeout", "connect_timeout", "token_refresh", "stream_port" } do
     if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] <= 0) then
       arg_error("`" .. k .. "` must be a positive number")
     end
@@ -83,6 +84,7 @@ function _M.connect(o)
   local tls = o.tls or {}
   self.tls = { verify = tls.verify == true, cafile = tls.cafile, pin = tls.pin }
   self.lazy = o.lazy
+  self.stream_port = o.stream_port
   self._log = (o.log == true and stderr_log) or (type(o.log) == "function" and o.log) or nil
   local host = o.host:find(":", 1, true) and ("[" .. o.host .. "]") or o.host
   self._base = "https://" .. host .. ":" .. math.floor(self.port)
@@ -353,6 +355,36 @@ function Camera:_subscribe_once(params, opts)
   sub:close()
   return first
 end
+
+-- The stream port: the one given to connect, else getStreamPort's answer
+-- (a string on real cameras, WIRE-NOTES §4), asked once.
+function Camera:_stream_port(timeout)
+  if self.stream_port then return math.floor(self.stream_port) end
+  local r, err = self:getStreamPort(nil, { timeout = timeout })
+  if not r then return nil, err end
+  local port = tonumber(type(r) == "table" and (r.streamPort or (r.StreamPort or {}).streamPort) or r)
+  if not port or port < 1 or port > 65535 or port % 1 ~= 0 then
+    return errors.fail("protocol", "getStreamPort on " .. self._where .. ": no port in the answer")
+  end
+  self.stream_port = port
+  return port
+end
+
+-- A new MULTITRANS connection to the camera (streamconn.lua), with the
+-- credentials given to connect: digest needs the plain password.
+function Camera:_stream_connection(opts)
+  if not self._http then return errors.fail("network", "stream: the camera was closed") end
+  local port, err = self:_stream_port(opts.timeout)
+  if not port then return nil, err end
+  return streamconn.open {
+    host = self.host, port = port, username = opts.username or self.username,
+    password = secrets[self].password, timeout = opts.timeout or self.timeout,
+    connect_timeout = self.connect_timeout, max_frame = opts.max_frame, log = self._log,
+  }
+end
+
+-- Streams (stream.lua, recording.lua, talk.lua) are camera methods too.
+for name, fn in pairs(require("vigi.media").camera_methods) do Camera[name] = fn end
 
 _M.Camera = Camera
 return _M

@@ -15,6 +15,13 @@ verbs:
   events HOST [TYPE ...]       print events as they come (all types when none
                                are given; --json: one JSON object a line);
                                reconnects by itself and says when it lost some
+  record HOST -o FILE [--seconds N]
+                               save N s (10) of live video (H.264/H.265
+                               Annex-B; --audio FILE also keeps G.711 audio)
+  download HOST -o FILE --start T --end T [--resume] [--event TYPE]
+                               save a recording (epoch seconds); --resume
+                               continues a partial FILE
+  talk HOST FILE.wav           play a WAV file (8 kHz mono) on the camera
   discover [--host H|CIDR ...] find cameras: by broadcast on every interface,
                                or by unicast to the addresses and ranges given;
                                --timeout S (2), --broadcast (also broadcast
@@ -25,6 +32,7 @@ options:
   -p, --port N          control port (20443)
   -u, --user NAME       user name (admin)
   -t, --timeout S       seconds per call (10)
+      --stream-port N   stream (RTSP) port, instead of asking getStreamPort
       --path-suffix S   appended to the stok path (some firmware wants /ds)
       --cafile FILE     verify the camera's certificate against FILE
       --pin sha256//..  accept only this public key
@@ -35,6 +43,7 @@ The password comes from VIGI_PASSWORD, or is asked for on the terminal.
 ]]
 
 local function eprint(...) io.stderr:write(table.concat({ ... }, " "), "\n") end
+_M.eprint = eprint
 
 -- Readable, deterministic JSON for people: sorted keys, two-space indent.
 local function pretty(v, indent)
@@ -61,11 +70,14 @@ local OPTS = {
   ["-p"] = "port", ["--port"] = "port", ["-u"] = "user", ["--user"] = "user",
   ["-t"] = "timeout", ["--timeout"] = "timeout", ["--path-suffix"] = "path_suffix",
   ["--cafile"] = "cafile", ["--pin"] = "pin", ["--host"] = "host", ["--odp-port"] = "odp_port",
+  ["--stream-port"] = "stream_port", ["--seconds"] = "seconds", ["-o"] = "output",
+  ["--output"] = "output", ["--start"] = "start", ["--end"] = "end_time", ["--event"] = "event",
+  ["--audio"] = "audio", ["--law"] = "law", ["--resolution"] = "resolution",
 }
 -- Options that may be given more than once: a list.
-local MULTI = { host = true }
+local MULTI = { host = true, event = true }
 local FLAGS = { ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help",
-  ["--json"] = "json", ["--broadcast"] = "broadcast" }
+  ["--json"] = "json", ["--broadcast"] = "broadcast", ["--resume"] = "resume" }
 
 local function set_opt(opts, name, value)
   if MULTI[name] then
@@ -134,11 +146,14 @@ local function connect(opts, host)
   local vigi = require "vigi"
   return vigi.connect {
     host = host, port = tonumber(opts.port), username = opts.user,
+    stream_port = tonumber(opts.stream_port),
     password = read_password(), timeout = tonumber(opts.timeout),
     path_suffix = opts.path_suffix, log = opts.verbose or nil,
     tls = (opts.cafile or opts.pin) and { verify = opts.cafile ~= nil, cafile = opts.cafile, pin = opts.pin } or nil,
   }
 end
+
+_M.connect = connect
 
 local verbs = {}
 
@@ -245,6 +260,8 @@ function verbs.discover(opts)
     stats.unsent > 0 and (", " .. stats.unsent .. " probes not sent in time (raise --timeout)") or ""))
   return 0
 end
+
+for name, fn in pairs(require("vigi.cli_stream").verbs(_M)) do verbs[name] = fn end
 
 function _M.main(argv)
   local opts, words = _M.parse(argv)

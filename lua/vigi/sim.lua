@@ -70,6 +70,7 @@ function _M.start(args)
   end
   ready.pipe, ready.host, ready.password = pipe, ready.address, password
   ready.port = math.floor(ready.control) -- decoded JSON numbers may be floats
+  ready.stream = ready.stream and math.floor(ready.stream)
   return setmetatable(ready, Sim)
 end
 

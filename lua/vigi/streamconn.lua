@@ -1,0 +1,277 @@
+-- One MULTITRANS connection (WIRE-NOTES §3): TCP to the stream port,
+-- digest authentication, requests matched to their answers by CSeq, and
+-- everything the camera sends read by the C demux into messages and whole
+-- frames, which go to the session they belong to.
+--
+-- Several sessions may share a connection (a preview and a talk). Whoever
+-- waits on the connection (a session's iterator, a request waiting for its
+-- answer) reads for all of them: items for another session wait in that
+-- session's queue, bounded by `max_queue` (beyond it the oldest frames are
+-- dropped and counted).
+local core = require "vigi.core"
+local json = require "vigi.json"
+local errors = require "vigi.errors"
+local wait = require "vigi.wait"
+
+local _M = {}
+
+local Conn = {}
+Conn.__index = Conn
+Conn.__name = "vigi.streamconn"
+
+local MAX_AUTH_ROUNDS = 3 -- first prompt, a stale nonce, and one more stale
+
+function Conn:__tostring()
+  return "vigi.streamconn{" .. self.where .. (self.tcp and "" or ", closed") .. "}"
+end
+
+local function fail(self, kind, msg, fields)
+  return errors.fail(kind, self.where .. ": " .. msg, fields)
+end
+
+-- Waits until the socket is readable (or writable), or the deadline.
+-- Returns true, or nil, err on timeout.
+function Conn:_wait(deadline, want_write, what)
+  local left = deadline - core.now()
+  if left <= 0 then
+    return fail(self, "timeout", what or "no data from the camera in time")
+  end
+  self.tcp:waitset(self.set, want_write)
+  wait.wait(self.set, left)
+  return true
+end
+
+-- open{ host=, port=, username=, password=, timeout=, connect_timeout=,
+--       max_frame=, max_queue=, log= } -> conn | nil, err
+function _M.open(o)
+  local self = setmetatable({
+    host = o.host, port = o.port, where = o.host .. ":" .. o.port .. " (stream)",
+    username = o.username or "admin", timeout = o.timeout or 10,
+    max_queue = o.max_queue or 512, log = o.log,
+    cseq = 0, sessions = {}, set = {}, nc = 0, last_item_at = core.now(),
+    stats = { requests = 0, auth_rounds = 0, dropped = 0, notifications = 0, stray_messages = 0 },
+  }, Conn)
+  -- The password stays in a closure, out of the object's fields.
+  local password = o.password
+  self._password = function() return password end
+  local tcp, err = core.tcp_connect(o.host, o.port)
+  if not tcp then return fail(self, "network", "cannot connect: " .. tostring(err)) end
+  self.tcp = tcp
+  local deadline = core.now() + (o.connect_timeout or 5)
+  while true do
+    local ok, cerr = tcp:connected()
+    if ok then break end
+    if cerr ~= "again" then
+      self:close()
+      return fail(self, "network", "cannot connect: " .. tostring(cerr) ..
+        "; is the stream port right (getStreamPort)?")
+    end
+    local waited, werr = self:_wait(deadline, true, "no TCP connection within the connect timeout")
+    if not waited then self:close() return nil, werr end
+  end
+  self.fd = tcp:fd()
+  self.demux = core.demux { max_frame = o.max_frame }
+  return self
+end
+
+function Conn:close()
+  if self.tcp then self.tcp:close() self.tcp = nil end
+  if self.demux then self.demux:close() self.demux = nil end
+  self.closed = true
+end
+Conn.__gc = Conn.close
+Conn.__close = Conn.close
+
+-- Writes all of data before the deadline.
+function Conn:_send(data, deadline)
+  if not self.tcp then return fail(self, "network", "the connection is closed") end
+  local i, n = 1, #data
+  while i <= n do
+    local sent, err = self.tcp:send(data, i)
+    if sent then
+      i = i + sent
+    elseif err == "again" then
+      local ok, werr = self:_wait(deadline, true, "the camera does not take data (send timed out)")
+      if not ok then return nil, werr end
+    else
+      return fail(self, "network", "send failed: " .. tostring(err))
+    end
+  end
+  return true
+end
+Conn.send = Conn._send
+
+-- Reads the next item: a message or a frame. nil, err when the camera
+-- closed, the stream broke the protocol, or nothing came before deadline.
+function Conn:_read(deadline)
+  while true do
+    if not self.demux then return fail(self, "network", "the connection is closed") end
+    local item, kind, msg = self.demux:next()
+    if item then
+      self.last_item_at = core.now()
+      return item
+    end
+    if kind then return fail(self, "protocol", tostring(msg)) end
+    local n, err = self.demux:recv(self.fd)
+    if not n then
+      if err == "again" then
+        local ok, werr = self:_wait(deadline)
+        if not ok then return nil, werr end
+      elseif err == "closed" then
+        return fail(self, "network", "the camera closed the connection")
+      else
+        return fail(self, "network", "receive failed: " .. tostring(err))
+      end
+    end
+  end
+end
+
+-- The parameters of an answer or a notification: enveloped
+-- {"type":..,"seq":..,"params":{..}} or bare {..} (WIRE-NOTES §3).
+local function unwrap(doc)
+  if type(doc) ~= "table" then return nil end
+  if type(doc.params) == "table" and (doc.type ~= nil or doc.seq ~= nil) then
+    return doc.params, doc.type
+  end
+  return doc, doc.type
+end
+
+-- A camera-sent request: a notification for a session (its Session header
+-- or session_id), or for every session when it names none.
+function Conn:_notification(item)
+  local doc = json.decode(item.body or "")
+  local params, typ = unwrap(doc)
+  if not params then
+    self.stats.stray_messages = self.stats.stray_messages + 1
+    return
+  end
+  self.stats.notifications = self.stats.notifications + 1
+  local note = { kind = "notification", event_type = params.event_type, params = params,
+                 type = typ }
+  local sid = item.headers.session or params.session_id
+  sid = sid and tostring(sid):match("^[^;%s]+")
+  for id, s in pairs(self.sessions) do
+    if sid == nil or id == sid then s:_notify(note) end
+  end
+end
+
+-- Puts an item where it belongs. Returns the item when it is the answer
+-- to CSeq `want`.
+function Conn:_route(item, want)
+  if item.kind == "message" then
+    if item.response then
+      local cseq = tonumber(item.headers.cseq)
+      if cseq and cseq == want then return item end
+      self.stats.stray_messages = self.stats.stray_messages + 1
+    else
+      self:_notification(item)
+    end
+    return
+  end
+  local s = self.sessions[item.session]
+  if s then s:_push(item) end
+end
+
+-- Reads and routes one item; for a session's iterator.
+function Conn:pump(deadline)
+  local item, err = self:_read(deadline)
+  if not item then return nil, err end
+  self:_route(item)
+  return true
+end
+
+-- The Authorization header value for the next request, or nil before the
+-- camera asked for one.
+function Conn:_authorization(uri)
+  local c = self.challenge
+  if not c then return nil end
+  self.nc = self.nc + 1
+  return core.digest_authorization {
+    username = self.username, password = self._password(), realm = c.realm, nonce = c.nonce,
+    uri = uri, method = "MULTITRANS", algorithm = c.algorithm, qop = c.qop,
+    nc = c.qop and self.nc or nil, opaque = c.opaque,
+  }
+end
+
+-- request(name, body_params_json, session_id, deadline) -> answer params | nil, err
+-- `body` is the encoded request params ({"method":..,...}).
+function Conn:request(name, body, sid, deadline)
+  local uri = "rtsp://" .. self.host .. "/multitrans"
+  local what = name
+  local rounds = 0
+  while true do
+    self.cseq = self.cseq + 1
+    local cseq = self.cseq
+    local payload = '{"type":"request","seq":"' .. cseq .. '","params":' .. body .. '}'
+    local head = { "MULTITRANS " .. uri .. " RTSP/1.0", "CSeq: " .. cseq,
+                   "Content-Type: application/json", "Content-Length: " .. #payload }
+    local authz = self:_authorization(uri)
+    if authz then head[#head + 1] = "Authorization: " .. authz end
+    if sid then head[#head + 1] = "Session: " .. sid end
+    head[#head + 1] = "\r\n"
+    self.stats.requests = self.stats.requests + 1
+    local ok, serr = self:_send(table.concat(head, "\r\n") .. payload, deadline)
+    if not ok then return nil, serr end
+    local answer
+    while not answer do
+      local item, err = self:_read(deadline)
+      if not item then
+        if err.kind == "timeout" then
+          err.message = self.where .. ": no answer to " .. what .. " in time"
+        end
+        return nil, err
+      end
+      answer = self:_route(item, cseq)
+    end
+    if answer.status == 401 then
+      rounds = rounds + 1
+      self.stats.auth_rounds = self.stats.auth_rounds + 1
+      local c, cerr = core.digest_challenge(answer.headers["www-authenticate"] or "")
+      if not c then
+        return fail(self, "protocol", what .. ": unreadable digest challenge (" .. tostring(cerr) .. ")")
+      end
+      -- A fresh prompt after credentials went out is a refusal, unless the
+      -- camera says the nonce only went stale (RFC 7616 §3.3).
+      if (authz and not c.stale) or rounds >= MAX_AUTH_ROUNDS then
+        return fail(self, "auth", what .. ": the camera refused the user name or password " ..
+          "(digest); check `username` and `password` given to vigi.connect")
+      end
+      if not self._password() then
+        return fail(self, "auth", what .. ": the stream port needs the plain `password` " ..
+          "(vigi.connect was given only password_md5)")
+      end
+      self.challenge, self.nc = c, 0
+    elseif answer.status ~= 200 then
+      return fail(self, "protocol", string.format("%s: the camera answered RTSP %d %s",
+        what, answer.status, answer.reason or ""), { status = answer.status })
+    else
+      local doc = json.decode(answer.body or "")
+      local params = unwrap(doc)
+      if type(params) ~= "table" then
+        return fail(self, "protocol", what .. ": the answer is not a JSON object")
+      end
+      local code = tonumber(params.error_code)
+      if code and code ~= 0 then
+        return fail(self, "api", what .. ": the camera refused the request", { code = code, method = what })
+      end
+      return params
+    end
+  end
+end
+
+-- Channels reserved by the sessions on this connection.
+function Conn:reserved(channel)
+  for _, s in pairs(self.sessions) do
+    for _, ch in ipairs(s.channels or {}) do if ch == channel then return true end end
+  end
+  return false
+end
+
+function Conn:attach(s) self.sessions[s.id] = s end
+function Conn:detach(s)
+  self.sessions[s.id] = nil
+  for _, ch in ipairs(s.channels or {}) do if self.demux then self.demux:untrack(ch) end end
+end
+function Conn:empty() return next(self.sessions) == nil end
+
+return _M
