@@ -29,7 +29,7 @@ build = {
       sources = {
         "csrc/crc32.c", "csrc/crypto.c", "csrc/digest.c", "csrc/g711.c", "csrc/http.c",
         "csrc/lua_core.c", "csrc/lua_demux.c", "csrc/lua_digest.c", "csrc/lua_http.c",
-        "csrc/lua_multipart.c", "csrc/lua_odp.c", "csrc/lua_tcp.c", "csrc/lua_udp.c",
+        "csrc/lua_multipart.c", "csrc/lua_odp.c", "csrc/lua_poller.c", "csrc/lua_tcp.c", "csrc/lua_udp.c",
         "csrc/multipart.c", "csrc/net.c", "csrc/odp.c", "csrc/rtp.c", "csrc/streamio.c",
         "csrc/tcp.c",
       },
@@ -44,6 +44,8 @@ build = {
     ["vigi.check"] = "lua/vigi/check.lua",
     ["vigi.apidoc"] = "lua/vigi/apidoc.lua",
     ["vigi.wait"] = "lua/vigi/wait.lua",
+    ["vigi.run"] = "lua/vigi/run.lua",
+    ["vigi.cqueues"] = "lua/vigi/cqueues.lua",
     ["vigi.transport"] = "lua/vigi/transport.lua",
     ["vigi.auth"] = "lua/vigi/auth.lua",
     ["vigi.camera"] = "lua/vigi/camera.lua",

@@ -27,4 +27,8 @@ _M.errors = require "vigi.errors"
 _M.null = json.null
 _M.sleep = wait.sleep
 
+-- run(fn) / spawn(fn): many cameras at once in one Lua state (run.lua).
+local run = require "vigi.run"
+_M.run, _M.spawn = run.run, run.spawn
+
 return _M

@@ -3,9 +3,13 @@
 -- Objects of the C core never block: when they would, they describe what
 -- they wait for as a "wait set", a table of fd, events pairs (events: 1
 -- read, 2 write; set.n pairs) plus a longest wait in seconds. wait() then
--- either hands the wait set to the scheduler that runs the current
--- coroutine (vigi.run, cqueues, ...) or, in a plain script or REPL, polls
--- in place. No other file sleeps or polls.
+-- hands the wait set to whoever runs the current coroutine:
+--
+--   vigi.run's runner      (run.lua registers its tasks with attach)
+--   a host loop            (cqueues: hosts/cqueues.lua, found by `hosts`)
+--   nobody                 a plain script or the REPL: it polls in place
+--
+-- No other file sleeps or polls.
 local core = require "vigi.core"
 
 local _M = {}
@@ -17,9 +21,31 @@ local schedulers = setmetatable({}, { __mode = "k" })
 function _M.attach(co, waiter) schedulers[co] = waiter end
 function _M.detach(co) schedulers[co] = nil end
 
+-- Host loops that run coroutines of their own: each is a function(co)
+-- returning a waiter for that coroutine, or nil when the coroutine is not
+-- one of the host's. Asked in order, for coroutines no scheduler
+-- attached. cqueues is known: once the program has loaded it, a vigi call
+-- in a controller's coroutine yields to the controller (cqueues.lua).
+_M.hosts = {
+  function()
+    local cq = package.loaded.cqueues
+    if cq and cq.running and cq.running() then return require("vigi.cqueues").waiter end
+    return nil
+  end,
+}
+
+local running = coroutine.running
+
 local function current_waiter()
-  local co = coroutine.running()
-  return co and schedulers[co]
+  local co, main = running()
+  if not co or main then return nil end -- 5.2+: the main thread
+  local w = schedulers[co]
+  if w then return w end
+  for i = 1, #_M.hosts do
+    w = _M.hosts[i](co)
+    if w then return w end
+  end
+  return nil
 end
 
 -- wait(set, timeout): returns when a socket of the set may be ready or

@@ -1,0 +1,241 @@
+-- vigi.run / vigi.spawn / vigi.sleep: many cameras in one Lua state.
+--
+--   vigi.run(function()
+--     for _, host in ipairs(hosts) do
+--       vigi.spawn(function() local cam = vigi.connect{ ... } ... end)
+--     end
+--   end)
+--
+-- Each task is a coroutine. When the C core would block, wait.lua hands
+-- the task's wait set to this runner (wait.attach), the task yields, and
+-- the runner waits for all tasks at once: one epoll (core.poller) for
+-- their sockets, one heap for their deadlines. A task resumes when one
+-- of its sockets is ready or its deadline passed; spurious wake-ups are
+-- allowed by wait.lua's contract, so a socket shared by two tasks (a
+-- stream connection shared by a preview and a talk) wakes both.
+--
+-- An error raised in any task ends vigi.run with that error (errors that
+-- are values, `nil, err`, are the task's own business): a raise is a
+-- programming mistake, and a fleet script should not go on half-dead.
+local core = require "vigi.core"
+local wait = require "vigi.wait"
+
+local _M = {}
+
+local Runner = {}
+Runner.__index = Runner
+
+local current -- the runner of the vigi.run in progress (one at a time)
+
+-- A min-heap of { at = deadline, task = t, gen = n } with lazy deletion:
+-- an entry whose gen is not its task's current one is stale.
+local function heap_push(h, e)
+  local i = #h + 1
+  h[i] = e
+  while i > 1 do
+    local p = math.floor(i / 2)
+    if h[p].at <= e.at then break end
+    h[i], h[p] = h[p], e
+    i = p
+  end
+end
+
+local function heap_pop(h)
+  local top, n = h[1], #h
+  local last = h[n]
+  h[n] = nil
+  n = n - 1
+  if n == 0 then return top end
+  h[1] = last
+  local i = 1
+  while true do
+    local l, r, m = 2 * i, 2 * i + 1, i
+    if l <= n and h[l].at < h[m].at then m = l end
+    if r <= n and h[r].at < h[m].at then m = r end
+    if m == i then break end
+    h[i], h[m] = h[m], h[i]
+    i = m
+  end
+  return top
+end
+
+local function new_runner()
+  return setmetatable({
+    poller = assert(core.poller()),
+    ready = {}, -- tasks to resume, in order
+    heap = {},
+    waiting = {}, -- fd -> { [task] = events }
+    by_co = setmetatable({}, { __mode = "k" }), -- coroutine -> task
+    tasks = 0, -- alive
+    out = {},
+  }, Runner)
+end
+
+-- The task's waits are over: forget its sockets and its deadline.
+function Runner:_unwait(t)
+  for i = 1, #t.fds do
+    local fd = t.fds[i]
+    local w = self.waiting[fd]
+    if w then
+      w[t] = nil
+      if next(w) == nil then self.waiting[fd] = nil end
+    end
+    t.fds[i] = nil
+  end
+  t.gen = t.gen + 1 -- its heap entry, if any, goes stale
+end
+
+function Runner:_wake(t, ...)
+  if t.queued or t.done then return end
+  self:_unwait(t)
+  t.queued = true
+  t.resume_args = select("#", ...) > 0 and { ... } or nil
+  self.ready[#self.ready + 1] = t
+end
+
+-- Called in the task, through wait.lua: yields to the runner.
+local function task_waiter(set, timeout)
+  return coroutine.yield("vigi.wait", set, timeout)
+end
+
+function Runner:_park(t, set, timeout)
+  local n = set.n or 0
+  for i = 1, n do
+    local fd, ev = set[2 * i - 1], set[2 * i]
+    local w = self.waiting[fd]
+    if not w then w = {} self.waiting[fd] = w end
+    w[t] = ev
+    t.fds[#t.fds + 1] = fd
+    local r, wr = false, false
+    for _, e in pairs(w) do
+      r, wr = r or e % 2 == 1, wr or e >= 2
+    end
+    self.poller:watch(fd, (r and 1 or 0) + (wr and 2 or 0))
+  end
+  if timeout >= 0 then
+    heap_push(self.heap, { at = core.now() + timeout, task = t, gen = t.gen })
+  elseif n == 0 then
+    error("vigi.run: a task waits for nothing and without a deadline", 0)
+  end
+end
+
+function Runner:_step(t)
+  t.queued = false
+  local args = t.resume_args or {}
+  t.resume_args = nil
+  local ok, what, set, timeout = coroutine.resume(t.co, (table.unpack or unpack)(args))
+  if not ok then
+    t.done = true
+    self.tasks = self.tasks - 1
+    wait.detach(t.co)
+    error(debug.traceback(t.co, "vigi.run: a task failed: " .. tostring(what)), 0)
+  end
+  if coroutine.status(t.co) == "dead" then
+    t.done = true
+    self.tasks = self.tasks - 1
+    wait.detach(t.co)
+    t.results = { what, set, timeout }
+    for _, j in ipairs(t.joiners) do self:_wake(j) end
+    return
+  end
+  if what == "vigi.wait" then
+    self:_park(t, set, timeout)
+  elseif what == "vigi.join" then
+    -- parked until the joined task ends (it wakes its joiners)
+    return
+  else
+    -- A bare coroutine.yield in a task: let the others run, then go on.
+    self:_wake(t)
+  end
+end
+
+function Runner:spawn(fn, ...)
+  local args = { ... }
+  local t = { fds = {}, gen = 0, joiners = {} }
+  t.co = coroutine.create(function() return fn((table.unpack or unpack)(args)) end)
+  wait.attach(t.co, task_waiter)
+  self.by_co[t.co] = t
+  self.tasks = self.tasks + 1
+  self:_wake(t)
+  return setmetatable(t, _M.Task)
+end
+
+-- One round: run what is ready, then wait for sockets and deadlines.
+function Runner:_round()
+  local ready = self.ready
+  self.ready = {}
+  for i = 1, #ready do self:_step(ready[i]) end
+  if self.tasks == 0 then return end
+  local timeout = -1
+  if #self.ready > 0 then
+    timeout = 0
+  else
+    local h = self.heap
+    while h[1] and h[1].gen ~= h[1].task.gen do heap_pop(h) end
+    if h[1] then timeout = math.max(0, h[1].at - core.now())
+    elseif next(self.waiting) == nil then
+      error("vigi.run: every task waits for another (join), none can go on", 0)
+    end
+  end
+  local out = self.out
+  local n = self.poller:wait(timeout, out)
+  for i = 1, n or 0 do
+    local w = self.waiting[out[2 * i - 1]]
+    if w then
+      local woken = {}
+      for t in pairs(w) do woken[#woken + 1] = t end
+      for _, t in ipairs(woken) do self:_wake(t) end
+    end
+  end
+  local now = core.now()
+  local h = self.heap
+  while h[1] and (h[1].gen ~= h[1].task.gen or h[1].at <= now) do
+    local e = heap_pop(h)
+    if e.gen == e.task.gen then self:_wake(e.task) end
+  end
+end
+
+_M.Task = {}
+_M.Task.__index = _M.Task
+
+-- task:join() -> what the task's function returned (waiting for its end).
+function _M.Task:join()
+  local r = current
+  if not self.done then
+    if not r then error("vigi: join() outside vigi.run", 2) end
+    local mine = r.by_co[coroutine.running()]
+    if not mine then error("vigi: join() from outside a task", 2) end
+    self.joiners[#self.joiners + 1] = mine
+    while not self.done do coroutine.yield("vigi.join") end
+  end
+  return (table.unpack or unpack)(self.results or {})
+end
+
+-- vigi.run(fn, ...) -> what fn returned, once fn and every task spawned
+-- meanwhile have ended.
+function _M.run(fn, ...)
+  if type(fn) ~= "function" then error("vigi.run: expects a function", 2) end
+  if current then error("vigi.run: already running (use vigi.spawn inside it)", 2) end
+  local r = new_runner()
+  current = r
+  local main = r:spawn(fn, ...)
+  local ok, err = pcall(function()
+    while r.tasks > 0 do r:_round() end
+  end)
+  current = nil
+  r.poller:close()
+  if not ok then error(err, 0) end
+  return (table.unpack or unpack)(main.results or {})
+end
+
+-- vigi.spawn(fn, ...) -> task, inside vigi.run.
+function _M.spawn(fn, ...)
+  if type(fn) ~= "function" then error("vigi.spawn: expects a function", 2) end
+  if not current then error("vigi.spawn: only inside vigi.run", 2) end
+  return current:spawn(fn, ...)
+end
+
+-- Whether a vigi.run is in progress.
+function _M.running() return current ~= nil end
+
+return _M

@@ -1,0 +1,150 @@
+-- vigi.run, vigi.spawn, vigi.sleep: tasks interleave (two cameras' calls
+-- overlap in time), subscriptions and streams run side by side, and
+-- waiting costs no CPU (no busy-waiting).
+local helper = require "spec.helper"
+local vigi = require "vigi"
+local core = require "vigi.core"
+
+-- CPU seconds of this process (user + system).
+local function cpu() return os.clock() end
+
+describe("vigi.run", function()
+  it("runs tasks side by side: two sleeps of 0.2 s take 0.2 s", function()
+    local t0 = core.now()
+    local order = {}
+    vigi.run(function()
+      vigi.spawn(function() vigi.sleep(0.2) order[#order + 1] = "a" end)
+      vigi.spawn(function() vigi.sleep(0.1) order[#order + 1] = "b" end)
+    end)
+    local took = core.now() - t0
+    assert.is_true(took >= 0.19 and took < 0.35, "took " .. took)
+    assert.same({ "b", "a" }, order)
+  end)
+
+  it("returns what the main function returned, and join gives a task's results", function()
+    local a, b = vigi.run(function(x)
+      local t = vigi.spawn(function() vigi.sleep(0.05) return x * 2, "done" end)
+      return t:join()
+    end, 21)
+    assert.equal(42, a)
+    assert.equal("done", b)
+  end)
+
+  it("ends with the error a task raised", function()
+    assert.has_error(function()
+      vigi.run(function()
+        vigi.spawn(function() vigi.sleep(0.01) error("boom") end)
+        vigi.sleep(1)
+      end)
+    end)
+    -- and a new run works afterwards
+    assert.equal(1, vigi.run(function() return 1 end))
+  end)
+
+  it("refuses spawn outside run, and run inside run", function()
+    assert.has_error(function() vigi.spawn(function() end) end)
+    assert.has_error(function() vigi.run(function() vigi.run(function() end) end) end)
+  end)
+
+  describe("with cameras", function()
+    local sim, sim2
+    setup(function()
+      sim = helper.start_sim()
+      sim2 = helper.start_sim()
+    end)
+    teardown(function()
+      sim:stop()
+      sim2:stop()
+    end)
+    before_each(function()
+      sim:reset(true)
+      sim2:reset(true)
+    end)
+
+    it("overlaps two cameras' calls in time", function()
+      local slow_start, slow_end, fast = nil, nil, {}
+      sim:fault { kind = "stall", method = "getDeviceInfo", seconds = 1 }
+      vigi.run(function()
+        vigi.spawn(function()
+          local cam = assert(vigi.connect(sim:options { timeout = 0.6 }))
+          slow_start = core.now()
+          local r, err = cam:getDeviceInfo()
+          slow_end = core.now()
+          assert.is_nil(r)
+          assert.equal("timeout", err.kind)
+          cam:close()
+        end)
+        vigi.spawn(function()
+          local cam = assert(vigi.connect(sim2:options()))
+          vigi.sleep(0.1) -- let the slow call start
+          for _ = 1, 10 do
+            assert(cam:getDeviceInfo())
+            fast[#fast + 1] = core.now()
+          end
+          cam:close()
+        end)
+      end)
+      assert.equal(10, #fast)
+      -- the fast camera's calls all happened while the slow one waited
+      for _, t in ipairs(fast) do
+        assert.is_true(t > slow_start and t < slow_end)
+      end
+    end)
+
+    it("reads a preview and two subscriptions at once", function()
+      local frames, events = 0, { 0, 0 }
+      vigi.run(function()
+        local cam = assert(vigi.connect(sim:options()))
+        local cam2 = assert(vigi.connect(sim2:options()))
+        assert(cam:setMsgpushInterval { event_interval = 0 })
+        assert(cam2:setMsgpushInterval { event_interval = 0 })
+        for i, c in ipairs { cam, cam2 } do
+          vigi.spawn(function()
+            local sub = assert(c:subscribe { event_types = { "MotionDetection" }, heartbeat = 5 })
+            while events[i] < 3 do
+              local ev = sub:next(5)
+              if not ev then break end
+              if ev.kind == "event" then events[i] = events[i] + 1 end
+            end
+            sub:close()
+          end)
+        end
+        vigi.spawn(function()
+          local s = assert(cam:preview {})
+          for f in s:frames() do
+            if f.kind == "video" then frames = frames + 1 end
+            if frames == 50 then break end
+          end
+          s:close()
+        end)
+        vigi.sleep(0.3)
+        for _, sm in ipairs { sim, sim2 } do
+          sm:admin("POST", "event", { event_type = "MotionDetection", count = 3 })
+        end
+      end)
+      assert.equal(50, frames)
+      assert.same({ 3, 3 }, events)
+    end)
+
+    it("does not busy-wait: 100 subscriptions waiting 5 s use under 5% of a CPU", function()
+      local used, wall
+      vigi.run(function()
+        local cam = assert(vigi.connect(sim:options()))
+        local subs = {}
+        for i = 1, 100 do
+          subs[i] = assert(cam:subscribe { event_types = { "MotionDetection" }, heartbeat = 30 })
+        end
+        local c0, t0 = cpu(), core.now()
+        for i = 1, 100 do
+          vigi.spawn(function() subs[i]:next(5) end)
+        end
+        vigi.spawn(function() vigi.sleep(5) end):join()
+        used, wall = cpu() - c0, core.now() - t0
+        for i = 1, 100 do subs[i]:close() end
+        cam:close()
+      end)
+      assert.is_true(wall >= 4.9)
+      assert.is_true(used < 0.05 * wall, string.format("%.3f s of CPU in %.2f s", used, wall))
+    end)
+  end)
+end)
