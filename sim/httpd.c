@@ -3,9 +3,6 @@
 #include "httpd.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +13,10 @@
 
 #include <openssl/err.h>
 
+#include "listen.h"
 #include "log.h"
 
 #define LINGER_MS        2000u   /* wait for the client's FIN after ours */
-#define ACCEPT_RETRY_MS  100u    /* after EMFILE and friends */
-#define ACCEPT_BATCH     128
 #define IN_START         4096u
 #define IN_MAX           (HTTP_HEAD_MAX + HTTP_BODY_MAX)
 #define READ_BUDGET      (256u * 1024u)  /* per event, so that no client hogs the loop */
@@ -30,13 +26,11 @@ enum timer_kind { TM_NONE, TM_HANDSHAKE, TM_REQUEST, TM_IDLE, TM_CLOSING, TM_LIN
 
 struct http_server {
 	struct loop *lp;
-	int fd;
-	int port;
+	struct listener ls;
 	SSL_CTX *ctx;
 	const struct http_hooks *hooks;
 	void *arg;
 	struct http_conn *conns;
-	struct loop_timer retry;
 	unsigned long next_id;
 };
 
@@ -808,128 +802,63 @@ static void conn_timer(void *arg)
 
 /* ---- listening ---- */
 
-static void accept_ready(void *arg, int fd, unsigned revents);
-
-static void accept_retry(void *arg)
+static void on_accept(void *arg, int cfd)
 {
 	struct http_server *s = arg;
-	loop_io_set(s->lp, s->fd, POLLIN);
-}
-
-static void accept_ready(void *arg, int fd, unsigned revents)
-{
-	struct http_server *s = arg;
-	(void)revents;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				/* Out of fds or memory: pause instead of spinning. */
-				sim_log("accept: %s", strerror(errno));
-				loop_io_set(s->lp, s->fd, 0);
-				loop_timer_start(s->lp, &s->retry, ACCEPT_RETRY_MS);
-			}
-			return;
-		}
-		int one = 1;
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		struct http_conn *c = calloc(1, sizeof *c);
-		SSL *ssl = c ? SSL_new(s->ctx) : NULL;
-		if (!c || !ssl || SSL_set_fd(ssl, cfd) != 1 ||
-		    loop_io_add(s->lp, cfd, POLLIN, conn_io, c) < 0) {
-			if (ssl)
-				SSL_free(ssl);
-			free(c);
-			close(cfd);
-			ERR_clear_error();
-			continue;
-		}
-		SSL_set_accept_state(ssl);
-		c->srv = s;
-		c->id = ++s->next_id;
-		c->fd = cfd;
-		c->ssl = ssl;
-		c->state = ST_HANDSHAKE;
-		c->events = POLLIN;
-		loop_timer_init(&c->tmr, conn_timer, c);
-		set_timer(c, TM_HANDSHAKE, HTTP_REQUEST_MS);
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		sim_log("conn %lu accepted", c->id);
-		if (s->hooks->on_accept)
-			s->hooks->on_accept(s->arg);
+	struct http_conn *c = calloc(1, sizeof *c);
+	SSL *ssl = c ? SSL_new(s->ctx) : NULL;
+	if (!c || !ssl || SSL_set_fd(ssl, cfd) != 1 ||
+	    loop_io_add(s->lp, cfd, POLLIN, conn_io, c) < 0) {
+		if (ssl)
+			SSL_free(ssl);
+		free(c);
+		close(cfd);
+		ERR_clear_error();
+		return;
 	}
+	SSL_set_accept_state(ssl);
+	c->srv = s;
+	c->id = ++s->next_id;
+	c->fd = cfd;
+	c->ssl = ssl;
+	c->state = ST_HANDSHAKE;
+	c->events = POLLIN;
+	loop_timer_init(&c->tmr, conn_timer, c);
+	set_timer(c, TM_HANDSHAKE, HTTP_REQUEST_MS);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	sim_log("conn %lu accepted", c->id);
+	if (s->hooks->on_accept)
+		s->hooks->on_accept(s->arg);
 }
 
 struct http_server *http_listen(struct loop *lp, const char *address, int port,
 				SSL_CTX *ctx, const struct http_hooks *hooks, void *arg,
 				char *err, size_t errsz)
 {
-	struct addrinfo hints, *res = NULL;
-	char portstr[16];
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	snprintf(portstr, sizeof portstr, "%d", port);
-	int gai = getaddrinfo(address, portstr, &hints, &res);
-	if (gai != 0) {
-		snprintf(err, errsz, "bad address %s: %s", address, gai_strerror(gai));
-		return NULL;
-	}
-	int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			res->ai_protocol);
-	if (fd < 0) {
-		snprintf(err, errsz, "socket: %s", strerror(errno));
-		freeaddrinfo(res);
-		return NULL;
-	}
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
-		int e = errno;
-		snprintf(err, errsz, "cannot listen on %s port %d: %s", address, port, strerror(e));
-		freeaddrinfo(res);
-		close(fd);
-		errno = e; /* the caller may try another port on EADDRINUSE */
-		return NULL;
-	}
-	freeaddrinfo(res);
-
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	int bound = port;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET)
-			bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	}
-
 	struct http_server *s = calloc(1, sizeof *s);
-	if (!s || loop_io_add(lp, fd, POLLIN, accept_ready, s) < 0) {
+	if (!s) {
 		snprintf(err, errsz, "out of memory");
-		free(s);
-		close(fd);
 		return NULL;
 	}
 	s->lp = lp;
-	s->fd = fd;
-	s->port = bound;
 	s->ctx = ctx;
 	s->hooks = hooks;
 	s->arg = arg;
-	loop_timer_init(&s->retry, accept_retry, s);
+	if (listener_open(&s->ls, lp, address, port, NULL, on_accept, s, err, errsz) < 0) {
+		int e = errno;
+		free(s);
+		errno = e;
+		return NULL;
+	}
 	return s;
 }
 
 int http_server_port(const struct http_server *s)
 {
-	return s->port;
+	return s->ls.port;
 }
 
 void http_server_free(struct http_server *s)
@@ -938,8 +867,6 @@ void http_server_free(struct http_server *s)
 		return;
 	while (s->conns)
 		conn_free(s->conns);
-	loop_timer_stop(s->lp, &s->retry);
-	loop_io_del(s->lp, s->fd);
-	close(s->fd);
+	listener_close(&s->ls);
 	free(s);
 }

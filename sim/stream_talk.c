@@ -30,6 +30,11 @@ struct talk_rec {
 	unsigned long long bytes, ignored;
 };
 
+static uint32_t get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
 static void rec_free(struct talk_rec *t)
 {
 	free(t->pkts);
@@ -114,8 +119,8 @@ void talk_packet(struct talk_rec *t, const uint8_t *p, size_t len)
 	}
 	struct talk_pkt *k = &t->pkts[t->npkts++];
 	k->seq = (uint16_t)((p[2] << 8) | p[3]);
-	k->ts = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7];
-	k->ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
+	k->ts = get32(p + 4);
+	k->ssrc = get32(p + 8);
 	k->marker = (p[1] & 0x80) != 0;
 	k->pt = (uint8_t)pt;
 	k->len = (uint16_t)n;

@@ -1,0 +1,313 @@
+/* The stream port's admin endpoints (/__sim__/stream_config, stream_fault,
+ * stream_state, talk, stream_file and the stream part of reset): their
+ * JSON in and out. */
+#include "stream_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "stream_digest.h"
+
+static const char *const kind_names[] = {"preview", "playback", "download", "talk"};
+
+static void service_all(struct stream_server *srv)
+{
+	struct conn *c = srv->conns;
+	while (c) {
+		struct conn *next = c->next;
+		conn_service(c);
+		c = next;
+	}
+}
+
+static cJSON *config_json(const struct stream_server *srv)
+{
+	const struct stream_settings *s = &srv->set;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "port", srv->ls.port);
+	cJSON_AddStringToObject(o, "qop", s->qop_auth ? "auth" : "none");
+	cJSON_AddStringToObject(o, "algorithm", s->sha256 ? "SHA-256" : "MD5");
+	cJSON_AddBoolToObject(o, "opaque", s->opaque);
+	cJSON_AddBoolToObject(o, "quoted_only", s->quoted_only);
+	cJSON_AddBoolToObject(o, "bare_responses", s->bare_responses);
+	cJSON_AddNumberToObject(o, "speed", s->speed);
+	cJSON_AddStringToObject(o, "video_codec", s->h265 ? "H265" : "H264");
+	cJSON_AddStringToObject(o, "username", s->username);
+	cJSON_AddStringToObject(o, "realm", SD_REALM);
+	return o;
+}
+
+static int is_str(const cJSON *v, const char *s)
+{
+	return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
+}
+
+static const char *apply_config(struct stream_server *srv, const cJSON *in)
+{
+	static char msg[160];
+	struct stream_settings s = srv->set;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		const char *k = v->string;
+		if (strcmp(k, "qop") == 0) {
+			if (is_str(v, "auth"))
+				s.qop_auth = 1;
+			else if (is_str(v, "none"))
+				s.qop_auth = 0;
+			else
+				return "qop: \"auth\" or \"none\"";
+		} else if (strcmp(k, "algorithm") == 0) {
+			if (is_str(v, "MD5"))
+				s.sha256 = 0;
+			else if (is_str(v, "SHA-256"))
+				s.sha256 = 1;
+			else
+				return "algorithm: \"MD5\" or \"SHA-256\"";
+		} else if (strcmp(k, "opaque") == 0 || strcmp(k, "quoted_only") == 0 ||
+			   strcmp(k, "bare_responses") == 0) {
+			if (!cJSON_IsBool(v)) {
+				snprintf(msg, sizeof msg, "%s: true or false", k);
+				return msg;
+			}
+			int b = cJSON_IsTrue(v);
+			if (k[0] == 'o')
+				s.opaque = b;
+			else if (k[0] == 'q')
+				s.quoted_only = b;
+			else
+				s.bare_responses = b;
+		} else if (strcmp(k, "speed") == 0) {
+			if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1000))
+				return "speed: a number 0..1000 (1 = real time, 0 = as fast as possible)";
+			s.speed = v->valuedouble;
+		} else if (strcmp(k, "video_codec") == 0) {
+			if (is_str(v, "H264"))
+				s.h265 = 0;
+			else if (is_str(v, "H265"))
+				s.h265 = 1;
+			else
+				return "video_codec: \"H264\" or \"H265\"";
+		} else if (strcmp(k, "username") == 0) {
+			if (!cJSON_IsString(v) || !*v->valuestring ||
+			    strlen(v->valuestring) >= sizeof s.username)
+				return "username: a non-empty string";
+			snprintf(s.username, sizeof s.username, "%s", v->valuestring);
+		} else {
+			snprintf(msg, sizeof msg, "unknown stream_config key \"%.100s\"", k);
+			return msg;
+		}
+	}
+	if (s.speed != srv->set.speed)
+		srv->speed_gen++;
+	srv->set = s;
+	return NULL;
+}
+
+static cJSON *fault_json(const struct stream_server *srv, int ok)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	if (ok)
+		cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddStringToObject(o, "fault", fault_names[srv->fault]);
+	cJSON_AddNumberToObject(o, "after", srv->fault_after);
+	cJSON_AddNumberToObject(o, "connections", (double)srv->nconns);
+	return o;
+}
+
+static const char *parse_fault(const cJSON *in, enum sfault *f, int *after)
+{
+	static char msg[160];
+	int has = 0;
+	*after = 10;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		if (strcmp(v->string, "fault") == 0) {
+			has = 0;
+			for (size_t i = 0; i < F_COUNT; i++)
+				if (is_str(v, fault_names[i])) {
+					*f = (enum sfault)i;
+					has = 1;
+				}
+			if (!has)
+				return "fault: \"none\", \"cut_mid_frame\", \"garbage\", \"huge_frame\", "
+				       "\"stale_nonce\", \"stall\", \"stray_channel\" or \"codec_change\"";
+		} else if (strcmp(v->string, "after") == 0) {
+			if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+			    v->valuedouble < 0 || v->valuedouble > 1e6)
+				return "after: frames, an integer 0..1000000";
+			*after = (int)v->valuedouble;
+		} else {
+			snprintf(msg, sizeof msg, "unknown stream_fault key \"%.100s\"", v->string);
+			return msg;
+		}
+	}
+	return has ? NULL : "fault is required";
+}
+
+static cJSON *session_json(const struct recent *r, int live)
+{
+	char chs[16];
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	channels_str(r->ch0, r->nch, chs, sizeof chs);
+	cJSON_AddStringToObject(o, "id", r->id);
+	cJSON_AddStringToObject(o, "kind", kind_names[r->kind]);
+	cJSON_AddStringToObject(o, "channels", chs);
+	if (r->kind == K_TALK)
+		cJSON_AddStringToObject(o, "codec", "G711alaw");
+	else
+		cJSON_AddStringToObject(o, "codec", sm_codec_name(r->codec));
+	if (r->kind == K_PLAYBACK) {
+		cJSON *w = cJSON_AddObjectToObject(o, "window");
+		if (w) {
+			add_epoch(w, "start", r->start);
+			add_epoch(w, "end", r->end);
+		}
+	}
+	cJSON_AddNumberToObject(o, "frames_sent", (double)r->frames_sent);
+	cJSON_AddNumberToObject(o, "bytes_sent", (double)r->bytes_sent);
+	cJSON_AddBoolToObject(o, "ended", r->ended);
+	cJSON_AddBoolToObject(o, "stopped", r->stopped);
+	cJSON_AddBoolToObject(o, "live", live);
+	cJSON_AddNumberToObject(o, "connection", (double)r->conn);
+	return o;
+}
+
+static cJSON *state_json(const struct stream_server *srv)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "connections", (double)srv->nconns);
+	cJSON *a = cJSON_AddArrayToObject(o, "sessions");
+	for (const struct conn *c = srv->conns; a && c; c = c->next)
+		for (const struct sess *s = c->sess; s; s = s->next) {
+			struct recent live;
+			recent_fill(&live, c, s);
+			live.stopped = 0;
+			cJSON *e = session_json(&live, 1);
+			if (e)
+				cJSON_AddItemToArray(a, e);
+		}
+	for (size_t i = 0; a && i < srv->nrecent; i++) {
+		size_t k = (srv->recent_next + RECENT_MAX - srv->nrecent + i) % RECENT_MAX;
+		cJSON *e = session_json(&srv->recent[k], 0);
+		if (e)
+			cJSON_AddItemToArray(a, e);
+	}
+	cJSON_AddNumberToObject(o, "auth_failures", (double)srv->auth_failures);
+	cJSON_AddNumberToObject(o, "requests", (double)srv->requests);
+	cJSON_AddNumberToObject(o, "stray_frames_in", (double)srv->stray_in);
+	return o;
+}
+
+static cJSON *error_json(const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o)
+		cJSON_AddStringToObject(o, "error", msg);
+	return o;
+}
+
+int stream_admin(struct camera *cam, int get, int post, const char *path, const cJSON *in,
+		 cJSON **out)
+{
+	static const char *const paths[] = {
+		"stream_config", "stream_fault", "stream_state", "talk", "stream_file"
+	};
+	int which = -1;
+	for (int i = 0; i < 5; i++)
+		if (strcmp(path, paths[i]) == 0)
+			which = i;
+	if (which < 0)
+		return 0;
+	*out = NULL;
+	struct stream_server *srv = cam->stream;
+	if (!srv) {
+		*out = error_json("this camera has no stream port");
+		return 404;
+	}
+	const char *err;
+	switch (which) {
+	case 0:
+		if (!get && !post)
+			break;
+		if (post && in && (err = apply_config(srv, in)) != NULL) {
+			*out = error_json(err);
+			return 400;
+		}
+		if (post) {
+			sim_log("admin: stream config changed");
+			service_all(srv);
+		}
+		*out = config_json(srv);
+		return 200;
+	case 1: {
+		if (get) {
+			*out = fault_json(srv, 0);
+			return 200;
+		}
+		if (!post)
+			break;
+		enum sfault f = F_NONE;
+		int after = 10;
+		if ((err = parse_fault(in, &f, &after)) != NULL) {
+			*out = error_json(err);
+			return 400;
+		}
+		set_fault(srv, f, after);
+		sim_log("admin: stream fault %s after %d", fault_names[f], after);
+		service_all(srv);
+		*out = fault_json(srv, 1);
+		return 200;
+	}
+	case 2:
+		if (!get)
+			break;
+		*out = state_json(srv);
+		return 200;
+	case 3:
+		if (!get)
+			break;
+		*out = talk_json(&srv->talk);
+		return 200;
+	case 4:
+		if (!get)
+			break;
+		{
+			size_t n = 0;
+			sm_recording(&n);
+			cJSON *o = cJSON_CreateObject();
+			if (o) {
+				cJSON_AddNumberToObject(o, "size", (double)n);
+				cJSON_AddStringToObject(o, "sha256", sm_recording_sha256());
+			}
+			*out = o;
+		}
+		return 200;
+	}
+	*out = error_json("wrong verb for this admin path");
+	return 405;
+}
+
+void stream_reset(struct camera *cam)
+{
+	struct stream_server *srv = cam->stream;
+	if (!srv)
+		return;
+	if (srv->set.speed != srv->start.speed)
+		srv->speed_gen++;
+	srv->set = srv->start;
+	set_fault(srv, F_NONE, 10);
+	srv->requests = srv->auth_failures = srv->stray_in = 0;
+	srv->nrecent = srv->recent_next = 0;
+	talk_clear(&srv->talk);
+	service_all(srv);
+}
