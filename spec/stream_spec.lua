@@ -412,4 +412,45 @@ describe("streams", function()
       s:close()
     end)
   end)
+
+  describe("the vigi command", function()
+    local function vigi_cmd(args)
+      local out = helper.sh(string.format("VIGI_PASSWORD=%s bin/vigi %s -p %d --stream-port %d %s 2>&1; echo \"rc=$?\"",
+        helper.PASSWORD, args[1], sim.port, sim.stream, table.concat(args, " ", 2)))
+      return out, tonumber(out:match("rc=(%d+)%s*$"))
+    end
+
+    it("records, downloads and talks", function()
+      local file = tmpname(".h264")
+      local out, rc = vigi_cmd { "record", sim.host, "--seconds", "2", "-o", file }
+      assert.equal(0, rc, out)
+      assert.matches("50 H264 frames", out)
+      assert.equal(50, (ffprobe_frames(file, "h264")))
+      os.remove(file)
+
+      file = tmpname(".ts")
+      out, rc = vigi_cmd { "download", sim.host, "--start", "1", "--end", "2", "-o", file }
+      assert.equal(0, rc, out)
+      assert.equal(sim:stream_file().sha256, (sha256_file(file)))
+      os.remove(file)
+
+      file = tmpname(".wav")
+      local f = assert(io.open(file, "wb"))
+      f:write(require("vigi.wav").encode(string.rep("\0\0", 800)))
+      f:close()
+      out, rc = vigi_cmd { "talk", sim.host, file }
+      assert.equal(0, rc, out)
+      assert.matches("5 packets", out)
+      os.remove(file)
+    end)
+
+    it("says what is missing", function()
+      local out, rc = vigi_cmd { "download", sim.host, "-o", "/tmp/x" }
+      assert.equal(2, rc)
+      assert.truthy(out:find("--start and --end", 1, true), out)
+      out, rc = vigi_cmd { "record", sim.host }
+      assert.equal(2, rc)
+      assert.truthy(out:find("-o FILE", 1, true), out)
+    end)
+  end)
 end)
