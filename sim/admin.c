@@ -308,6 +308,79 @@ static void event_request(struct camera *cam, struct http_conn *c, const cJSON *
 	send_json(c, 200, o);
 }
 
+static cJSON *event_rate_json(int ok)
+{
+	struct push_rate_info g;
+	push_rate_get(&g);
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	if (ok)
+		cJSON_AddTrueToObject(o, "ok");
+	cJSON_AddNumberToObject(o, "per_camera", g.per_camera);
+	cJSON_AddStringToObject(o, "event_type", g.event_type[0] ? g.event_type : "MotionDetection");
+	cJSON_AddNumberToObject(o, "seconds", g.seconds);
+	cJSON_AddNumberToObject(o, "cameras", (double)g.cameras);
+	cJSON_AddBoolToObject(o, "running", g.running);
+	cJSON_AddNumberToObject(o, "emitted", (double)g.emitted);
+	cJSON_AddNumberToObject(o, "sent", (double)g.sent);
+	cJSON_AddNumberToObject(o, "filtered", (double)g.filtered);
+	cJSON_AddNumberToObject(o, "silenced", (double)g.silenced);
+	cJSON_AddNumberToObject(o, "overflowed", (double)g.overflowed);
+	cJSON_AddNumberToObject(o, "skipped", (double)g.skipped);
+	cJSON_AddNumberToObject(o, "since", g.since);
+	cJSON_AddNumberToObject(o, "elapsed", g.elapsed);
+	return o;
+}
+
+/* POST /__sim__/event_rate {"per_camera":R,"event_type":T,"seconds":S}:
+ * the generator, for every camera of the process. */
+static void event_rate_request(struct camera *cam, struct http_conn *c, const cJSON *in)
+{
+	const char *type = "MotionDetection";
+	double rate = -1, seconds = 0;
+	size_t n = cam->nfleet ? cam->nfleet : 1;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, in) {
+		const char *key = v->string;
+		if (strcmp(key, "per_camera") == 0) {
+			if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+			    v->valuedouble > PUSH_RATE_MAX ||
+			    v->valuedouble * (double)n > PUSH_RATE_TOTAL_MAX) {
+				send_error(c, 400, "per_camera: events a second on each camera, 0..10000, "
+					   "at most 1000000 for the whole fleet (0 = off)");
+				return;
+			}
+			rate = v->valuedouble;
+		} else if (strcmp(key, "event_type") == 0) {
+			if (!cJSON_IsString(v) || !push_event_type_ok(v->valuestring)) {
+				send_error(c, 400, "event_type: 1..63 characters of [A-Za-z0-9_]");
+				return;
+			}
+			type = v->valuestring;
+		} else if (strcmp(key, "seconds") == 0) {
+			if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+			    v->valuedouble > PUSH_RATE_SECONDS_MAX) {
+				send_error(c, 400, "seconds: 0..86400 (0 = until changed)");
+				return;
+			}
+			seconds = v->valuedouble;
+		} else {
+			send_error(c, 400, unknown_key("event_rate", key));
+			return;
+		}
+	}
+	if (rate < 0) {
+		send_error(c, 400, "per_camera is required");
+		return;
+	}
+	struct camera *self[1] = { cam };
+	if (push_rate_set(cam->lp, cam->nfleet ? cam->fleet : self, n, rate, type, seconds) < 0)
+		send_error(c, 500, "out of memory");
+	else
+		send_json(c, 200, event_rate_json(1));
+}
+
 /* POST /__sim__/push_fault {"kind":K} */
 static void push_fault_request(struct camera *cam, struct http_conn *c, const cJSON *in)
 {
@@ -401,6 +474,7 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 			camera_faults_clear(cam);
 			camera_odp_fault_set(cam, ODP_FAULT_NONE, 0);
 			stream_reset(cam);
+			push_rate_stop();
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "state"))) {
 				camera_reset_state(cam);
 				camera_unlock(cam);
@@ -440,6 +514,11 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 	} else if (strcmp(path, "event") == 0) {
 		if ((verb_ok = post))
 			event_request(cam, c, in);
+	} else if (strcmp(path, "event_rate") == 0) {
+		if (post && in)
+			event_rate_request(cam, c, in);
+		else if ((verb_ok = get || post))     /* no body: as GET */
+			send_json(c, 200, event_rate_json(0));
 	} else if (strcmp(path, "push_fault") == 0) {
 		if ((verb_ok = post))
 			push_fault_request(cam, c, in);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json_rules.h"
 #include "log.h"
@@ -355,6 +356,138 @@ void push_event(struct camera *cam, const char *type, long long t, long count, i
 		}
 	}
 	sim_log("event %s x%ld: %llu sent, %llu filtered", type, count, r->sent, r->filtered);
+}
+
+/* ---- the event generator ---- */
+
+static struct {
+	struct loop *lp;
+	struct camera **cams;           /* a copy of the list */
+	size_t n, cap;
+	double rate;                    /* events a second, the whole fleet */
+	unsigned long long limit;       /* events to emit in all; 0 = no end */
+	unsigned long long next;        /* index of the next event due */
+	uint64_t start;                 /* loop ms */
+	uint64_t end;                   /* loop ms it ended; 0 = running or never set */
+	struct loop_timer timer;
+	struct push_rate_info info;
+} gen;
+
+static double unix_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Loop ms (from the start) at which event j is due, rounded up. */
+static uint64_t gen_due(unsigned long long j)
+{
+	double ms = (double)j * 1000.0 / gen.rate;
+	uint64_t whole = (uint64_t)ms;
+	return gen.start + whole + ((double)whole < ms ? 1 : 0);
+}
+
+static void gen_finish(void)
+{
+	if (gen.info.running) {
+		gen.info.running = 0;
+		gen.end = gen.lp ? loop_now(gen.lp) : 0;
+	}
+	if (gen.lp)
+		loop_timer_stop(gen.lp, &gen.timer);
+}
+
+static void on_gen(void *arg)
+{
+	(void)arg;
+	uint64_t now = loop_now(gen.lp);
+	/* Events j with j * 1000 / rate <= now - start are due. */
+	unsigned long long due = (unsigned long long)((double)(now - gen.start) * gen.rate / 1000.0) + 1;
+	if (gen.limit && due > gen.limit)
+		due = gen.limit;
+	unsigned long long backlog = (unsigned long long)gen.rate + 1;
+	if (due > gen.next + backlog) {
+		gen.info.skipped += due - backlog - gen.next;
+		gen.next = due - backlog;
+	}
+	long long t = (long long)time(NULL);
+	for (; gen.next < due; gen.next++) {
+		struct push_result r;
+		push_event(gen.cams[gen.next % gen.n], gen.info.event_type, t, 1, 1, &r);
+		gen.info.emitted++;
+		gen.info.sent += r.sent;
+		gen.info.filtered += r.filtered;
+		gen.info.silenced += r.silenced;
+		gen.info.overflowed += r.overflowed;
+	}
+	if (gen.limit && gen.next >= gen.limit) {
+		gen_finish();
+		sim_log("event_rate: done, %llu events", gen.info.emitted);
+		return;
+	}
+	/* The next event's time, PUSH_RATE_TICK_MS from now at the soonest:
+	 * a busy fleet is served in small batches rather than a loop round
+	 * per event (each round polls every socket of the process). */
+	uint64_t at = gen_due(gen.next);
+	loop_timer_start(gen.lp, &gen.timer, at > now + PUSH_RATE_TICK_MS ? at - now : PUSH_RATE_TICK_MS);
+}
+
+void push_rate_stop(void)
+{
+	gen_finish();
+	memset(&gen.info, 0, sizeof gen.info);
+	gen.end = 0;
+}
+
+int push_rate_set(struct loop *lp, struct camera **cams, size_t n, double per_camera,
+		  const char *type, double seconds)
+{
+	push_rate_stop();
+	if (n > gen.cap) {
+		struct camera **p = realloc(gen.cams, n * sizeof *p);
+		if (!p)
+			return -1;
+		gen.cams = p;
+		gen.cap = n;
+	}
+	if (n)
+		memcpy(gen.cams, cams, n * sizeof *cams);
+	gen.lp = lp;
+	gen.n = n;
+	gen.rate = per_camera * (double)n;
+	gen.next = 0;
+	gen.limit = 0;
+	loop_timer_init(&gen.timer, on_gen, NULL);
+	gen.info.per_camera = per_camera;
+	snprintf(gen.info.event_type, sizeof gen.info.event_type, "%s", type);
+	gen.info.seconds = seconds;
+	gen.info.cameras = n;
+	gen.info.since = unix_now();
+	if (per_camera <= 0 || n == 0)
+		return 0;
+	if (seconds > 0) {
+		double total = gen.rate * seconds;
+		gen.limit = (unsigned long long)total;
+		if ((double)gen.limit < total)
+			gen.limit++;            /* the events due before start + seconds */
+		if (gen.limit == 0)
+			return 0;
+	}
+	gen.start = loop_now(lp);
+	gen.info.running = 1;
+	loop_timer_start(lp, &gen.timer, 0);
+	sim_log("event_rate: %g events/s on each of %zu cameras (%s)", per_camera, n, type);
+	return 0;
+}
+
+void push_rate_get(struct push_rate_info *info)
+{
+	*info = gen.info;
+	if (gen.info.since > 0 && gen.lp) {
+		uint64_t to = gen.info.running ? loop_now(gen.lp) : gen.end;
+		info->elapsed = gen.info.running || gen.end ? (double)(to - gen.start) / 1000.0 : 0;
+	}
 }
 
 /* ---- faults ---- */

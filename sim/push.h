@@ -72,4 +72,42 @@ int push_fault_parse(const char *name, enum push_fault_kind *kind);
 /* Number of live subscriptions. */
 size_t push_count(const struct camera *cam);
 
+/* The event generator (POST /__sim__/event_rate): one per process, for
+ * every camera of it. It emits through push_event() (with "seq", the time
+ * now), per_camera events a second on each camera, spread evenly: event j
+ * of the whole fleet (j = 0, 1, ...) goes to camera j mod n at
+ * j / (n * per_camera) seconds after the start, so a camera's events are
+ * 1/per_camera apart and the cameras are staggered across that interval.
+ * One loop timer drives it, in steps of PUSH_RATE_TICK_MS at the finest
+ * (at 1000 events/s: 10 events every 10 ms, each to another camera); if
+ * the loop falls more than a second behind, the older events due are
+ * skipped (counted).
+ * seconds > 0 stops it after the events due in that many seconds. */
+#define PUSH_RATE_MAX        10000.0                /* per_camera */
+#define PUSH_RATE_TOTAL_MAX  1000000.0              /* per_camera * cameras */
+#define PUSH_RATE_SECONDS_MAX 86400.0
+#define PUSH_RATE_TICK_MS    10u
+
+struct push_rate_info {
+	double per_camera;      /* as set; 0 = off */
+	char event_type[PUSH_EVENT_TYPE_MAX];
+	double seconds;         /* 0 = until changed */
+	size_t cameras;
+	int running;            /* 0 once off or its seconds are over */
+	double since;           /* Unix time it was set; 0 = never */
+	double elapsed;         /* seconds since then (to its end if it ended) */
+	unsigned long long emitted;     /* events generated since set */
+	unsigned long long sent, filtered, silenced, overflowed;   /* summed push_result */
+	unsigned long long skipped;     /* due but dropped: the loop was > 1 s behind */
+};
+
+/* Set the generator for cams[0..n-1] (a fleet: every camera of the
+ * process; the list is copied); per_camera 0 turns it off. The counts
+ * start again from 0. Returns 0, or -1 (out of memory: left off). */
+int push_rate_set(struct loop *lp, struct camera **cams, size_t n, double per_camera,
+		   const char *type, double seconds);
+void push_rate_get(struct push_rate_info *info);
+/* Off, and counts back to 0 (/__sim__/reset). */
+void push_rate_stop(void);
+
 #endif

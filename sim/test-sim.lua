@@ -334,6 +334,28 @@ check("subscribeMsg heartbeat", stream:find("----boundary--\r\nContent-Type: app
 _, a = call(stok, "subscribeMsg", { event_type = { "Nothing" }, heartbeat = 1 })
 check("subscribeMsg refusal", a and a.result == "failed" and a.errCode == -40106)
 
+-- the event generator: 10 events/s for 0.5 s reach a subscription, with seq
+admin("reset")
+call(stok, "setMsgpushInterval", { event_interval = 0 })
+sh(string.format("curl -sS -N -m 1.5 --cacert %s %s -d %s >%s/gen 2>/dev/null & sleep 0.4",
+  q(cert), q(BASE .. "/stok=" .. stok),
+  q('{"method":"subscribeMsg","params":{"event_type":["all"],"heartbeat":60}}'), q(dir)))
+local set = admin("event_rate", { per_camera = 10, seconds = 0.5, event_type = "TamperDetection" })
+os.execute("sleep 1.3")
+local rate = get("/__sim__/event_rate")
+local seqs = {}
+for s in sh("cat " .. q(dir) .. "/gen"):gmatch('{"event_type":"TamperDetection","time":%d+,"seq":(%d+)}') do
+  seqs[#seqs + 1] = tonumber(s)
+end
+admin("reset")
+local off = get("/__sim__/event_rate")
+check("event_rate: 5 events, evenly, through the subscription",
+  set and set.ok and set.running and rate and not rate.running and rate.emitted == 5 and rate.sent == 5
+  and rate.elapsed >= 0.35 and rate.elapsed < 0.6 and table.concat(seqs, ",") == "1,2,3,4,5"
+  and off and off.per_camera == 0 and off.emitted == 0,
+  cjson.encode({ set = set, rate = rate, seqs = seqs, off = off }))
+call(stok, "setMsgpushInterval", { event_interval = 60 })
+
 -- the stream port: digest, preview, download, talk (python3: socket, hashlib)
 if os.execute("command -v python3 >/dev/null") then
   admin("reset")
