@@ -68,6 +68,9 @@ local function check_options(o)
     arg_error("`tls.pin` must look like \"sha256//<base64>\"")
   end
   if tls.cafile ~= nil and type(tls.cafile) ~= "string" then arg_error("`tls.cafile` must be a path") end
+  if o.transport ~= nil and o.transport ~= "curl" and o.transport ~= "resty" then
+    arg_error("`transport` must be \"curl\" or \"resty\" (or unset: chosen by where it runs)")
+  end
   if o.log ~= nil and o.log ~= true and o.log ~= false and type(o.log) ~= "function" then
     arg_error("`log` must be a function or a boolean")
   end
@@ -89,7 +92,10 @@ function _M.connect(o)
   local host = o.host:find(":", 1, true) and ("[" .. o.host .. "]") or o.host
   self._base = "https://" .. host .. ":" .. math.floor(self.port)
   self._where = o.host .. ":" .. math.floor(self.port)
-  self._http = core.http()
+  -- libcurl, or nginx cosockets inside OpenResty (transport.new decides).
+  local t, terr = transport.new(o.transport, { host = o.host, port = self.port, tls = self.tls })
+  if not t then return nil, terr end
+  self._transport = t
   self._spelling = {}  -- method name -> the spelling this camera answers to
   secrets[self] = {
     password = o.password,
@@ -104,12 +110,12 @@ function _M.connect(o)
 end
 
 function Camera:__tostring()
-  return "vigi.camera{" .. self._where .. (self._http and "" or ", closed") .. "}"
+  return "vigi.camera{" .. self._where .. (self._transport and "" or ", closed") .. "}"
 end
 
 function Camera:close()
   if self._events then self._events:close() self._events = nil end
-  if self._http then self._http:close() self._http = nil end
+  if self._transport then self._transport:close() self._transport = nil end
   self._stok = nil
 end
 Camera.__gc = Camera.close
@@ -123,7 +129,8 @@ end
 -- whether libcurl may resend it. Returns the decoded answer, or nil, err;
 -- a token error comes back as the answer with status 401/403.
 function Camera:_post(path, body, access, what, deadline)
-  if not self._http then return errors.fail("network", what .. ": the camera was closed") end
+  local t = self._transport
+  if not t then return errors.fail("network", what .. ": the camera was closed") end
   local left = deadline - core.now()
   if left <= 0 then
     return errors.fail("timeout", what .. ": the deadline passed before the request could be sent")
@@ -151,13 +158,13 @@ function Camera:_post(path, body, access, what, deadline)
     fresh_connect = fresh,
   }
   local t0 = core.now()
-  local r = transport.perform(self._http, req)
+  local r = t:perform(req)
   if r.outcome == "network" and resendable then
     -- A read-only call is harmless to send again once, on a new connection.
     self.stats.resent = self.stats.resent + 1
     self:log("%s: %s; sending again (read-only)", what, tostring(r.error))
     req.fresh_connect = true
-    r = transport.perform(self._http, req)
+    r = t:perform(req)
   end
   if not req.fresh_connect and self.stats.calls > 0 then
     self._closes_after_answer = (r.connects or 0) > 0
@@ -373,13 +380,14 @@ end
 -- A new MULTITRANS connection to the camera (streamconn.lua), with the
 -- credentials given to connect: digest needs the plain password.
 function Camera:_stream_connection(opts)
-  if not self._http then return errors.fail("network", "stream: the camera was closed") end
+  if not self._transport then return errors.fail("network", "stream: the camera was closed") end
   local port, err = self:_stream_port(opts.timeout)
   if not port then return nil, err end
   return streamconn.open {
     host = self.host, port = port, username = opts.username or self.username,
     password = secrets[self].password, timeout = opts.timeout or self.timeout,
     connect_timeout = self.connect_timeout, max_frame = opts.max_frame, log = self._log,
+    transport = self._transport.kind,
   }
 end
 

@@ -6,11 +6,13 @@
 --
 -- Each subscription is one long POST on a connection of its own, so that
 -- control calls go on meanwhile. Its body is fed to the C multipart reader
--- as it arrives. When no part (event or heartbeat) came for `watchdog`
--- times the heartbeat, or the connection drops, or the stream breaks the
--- protocol, the subscription is made again, after a backoff that doubles
--- up to a cap with jitter, logging in again if the token aged out; then a
--- `gap` item says from when to when events may have been missed.
+-- as it arrives, read through the camera's transport (transport.lua's
+-- stream reader: libcurl, or a cosocket inside nginx). When no part
+-- (event or heartbeat) came for `watchdog` times the heartbeat, or the
+-- connection drops, or the stream breaks the protocol, the subscription
+-- is made again, after a backoff that doubles up to a cap with jitter,
+-- logging in again if the token aged out; then a `gap` item says from
+-- when to when events may have been missed.
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
@@ -52,7 +54,8 @@ function Sub:_open(deadline)
   local cam = self.cam
   local ok, err = cam:_ensure_token(deadline)
   if not ok then return nil, err end
-  self.http = self.http or core.http()
+  if not cam._transport then return errors.fail("network", self.what .. ": the camera was closed") end
+  self.http = self.http or cam._transport:stream()
   local body = '{"method":"subscribeMsg","params":' ..
     json.encode_params(self.params, self.row.params) .. '}'
   local started, serr = self.http:start {
@@ -117,13 +120,13 @@ function Sub:_part(body)
     name = doc.event_type, time = tonumber(doc.time), raw = doc }
 end
 
--- One step of the connection: reads what arrived and feeds it on.
+-- One step of the connection: reads what arrived and feeds it on; when
+-- nothing did, the reader waits until the deadline or the watchdog.
 -- Returns "ended" when the transfer is over, or nil, err on a failure
 -- that is not worth reconnecting for (a refused subscription).
 function Sub:_pump(deadline)
   local h = self.http
-  local done = h:step()
-  local chunk = h:take()
+  local done, chunk = h:read(math.min(deadline, self.last_part + self.watchdog_after))
   if chunk ~= "" then
     if not self.reader and not self.plain then
       local _, ct = h:headers()
@@ -163,15 +166,6 @@ function Sub:_pump(deadline)
       if type(doc) == "table" then return nil, api_failed(self, doc) end
     end
     return "ended"
-  end
-  -- Wait only when this step brought nothing: what came may be all the
-  -- caller was waiting for.
-  if chunk == "" then
-    local set = self.set
-    local _, tmo = h:waitset(set)
-    local wake = math.min(deadline, self.last_part + self.watchdog_after)
-    if tmo >= 0 then wake = math.min(wake, core.now() + tmo) end
-    wait.wait(set, math.max(0, wake - core.now()))
   end
 end
 
@@ -286,7 +280,7 @@ function _M.subscribe(cam, row, opts, check)
   if not checked then return nil, err end
   local self = setmetatable({
     cam = cam, row = row, params = checked ~= true and checked or params, opts = o,
-    what = "subscribeMsg on " .. cam._where, queue = {}, handlers = {}, set = {},
+    what = "subscribeMsg on " .. cam._where, queue = {}, handlers = {},
     state = "opening", watchdog_after = o.watchdog * (tonumber(params.heartbeat) or o.heartbeat),
     stats = { events = 0, heartbeats = 0, reconnects = 0, protocol_errors = 0, bad_parts = 0 },
   }, Sub)

@@ -8,6 +8,9 @@
 -- answer) reads for all of them: items for another session wait in that
 -- session's queue, bounded by `max_queue` (beyond it the oldest frames are
 -- dropped and counted).
+--
+-- The socket is the C core's, waited on through wait.lua (Plain below),
+-- or inside nginx a cosocket (resty_tcp.lua) whose bytes the demux is fed.
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
@@ -29,47 +32,96 @@ local function fail(self, kind, msg, fields)
   return errors.fail(kind, self.where .. ": " .. msg, fields)
 end
 
--- Waits until the socket is readable (or writable), or the deadline.
--- Returns true, or nil, err on timeout.
-function Conn:_wait(deadline, want_write, what)
+-- The socket of a connection outside nginx: the C core's non-blocking
+-- TCP socket, waited on through wait.lua. resty_tcp.lua has the same
+-- interface over a cosocket: connect, send, recv (into the demux), close.
+local Plain = {}
+Plain.__index = Plain
+
+-- Waits until the socket may be readable (or writable); nil once the
+-- deadline has passed.
+function Plain:_wait(deadline, want_write)
   local left = deadline - core.now()
-  if left <= 0 then
-    return fail(self, "timeout", what or "no data from the camera in time")
-  end
+  if left <= 0 then return nil end
   self.tcp:waitset(self.set, want_write)
   wait.wait(self.set, left)
   return true
 end
 
--- open{ host=, port=, username=, password=, timeout=, connect_timeout=,
---       max_frame=, max_queue=, log= } -> conn | nil, err
-function _M.open(o)
-  local self = setmetatable({
-    host = o.host, port = o.port, where = o.host .. ":" .. o.port .. " (stream)",
-    username = o.username or "admin", timeout = o.timeout or 10,
-    max_queue = o.max_queue or 512, log = o.log,
-    cseq = 0, sessions = {}, set = {}, nc = 0, last_item_at = core.now(),
-    stats = { requests = 0, auth_rounds = 0, dropped = 0, notifications = 0, stray_messages = 0 },
-  }, Conn)
-  -- The password stays in a closure, out of the object's fields.
-  local password = o.password
-  self._password = function() return password end
-  local tcp, err = core.tcp_connect(o.host, o.port)
-  if not tcp then return fail(self, "network", "cannot connect: " .. tostring(err)) end
-  self.tcp = tcp
-  local deadline = core.now() + (o.connect_timeout or 5)
+-- connect(host, port, deadline) -> sock | nil, kind, message
+function Plain.connect(host, port, deadline)
+  local tcp, err = core.tcp_connect(host, port)
+  if not tcp then return nil, "network", "cannot connect: " .. tostring(err) end
+  local self = setmetatable({ tcp = tcp, set = {} }, Plain)
   while true do
     local ok, cerr = tcp:connected()
     if ok then break end
     if cerr ~= "again" then
       self:close()
-      return fail(self, "network", "cannot connect: " .. tostring(cerr) ..
-        "; is the stream port right (getStreamPort)?")
+      return nil, "network", "cannot connect: " .. tostring(cerr) ..
+        "; is the stream port right (getStreamPort)?"
     end
-    local waited, werr = self:_wait(deadline, true, "no TCP connection within the connect timeout")
-    if not waited then self:close() return nil, werr end
+    if not self:_wait(deadline, true) then
+      self:close()
+      return nil, "timeout", "no TCP connection within the connect timeout"
+    end
   end
   self.fd = tcp:fd()
+  return self
+end
+
+-- Writes all of data before the deadline: true | nil, kind, message.
+function Plain:send(data, deadline)
+  local i, n = 1, #data
+  while i <= n do
+    local sent, err = self.tcp:send(data, i)
+    if sent then
+      i = i + sent
+    elseif err == "again" then
+      if not self:_wait(deadline, true) then
+        return nil, "timeout", "the camera does not take data (send timed out)"
+      end
+    else
+      return nil, "network", "send failed: " .. tostring(err)
+    end
+  end
+  return true
+end
+
+-- Reads what came into the demux, or waits for it once: true (maybe
+-- nothing read) | nil, "timeout" | nil, "closed" | nil, message.
+function Plain:recv(demux, deadline)
+  local n, err = demux:recv(self.fd)
+  if n then return true end
+  if err == "again" then
+    if not self:_wait(deadline) then return nil, "timeout" end
+    return true
+  end
+  return nil, err
+end
+
+function Plain:close()
+  if self.tcp then self.tcp:close() self.tcp = nil end
+end
+
+-- open{ host=, port=, username=, password=, timeout=, connect_timeout=,
+--       max_frame=, max_queue=, log=, transport= } -> conn | nil, err
+-- transport "resty": the socket is an nginx cosocket (resty_tcp.lua).
+function _M.open(o)
+  local self = setmetatable({
+    host = o.host, port = o.port, where = o.host .. ":" .. o.port .. " (stream)",
+    username = o.username or "admin", timeout = o.timeout or 10,
+    max_queue = o.max_queue or 512, log = o.log,
+    cseq = 0, sessions = {}, nc = 0, last_item_at = core.now(),
+    stats = { requests = 0, auth_rounds = 0, dropped = 0, notifications = 0, stray_messages = 0 },
+  }, Conn)
+  -- The password stays in a closure, out of the object's fields.
+  local password = o.password
+  self._password = function() return password end
+  local sockets = o.transport == "resty" and require("vigi.resty_tcp") or Plain
+  local tcp, kind, msg = sockets.connect(o.host, o.port, core.now() + (o.connect_timeout or 5))
+  if not tcp then return fail(self, kind, msg) end
+  self.tcp = tcp
   self.demux = core.demux { max_frame = o.max_frame }
   return self
 end
@@ -85,18 +137,8 @@ Conn.__close = Conn.close
 -- Writes all of data before the deadline.
 function Conn:_send(data, deadline)
   if not self.tcp then return fail(self, "network", "the connection is closed") end
-  local i, n = 1, #data
-  while i <= n do
-    local sent, err = self.tcp:send(data, i)
-    if sent then
-      i = i + sent
-    elseif err == "again" then
-      local ok, werr = self:_wait(deadline, true, "the camera does not take data (send timed out)")
-      if not ok then return nil, werr end
-    else
-      return fail(self, "network", "send failed: " .. tostring(err))
-    end
-  end
+  local ok, kind, msg = self.tcp:send(data, deadline)
+  if not ok then return fail(self, kind, msg) end
   return true
 end
 Conn.send = Conn._send
@@ -112,11 +154,10 @@ function Conn:_read(deadline)
       return item
     end
     if kind then return fail(self, "protocol", tostring(msg)) end
-    local n, err = self.demux:recv(self.fd)
-    if not n then
-      if err == "again" then
-        local ok, werr = self:_wait(deadline)
-        if not ok then return nil, werr end
+    local ok, err = self.tcp:recv(self.demux, deadline)
+    if not ok then
+      if err == "timeout" then
+        return fail(self, "timeout", "no data from the camera in time")
       elseif err == "closed" then
         return fail(self, "network", "the camera closed the connection")
       else

@@ -7,6 +7,8 @@
 --
 --   vigi.run's runner      (run.lua registers its tasks with attach)
 --   a host loop            (cqueues: hosts/cqueues.lua, found by `hosts`)
+--   nginx (OpenResty)      sleeps are ngx.sleep; a wait on descriptors is
+--                          refused, as it would block the worker (resty.lua)
 --   nobody                 a plain script or the REPL: it polls in place
 --
 -- No other file sleeps or polls.
@@ -30,6 +32,12 @@ _M.hosts = {
   function()
     local cq = package.loaded.cqueues
     if cq and cq.running and cq.running() then return require("vigi.cqueues").waiter end
+    return nil
+  end,
+  -- Inside nginx, in a phase where cosockets work: ngx.sleep. Elsewhere
+  -- (init phases) nginx has no loop to yield to, and polling is left.
+  function()
+    if rawget(_G, "ngx") then return require("vigi.resty").host() end
     return nil
   end,
 }

@@ -1,0 +1,367 @@
+-- A minimal HTTP/1.1 client over nginx cosockets (ngx.socket.tcp), for a
+-- camera's control calls and subscriptions inside nginx (resty.lua).
+--
+-- Only what a camera needs: a POST with Content-Length over TLS, and an
+-- answer read as status line, headers and a body framed by
+-- Content-Length, chunked encoding, or the end of the connection. Every
+-- socket operation waits through the cosocket with the time left to the
+-- call's deadline, so the worker serves other requests meanwhile.
+--
+-- Connections are kept alive in nginx's connection pool (per worker),
+-- not in the camera: a cosocket belongs to the request that made it, and
+-- a camera object may serve many requests. The result tables have the
+-- shape of csrc/lua_http.c's, so camera.lua and transport.error_of treat
+-- both transports alike; the resend policy is the same too (see perform).
+local core = require "vigi.core"
+
+local _M = {}
+
+local MAX_HEAD = 64 * 1024       -- status line and headers of an answer
+local MAX_CHUNK_LINE = 4096      -- a chunk-size line with its extensions
+local KEEPALIVE_MS = 60 * 1000   -- idle time of a kept connection in the pool
+local POOL_SIZE = 4              -- kept connections per camera and worker
+local READ_SIZE = 65536
+
+local function ngx_api() return rawget(_G, "ngx") end
+
+-- Cosocket timeouts are milliseconds; 0 would mean nginx's default.
+local function ms_until(deadline)
+  local ms = math.floor((deadline - core.now()) * 1000)
+  return ms < 1 and 1 or ms
+end
+_M.ms_until = ms_until
+
+-- peer(host, port, tls) -> what every connection to one camera shares.
+function _M.peer(host, port, tls)
+  local verify = tls.verify == true
+  local v6 = host:find(":", 1, true) ~= nil
+  local address = v6 or host:match("^[%d%.]+$") ~= nil
+  local bracketed = v6 and ("[" .. host .. "]") or host
+  return {
+    host = bracketed, port = math.floor(port), verify = verify,
+    authority = bracketed .. ":" .. math.floor(port),
+    -- SNI and the name the certificate is checked against: a host name;
+    -- an address only when verifying (then nginx checks it).
+    server_name = (verify or not address) and host or nil,
+    -- Verified and unverified connections never share a pool entry.
+    pool = string.format("vigi:%s:%d:%s", host, math.floor(port), verify and "verify" or "noverify"),
+  }
+end
+
+local Conn = {}
+Conn.__index = Conn
+
+-- connect(peer, deadline, fresh, pool) -> conn | nil, outcome, message.
+-- fresh: a new connection even when the pool holds one (the pool has no
+-- such switch, so kept ones are taken out and closed; they are few).
+local function connect(peer, deadline, fresh, pool)
+  local tcp = ngx_api().socket.tcp
+  for _ = 0, POOL_SIZE do
+    local sock = tcp()
+    sock:settimeout(ms_until(deadline))
+    local ok, err = sock:connect(peer.host, peer.port, { pool = pool or peer.pool, pool_size = POOL_SIZE })
+    if not ok then
+      return nil, err == "timeout" and "timeout" or "network", "cannot connect: " .. tostring(err)
+    end
+    local reused = (sock:getreusedtimes() or 0) > 0
+    if not reused then
+      -- The last session is offered for resumption, as libcurl does.
+      local session, herr = sock:sslhandshake(peer.session, peer.server_name, peer.verify)
+      if not session then
+        sock:close()
+        herr = tostring(herr)
+        local trust = peer.verify and (herr:match("^%d+:") or herr:find("certificate", 1, true))
+        return nil, trust and "tls_trust" or (herr == "timeout" and "timeout" or "network"),
+          "TLS handshake: " .. herr
+      end
+      peer.session = session
+      return setmetatable({ sock = sock, buf = "", got = 0, reused = false }, Conn)
+    end
+    if not fresh then return setmetatable({ sock = sock, buf = "", got = 0, reused = true }, Conn) end
+    sock:close()
+  end
+  return nil, "network", "cannot get a new connection"
+end
+
+function Conn:send(data, deadline)
+  self.sock:settimeout(ms_until(deadline))
+  local n, err = self.sock:send(data)
+  if not n then return nil, err end
+  return true
+end
+
+-- Reads what the socket has (at least one byte) into the buffer.
+-- receiveany loses nothing on a timeout, so every read here can resume.
+function Conn:fill(deadline)
+  self.sock:settimeout(ms_until(deadline))
+  local data, err = self.sock:receiveany(READ_SIZE)
+  if not data then return nil, err end
+  self.got = self.got + #data
+  self.buf = self.buf == "" and data or self.buf .. data
+  return true
+end
+
+local function framing(self)
+  local h = self.headers
+  local te, cl = h["transfer-encoding"], h["content-length"]
+  local conn_tokens = (h.connection or ""):lower()
+  self.keep = not conn_tokens:find("close", 1, true) and
+    (self.version ~= "1.0" or conn_tokens:find("keep-alive", 1, true) ~= nil)
+  if self.status == 204 or self.status == 304 then
+    self.mode, self.left = "length", 0
+  elseif te and te:lower():find("chunked", 1, true) then
+    self.mode, self.chunk = "chunked", "size"
+  elseif cl then
+    local n = tonumber(cl:match("^%s*(%d+)"))
+    if not n then return nil, "protocol", "bad Content-Length: " .. cl:sub(1, 40) end
+    self.mode, self.left = "length", n
+  else
+    self.mode, self.keep = "close", false
+  end
+  return true
+end
+
+-- read_head(deadline) -> true (self.status, self.headers) | nil, err [, message]
+-- Interim 1xx answers are skipped. Resumable after a timeout.
+function Conn:read_head(deadline)
+  while true do
+    local e = self.buf:find("\r\n\r\n", 1, true)
+    if e then
+      local head = self.buf:sub(1, e + 1)
+      self.buf = self.buf:sub(e + 4)
+      local version, status = head:match("^HTTP/1%.(%d) (%d%d%d)")
+      if not status then return nil, "protocol", "the answer is not HTTP/1.x" end
+      status = tonumber(status)
+      if status >= 200 then
+        local headers = {}
+        for name, value in head:gmatch("\r\n([^:\r\n]+):[ \t]*([^\r\n]*)") do
+          name = name:lower()
+          headers[name] = headers[name] and (headers[name] .. ", " .. value) or value
+        end
+        self.status, self.headers, self.version = status, headers, "1." .. version
+        return framing(self)
+      end
+    elseif #self.buf > MAX_HEAD then
+      return nil, "protocol", "the answer's head is larger than 64 KiB"
+    else
+      local ok, err = self:fill(deadline)
+      if not ok then return nil, err end
+    end
+  end
+end
+
+-- The next bytes of the body from the buffer: piece | nil, "done" |
+-- nil (more needed) | nil, "protocol", message.
+function Conn:_take()
+  local buf = self.buf
+  if self.mode == "length" then
+    if self.left == 0 then return nil, "done" end
+    if buf == "" then return nil end
+    local piece = #buf <= self.left and buf or buf:sub(1, self.left)
+    self.buf, self.left = buf:sub(#piece + 1), self.left - #piece
+    return piece
+  elseif self.mode == "close" then
+    if buf == "" then return nil end
+    self.buf = ""
+    return buf
+  end
+  while true do -- chunked: size line, data, CRLF, ..., 0, trailers, empty line
+    local state = self.chunk
+    if state == "data" then
+      if buf == "" then return nil end
+      local piece = #buf <= self.left and buf or buf:sub(1, self.left)
+      self.buf, self.left = buf:sub(#piece + 1), self.left - #piece
+      if self.left == 0 then self.chunk = "crlf" end
+      return piece
+    elseif state == "done" then
+      return nil, "done"
+    elseif state == "crlf" then
+      if #buf < 2 then return nil end
+      if buf:sub(1, 2) ~= "\r\n" then return nil, "protocol", "a chunk does not end with CRLF" end
+      buf = buf:sub(3)
+      self.chunk = "size"
+    else -- "size" or "trailer": one line
+      local e = buf:find("\r\n", 1, true)
+      if not e then
+        if #buf > MAX_CHUNK_LINE then return nil, "protocol", "a chunk line is too long" end
+        self.buf = buf
+        return nil
+      end
+      local line = buf:sub(1, e - 1)
+      buf = buf:sub(e + 2)
+      if state == "trailer" then
+        if line == "" then self.chunk = "done" end
+      else
+        local n = tonumber(line:match("^%s*(%x+)") or "", 16)
+        if not n then return nil, "protocol", "bad chunk size" end
+        if n == 0 then self.chunk = "trailer" else self.chunk, self.left = "data", n end
+      end
+    end
+    self.buf = buf
+  end
+end
+
+-- body(deadline) -> piece | nil, "done" | nil, err [, message]
+-- Resumable after a timeout.
+function Conn:body(deadline)
+  while true do
+    local piece, err, msg = self:_take()
+    if piece or err then return piece, err, msg end
+    local ok, ferr = self:fill(deadline)
+    if not ok then
+      if ferr == "closed" and self.mode == "close" then return nil, "done" end
+      return nil, ferr
+    end
+  end
+end
+
+-- Back to the pool when the answer was read to its end and the camera
+-- keeps the connection; closed otherwise.
+function Conn:finish()
+  if self.keep and self.buf == "" and self.sock:setkeepalive(KEEPALIVE_MS) then return end
+  self.sock:close()
+end
+
+function Conn:close() pcall(self.sock.close, self.sock) end
+
+-- What a failed verification should say inside nginx (transport.error_of).
+local TRUST_HINT = "inside nginx, list the camera's certificate (or its CA) in " ..
+  "lua_ssl_trusted_certificate, or give tls.verify = false"
+
+local function failed(outcome, message, connects)
+  return { outcome = outcome, error = message, status = 0, body = "", connects = connects or 0,
+           hint = outcome == "tls_trust" and TRUST_HINT or nil }
+end
+
+local function request_bytes(peer, req)
+  local body = req.body or ""
+  return table.concat {
+    "POST ", req.url:match("^%a+://[^/]+(/.*)$") or "/", " HTTP/1.1\r\n",
+    "Host: ", peer.authority, "\r\n",
+    "Accept: */*\r\n",
+    "Content-Type: ", req.content_type or "application/json", "\r\n",
+    "Content-Length: ", #body, "\r\n\r\n", body,
+  }
+end
+
+-- One try. Returns the result, or nil, connects when a kept connection
+-- turned out closed before any byte of an answer came back: the request
+-- may or may not have reached the camera.
+local function attempt(peer, req, deadline, fresh)
+  local cdeadline = math.min(deadline, core.now() + (req.connect_timeout or 5))
+  local conn, outcome, msg = connect(peer, cdeadline, fresh)
+  if not conn then return failed(outcome, msg) end
+  local connects = conn.reused and 0 or 1
+  local ok, err
+  ok, err, msg = conn:send(request_bytes(peer, req), deadline)
+  if ok then ok, err, msg = conn:read_head(deadline) end
+  if not ok then
+    conn:close()
+    if err == "timeout" then return failed("timeout", "no answer in time", connects) end
+    if conn.reused and conn.got == 0 and err ~= "protocol" then return nil, connects end
+    return failed("network", msg or ("the connection failed: " .. tostring(err)), connects)
+  end
+  local parts, size, max = {}, 0, req.max_body or 4 * 1024 * 1024
+  while true do
+    local piece, berr, bmsg = conn:body(deadline)
+    if not piece then
+      if berr == "done" then break end
+      conn:close()
+      if berr == "timeout" then return failed("timeout", "the answer did not end in time", connects) end
+      return failed("network", bmsg or ("reading the answer: " .. tostring(berr)), connects)
+    end
+    size = size + #piece
+    if size > max then
+      conn:close()
+      return failed("too_big", "the answer is larger than " .. max .. " bytes", connects)
+    end
+    parts[#parts + 1] = piece
+  end
+  conn:finish()
+  return { outcome = "ok", status = conn.status, body = table.concat(parts), connects = connects,
+           content_type = conn.headers["content-type"], sent_body = true }
+end
+
+-- perform(peer, req) -> result. req as for vigi.http's start: url, body,
+-- timeout, connect_timeout, may_resend, fresh_connect, max_body.
+-- A kept connection found closed before the answer: a read-only request
+-- is sent once more on a new connection; any other is not (the camera
+-- may have applied it), and the outcome says so.
+function _M.perform(peer, req)
+  local deadline = core.now() + (req.timeout or 10)
+  local r, connects = attempt(peer, req, deadline, req.fresh_connect)
+  if r then return r end
+  if not req.may_resend then
+    return failed("no_resend", "the kept connection was closed before the answer", connects)
+  end
+  local again, more = attempt(peer, req, deadline, true)
+  if again then
+    again.connects = again.connects + connects
+    return again
+  end
+  return failed("network", "the camera closed a new connection before answering", connects + more)
+end
+
+-- A streamed answer (a subscription), read piece by piece on a connection
+-- of its own, with the interface of transport.lua's libcurl reader:
+-- start(req), read(wake) -> done, chunk, headers(), result(), abort(), close().
+local Stream = {}
+Stream.__index = Stream
+
+function _M.stream(peer) return setmetatable({ peer = peer }, Stream) end
+
+function Stream:start(req)
+  self:abort()
+  self.req, self.started, self.res, self.status, self.ctype = req, core.now(), nil, 0, nil
+  return true
+end
+
+function Stream:_end(outcome, message)
+  if self.conn then self.conn:close() self.conn = nil end
+  self.res = { outcome = outcome, error = message, status = self.status or 0, body = "",
+               content_type = self.ctype, connects = 1 }
+  return true, ""
+end
+
+-- read(wake) -> done, chunk: the next bytes of the body, waiting at most
+-- until `wake` for them ("" when none came).
+function Stream:read(wake)
+  if self.res then return true, "" end
+  local conn = self.conn
+  if not conn then
+    local req = self.req
+    local cdeadline = self.started + (req.connect_timeout or 5)
+    local outcome, msg
+    -- A pool name no connection is ever kept in: a subscription always
+    -- gets a connection of its own, and it is closed at the end.
+    conn, outcome, msg = connect(self.peer, cdeadline, true, self.peer.pool .. ":stream")
+    if not conn then return self:_end(outcome, msg) end
+    self.conn = conn
+    local ok, err = conn:send(request_bytes(self.peer, req), math.max(cdeadline, core.now() + 1))
+    if not ok then return self:_end(err == "timeout" and "timeout" or "network", "sending: " .. tostring(err)) end
+  end
+  if not conn.status then
+    local ok, err, msg = conn:read_head(wake)
+    if not ok then
+      if err == "timeout" then return false, "" end
+      return self:_end("network", msg or tostring(err))
+    end
+    self.status, self.ctype = conn.status, conn.headers["content-type"]
+  end
+  local piece, err, msg = conn:body(wake)
+  if piece then return false, piece end
+  if err == "timeout" then return false, "" end
+  if err == "done" then return self:_end("ok") end
+  return self:_end("network", msg or tostring(err))
+end
+
+function Stream:headers() return self.status or 0, self.ctype end
+function Stream:result() return self.res or { outcome = "network", error = "not finished", status = 0, body = "" } end
+
+function Stream:abort()
+  if self.conn then self.conn:close() self.conn = nil end
+  if self.req and not self.res then self.res = { outcome = "network", error = "aborted", status = 0, body = "" } end
+end
+Stream.close = Stream.abort
+
+return _M

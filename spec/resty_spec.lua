@@ -1,0 +1,354 @@
+-- vigi inside nginx (OpenResty): a real nginx with the lua module, one
+-- worker, locations that call vigi-sim through the cosocket transport
+-- (resty.lua). Checked: answers of control calls, events streamed to the
+-- HTTP client as the sim injects them, preview frames, and that a stalled
+-- camera call does not hold up another request of the same worker.
+-- curl is the HTTP client, so the spec does not depend on vigi's own.
+local helper = require "spec.helper"
+local vigi = require "vigi"
+local core = require "vigi.core"
+local json = require "vigi.json"
+
+local NGINX = "/usr/sbin/nginx"
+local MODULES = { "/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so" }
+
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+-- os.execute's success, in Lua 5.1 and 5.2+ alike.
+local function run(cmd)
+  local a, _, code = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true and (code == nil or code == 0)
+end
+
+local function read(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "w"))
+  f:write(s)
+  f:close()
+end
+
+local function sleep(s) run("sleep " .. s) end
+
+-- Waits (up to `seconds`) until fn() is true; returns its last value.
+local function eventually(fn, seconds)
+  local stop = core.now() + seconds
+  local v = fn()
+  while not v and core.now() < stop do
+    sleep(0.05)
+    v = fn()
+  end
+  return v
+end
+
+-- The handlers nginx runs, one module in the temp dir. One camera per
+-- worker, made at the first request and shared by all: connections live
+-- in nginx's pool, so a camera may serve many requests at once.
+local APP = [[
+local vigi = require "vigi"
+local cjson = require "cjson"
+local core = require "vigi.core"
+
+local _M = {}
+local OPTS = %s
+local cam
+
+local function camera()
+  if not cam then cam = assert(vigi.connect(OPTS)) end
+  return cam
+end
+
+local function reply(t) ngx.header["Content-Type"] = "application/json" ngx.say(cjson.encode(t)) end
+
+function _M.info()
+  local info, err = camera():getDeviceInfo()
+  if not info then ngx.status = 502 return reply { error = tostring(err) } end
+  reply { model = info.model, transport = cam._transport.kind }
+end
+
+function _M.slow()
+  local t0 = core.now()
+  local info, err = camera():getDeviceInfo()
+  reply { model = info and info.model, error = err and tostring(err), seconds = core.now() - t0 }
+end
+
+function _M.events()
+  local n = tonumber(ngx.var.arg_n) or 3
+  local sub, err = camera():subscribe { event_types = { "MotionDetection" }, heartbeat = 1 }
+  if not sub then ngx.status = 502 return reply { error = tostring(err) } end
+  ngx.say("subscribed")
+  ngx.flush(true)
+  local got = 0
+  while got < n do
+    local ev = sub:next(10)
+    if not ev then break end
+    if ev.kind == "event" then
+      got = got + 1
+      ngx.say(cjson.encode { event_type = ev.event_type, n = got })
+      ngx.flush(true)
+    end
+  end
+  sub:close()
+  ngx.say("done")
+end
+
+function _M.preview()
+  local s, err = camera():preview {}
+  if not s then ngx.status = 502 return reply { error = tostring(err) } end
+  local t = { frames = 0, video = 0, audio = 0, keyframes = 0 }
+  for f in s:frames() do
+    if f.kind == "error" then t.error = tostring(f.error) break end
+    if f.kind == "video" or f.kind == "audio" then
+      t.frames = t.frames + 1
+      t[f.kind] = t[f.kind] + 1
+      if f.kind == "video" and f.keyframe then t.keyframes = t.keyframes + 1 end
+      if t.frames >= 50 then break end
+    end
+  end
+  s:close()
+  reply(t)
+end
+
+-- Options the cosocket transport cannot honour, and the libcurl one used
+-- where it would block the worker: each must fail clearly.
+function _M.refused()
+  local o = {}
+  for k, v in pairs(OPTS) do o[k] = v end
+  local out = {}
+  o.tls = { verify = true }
+  local c, err = vigi.connect(o)
+  out.verify = c and "connected" or { kind = err.kind, tls = err.tls, message = err.message }
+  o.tls = { pin = "sha256//AAAA" }
+  c, err = vigi.connect(o)
+  out.pin = c and "connected" or { kind = err.kind, message = err.message }
+  o.tls, o.transport, o.lazy = nil, "curl", true
+  c = assert(vigi.connect(o))
+  local ok, perr = pcall(c.getDeviceInfo, c)
+  c:close()
+  out.curl = ok and "answered" or tostring(perr)
+  reply(out)
+end
+
+return _M
+]]
+
+local function nginx_conf(dir, root, port)
+  local loc = {}
+  for _, name in ipairs { "info", "slow", "events", "preview", "refused" } do
+    loc[#loc + 1] = string.format("    location = /%s { content_by_lua_block { require('resty_spec_app').%s() } }",
+      name, name)
+  end
+  return table.concat({
+    "load_module " .. MODULES[1] .. ";",
+    "load_module " .. MODULES[2] .. ";",
+    "worker_processes 1;",
+    "daemon on;",
+    "pid " .. dir .. "/nginx.pid;",
+    "error_log " .. dir .. "/error.log info;",
+    "events { worker_connections 256; }",
+    "http {",
+    "  access_log " .. dir .. "/access.log;",
+    "  client_body_temp_path " .. dir .. "/tmp/body;",
+    "  proxy_temp_path " .. dir .. "/tmp/proxy;",
+    "  fastcgi_temp_path " .. dir .. "/tmp/fastcgi;",
+    "  uwsgi_temp_path " .. dir .. "/tmp/uwsgi;",
+    "  scgi_temp_path " .. dir .. "/tmp/scgi;",
+    string.format('  lua_package_path "%s/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;";', dir, root, root),
+    string.format('  lua_package_cpath "%s/build/luajit/?.so;;";', root),
+    "  server {",
+    "    listen 127.0.0.1:" .. port .. ";",
+    table.concat(loc, "\n"),
+    "  }",
+    "}",
+  }, "\n") .. "\n"
+end
+
+describe("inside nginx (resty transport)", function()
+  local sim, dir, root, port, started
+
+  local function url(path) return "http://127.0.0.1:" .. port .. path end
+
+  -- GET path with curl: body, seconds taken.
+  local function get(path, max)
+    local t0 = core.now()
+    local out = helper.sh(string.format("env -u LD_PRELOAD curl -s --max-time %d %s", max or 10,
+      helper.quote(url(path))))
+    return out, core.now() - t0
+  end
+
+  -- The same in the background: its body goes to dir/<name>.body (written
+  -- as it arrives), its time to dir/<name>.meta when done.
+  local function get_bg(path, name)
+    run(string.format("(env -u LD_PRELOAD curl -sN --max-time 20 -o %s " ..
+      "-w '%%{http_code} %%{time_total}' %s > %s 2>&1 &)",
+      helper.quote(dir .. "/" .. name .. ".body"), helper.quote(url(path)),
+      helper.quote(dir .. "/" .. name .. ".meta")))
+  end
+
+  local function stop_nginx()
+    local pid = read(dir .. "/nginx.pid")
+    pid = pid and tonumber(pid:match("%d+"))
+    if pid then
+      run("kill " .. pid .. " 2>/dev/null")
+      eventually(function() return not run("kill -0 " .. pid .. " 2>/dev/null") end, 5)
+    end
+  end
+
+  setup(function()
+    assert(exists(NGINX) and exists(MODULES[1]) and exists(MODULES[2]),
+      "nginx or its lua module is missing (" .. NGINX .. ", " .. MODULES[2] .. "): run tools/install-deps")
+    root = helper.sh("pwd"):gsub("%s+$", "")
+    assert(run("make -s LUA=luajit build/luajit/vigi/core.so >/dev/null"),
+      "cannot build the core for LuaJIT (make LUA=luajit build/luajit/vigi/core.so)")
+    sim = helper.start_sim()
+    -- bursts of one type would be filtered by the example's 60 s interval
+    local cam = assert(vigi.connect(sim:options()))
+    assert(cam:setMsgpushInterval { event_interval = 0 })
+    cam:close()
+    dir = helper.sh("mktemp -d /tmp/vigi-resty.XXXXXX"):gsub("%s+$", "")
+    run("chmod 755 " .. helper.quote(dir) .. "; mkdir -p " .. helper.quote(dir .. "/tmp"))
+    local opts = string.format("{ host = %q, port = %d, stream_port = %d, password = %q, timeout = 5 }",
+      sim.host, sim.port, sim.stream, helper.PASSWORD)
+    write(dir .. "/resty_spec_app.lua", APP:format(opts))
+    -- A free port: nginx refuses to start on a taken one, so try a few.
+    math.randomseed(os.time() + math.floor(core.now() * 1000) % 100000)
+    for _ = 1, 10 do
+      port = math.random(20000, 32000) -- below the ephemeral range
+      write(dir .. "/nginx.conf", nginx_conf(dir, root, port))
+      if run(string.format("env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH %s -p %s -c %s 2>>%s", NGINX,
+          helper.quote(dir), helper.quote(dir .. "/nginx.conf"), helper.quote(dir .. "/error.log"))) then
+        started = true
+        break
+      end
+    end
+    assert(started, "nginx did not start; see " .. dir .. "/error.log:\n" .. (read(dir .. "/error.log") or ""))
+  end)
+
+  teardown(function()
+    if dir then
+      stop_nginx()
+      if os.getenv("VIGI_KEEP_NGINX_DIR") then print("nginx dir kept: " .. dir)
+      else run("rm -rf " .. helper.quote(dir)) end
+    end
+    if sim then sim:stop() end
+  end)
+
+  local function error_log() return read(dir .. "/error.log") or "" end
+
+  it("answers a control call through cosockets", function()
+    local out = get("/info")
+    local t = json.decode(out)
+    assert.is_table(t, out .. "\n" .. error_log())
+    assert.equal("C100", t.model)
+    assert.equal("resty", t.transport)
+    -- again: the kept connection from nginx's pool
+    assert.equal("C100", json.decode(get("/info")).model)
+  end)
+
+  it("serves a second request while a camera call of the same worker stalls", function()
+    assert(get("/info")) -- the camera is logged in before the stall is queued
+    local before = sim:calls("getDeviceInfo")
+    sim:fault { kind = "stall", method = "getDeviceInfo", seconds = 2 }
+    get_bg("/slow", "slow")
+    -- the stalled call reached the camera
+    assert.truthy(eventually(function() return sim:calls("getDeviceInfo") > before end, 3))
+    local out, took = get("/info")
+    assert.equal("C100", json.decode(out).model, out)
+    assert.is_true(took < 0.8, "/info took " .. took .. " s during the stall")
+    -- /slow is still waiting for its camera meanwhile
+    assert.equal("", read(dir .. "/slow.meta") or "")
+    local meta = eventually(function()
+      local m = read(dir .. "/slow.meta")
+      return m and m ~= "" and m
+    end, 8)
+    assert.truthy(meta, "/slow did not end")
+    local code, total = meta:match("^(%d+) ([%d%.]+)")
+    assert.equal("200", code)
+    assert.is_true(tonumber(total) >= 1.9, "/slow took only " .. total .. " s")
+    -- the stall closed the connection; the read-only call was sent again
+    local slow = json.decode(read(dir .. "/slow.body"))
+    assert.equal("C100", slow.model, read(dir .. "/slow.body"))
+  end)
+
+  it("streams events to the HTTP client as the camera pushes them", function()
+    get_bg("/events?n=3", "events")
+    assert.truthy(eventually(function()
+      return (read(dir .. "/events.body") or ""):find("subscribed", 1, true)
+    end, 5), "no subscription: " .. (read(dir .. "/events.body") or "") .. error_log())
+    -- the open subscription holds no worker: a control call answers at once
+    local _, took = get("/info")
+    assert.is_true(took < 0.8, "/info took " .. took .. " s while a subscription is open")
+    local r = sim:admin("POST", "event", { event_type = "MotionDetection", count = 3 })
+    assert.equal(3, r.sent)
+    local body = eventually(function()
+      local b = read(dir .. "/events.body") or ""
+      return b:find("done", 1, true) and b
+    end, 8)
+    assert.truthy(body, "events did not arrive: " .. (read(dir .. "/events.body") or ""))
+    local n = 0
+    for line in body:gmatch("[^\n]+") do
+      if line:sub(1, 1) == "{" then
+        local ev = json.decode(line)
+        n = n + 1
+        assert.equal("MotionDetection", ev.event_type)
+        assert.equal(n, ev.n)
+      end
+    end
+    assert.equal(3, n)
+  end)
+
+  it("reads preview frames from the stream port", function()
+    local out = get("/preview")
+    local t = json.decode(out)
+    assert.is_table(t, out .. "\n" .. error_log())
+    assert.is_nil(t.error)
+    assert.equal(50, t.frames)
+    assert.is_true(t.video > 0 and t.keyframes > 0, out)
+  end)
+
+  it("refuses clearly what it cannot do inside nginx", function()
+    local t = json.decode(get("/refused"))
+    -- the sim's certificate is self-signed: verification fails, with advice for nginx
+    assert.equal("network", t.verify.kind)
+    assert.is_true(t.verify.tls)
+    assert.truthy(t.verify.message:find("lua_ssl_trusted_certificate", 1, true), t.verify.message)
+    assert.equal("invalid", t.pin.kind)
+    assert.truthy(t.pin.message:find("not supported", 1, true))
+    -- libcurl inside a request would block the worker on its socket
+    assert.truthy(t.curl:find("block the worker", 1, true), t.curl)
+  end)
+
+  it("leaves nothing in nginx's error log beyond notices", function()
+    for line in error_log():gmatch("[^\n]+") do
+      -- (the refused verification above is nginx's to log)
+      if line:find("certificate verify error", 1, true) then line = "" end
+      assert.is_nil(line:find("%[error%]") or line:find("%[alert%]") or line:find("%[crit%]"), line)
+    end
+  end)
+end)
+
+describe("outside nginx", function()
+  it("uses libcurl, and refuses transport = \"resty\"", function()
+    local sim = helper.start_sim()
+    local cam = assert(vigi.connect(sim:options()))
+    assert.equal("curl", cam._transport.kind)
+    cam:close()
+    local c, err = vigi.connect(sim:options { transport = "resty" })
+    assert.is_nil(c)
+    assert.equal("invalid", err.kind)
+    assert.truthy(err.message:find("nginx", 1, true))
+    assert.has_error(function() vigi.connect(sim:options { transport = "socket" }) end)
+    sim:stop()
+  end)
+end)
