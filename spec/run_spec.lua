@@ -126,6 +126,46 @@ describe("vigi.run", function()
       assert.same({ 3, 3 }, events)
     end)
 
+    it("sub:close() from another task ends a wait at once", function()
+      local got, took = "unset", nil
+      vigi.run(function()
+        local cam = assert(vigi.connect(sim:options()))
+        local sub = assert(cam:subscribe { event_types = { "MotionDetection" }, heartbeat = 30 })
+        vigi.spawn(function()
+          local t0 = core.now()
+          got = sub:next(20)
+          took = core.now() - t0
+        end)
+        vigi.sleep(0.2)
+        sub:close()
+        cam:close()
+      end)
+      assert.is_nil(got)
+      assert.is_true(took < 1, "the reader waited " .. tostring(took) .. " s")
+    end)
+
+    it("s:close() from another task ends a stream's iterator at once, stop answered", function()
+      local n, took = 0, nil
+      vigi.run(function()
+        local cam = assert(vigi.connect(sim:options()))
+        local s = assert(cam:preview {})
+        vigi.spawn(function()
+          local t0 = core.now()
+          for f in s:frames() do
+            if f.kind == "video" then n = n + 1 end
+          end
+          took = core.now() - t0
+        end)
+        vigi.sleep(0.5)
+        s:close()
+        cam:close()
+      end)
+      assert.is_true(n > 0)
+      assert.is_true(took < 1.5, "the reader went on for " .. tostring(took) .. " s")
+      local st = sim:stream_state()
+      assert.is_true(st.sessions[1].stopped, "stop reached the camera")
+    end)
+
     it("does not busy-wait: 100 subscriptions waiting 5 s use under 5% of a CPU", function()
       local used, wall
       vigi.run(function()

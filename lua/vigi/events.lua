@@ -127,6 +127,7 @@ end
 function Sub:_pump(deadline)
   local h = self.http
   local done, chunk = h:read(math.min(deadline, self.last_part + self.watchdog_after))
+  if self.closed then return "ended" end -- closed by another task meanwhile
   if chunk ~= "" then
     if not self.reader and not self.plain then
       local _, ct = h:headers()
@@ -193,6 +194,8 @@ end
 -- next([timeout]) -> item | nil (closed, or the timeout passed: then
 -- nil, "timeout").
 function Sub:next(timeout)
+  -- the task reading, so that close() from another task can wake it
+  self.reader_co = coroutine.running()
   local deadline = timeout and core.now() + timeout or math.huge
   local polled = false
   while true do
@@ -259,6 +262,8 @@ function Sub:close()
   self.closed = true
   self.state = "closed"
   if self.http then self.http:close() self.http = nil end
+  -- A task waiting in next() sees the close now, not at its deadline.
+  wait.wake(self.reader_co)
 end
 Sub.__gc = Sub.close
 Sub.__close = Sub.close

@@ -99,6 +99,7 @@ local function task_waiter(set, timeout)
 end
 
 function Runner:_park(t, set, timeout)
+  t.gen_parked = t.gen
   local n = set.n or 0
   for i = 1, n do
     local fd, ev = set[2 * i - 1], set[2 * i]
@@ -153,7 +154,10 @@ function Runner:spawn(fn, ...)
   local args = { ... }
   local t = { fds = {}, gen = 0, joiners = {} }
   t.co = coroutine.create(function() return fn((table.unpack or unpack)(args)) end)
-  wait.attach(t.co, task_waiter)
+  wait.attach(t.co, task_waiter, function()
+    -- only a task parked on sockets or a deadline; not one in join
+    if not t.queued and not t.done and t.gen_parked == t.gen then self:_wake(t) end
+  end)
   self.by_co[t.co] = t
   self.tasks = self.tasks + 1
   self:_wake(t)

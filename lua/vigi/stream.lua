@@ -13,6 +13,7 @@ local json = require "vigi.json"
 local errors = require "vigi.errors"
 local check = require "vigi.check"
 local streamapi = require "vigi.streamapi"
+local wait = require "vigi.wait"
 
 local _M = {}
 
@@ -143,10 +144,12 @@ end
 -- ... }, { kind = "data", data } for downloads, { kind = "notification",
 -- event_type, params }.
 function Session:next(timeout)
+  self.reader_co = coroutine.running() -- for close() from another task
   local q = self.queue
   local user_deadline = timeout and core.now() + timeout or math.huge
   local polled = false
   while true do
+    if self.closed then return nil end
     if q.head <= q.tail then
       local item = q[q.head]
       q[q.head] = nil
@@ -230,6 +233,8 @@ function Session:close()
   end
   self:_finish(nil)
   if self.conn:empty() then self.conn:close() end
+  -- A task waiting in next() sees the end now, not at its deadline.
+  wait.wake(self.reader_co)
 end
 Session.stop = Session.close
 Session.__gc = function(self) if not self.closed and self.conn then self.conn:close() end end

@@ -112,7 +112,7 @@ function _M.open(o)
     host = o.host, port = o.port, where = o.host .. ":" .. o.port .. " (stream)",
     username = o.username or "admin", timeout = o.timeout or 10,
     max_queue = o.max_queue or 512, log = o.log,
-    cseq = 0, sessions = {}, nc = 0, last_item_at = core.now(),
+    cseq = 0, sessions = {}, pending = {}, nc = 0, last_item_at = core.now(),
     stats = { requests = 0, auth_rounds = 0, dropped = 0, notifications = 0, stray_messages = 0 },
   }, Conn)
   -- The password stays in a closure, out of the object's fields.
@@ -203,6 +203,8 @@ function Conn:_route(item, want)
     if item.response then
       local cseq = tonumber(item.headers.cseq)
       if cseq and cseq == want then return item end
+      -- Another task's request on this connection: keep its answer for it.
+      if cseq and self.pending[cseq] then self.pending[cseq] = item return end
       self.stats.stray_messages = self.stats.stray_messages + 1
     else
       self:_notification(item)
@@ -254,9 +256,13 @@ function Conn:request(name, body, sid, deadline)
     local ok, serr = self:_send(table.concat(head, "\r\n") .. payload, deadline)
     if not ok then return nil, serr end
     local answer
+    self.pending[cseq] = true
     while not answer do
+      -- Another task reading this connection may have taken it already.
+      if self.pending[cseq] ~= true then answer = self.pending[cseq] break end
       local item, err = self:_read(deadline)
       if not item then
+        self.pending[cseq] = nil
         if err.kind == "timeout" then
           err.message = self.where .. ": no answer to " .. what .. " in time"
         end
@@ -264,6 +270,7 @@ function Conn:request(name, body, sid, deadline)
       end
       answer = self:_route(item, cseq)
     end
+    self.pending[cseq] = nil
     if answer.status == 401 then
       rounds = rounds + 1
       self.stats.auth_rounds = self.stats.auth_rounds + 1

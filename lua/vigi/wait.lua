@@ -16,12 +16,28 @@ local core = require "vigi.core"
 
 local _M = {}
 
--- A scheduler registers itself for the coroutines it runs:
--- schedulers[co] = function(set, timeout) ... end, which yields.
-local schedulers = setmetatable({}, { __mode = "k" })
+local running = coroutine.running
 
-function _M.attach(co, waiter) schedulers[co] = waiter end
-function _M.detach(co) schedulers[co] = nil end
+-- A scheduler registers itself for the coroutines it runs:
+-- schedulers[co] = function(set, timeout) ... end, which yields; and,
+-- when it can, wakers[co] = function() ... end, which ends that
+-- coroutine's wait early (for close() from another task).
+local schedulers = setmetatable({}, { __mode = "k" })
+local wakers = setmetatable({}, { __mode = "k" })
+
+function _M.attach(co, waiter, waker) schedulers[co], wakers[co] = waiter, waker end
+function _M.detach(co) schedulers[co], wakers[co] = nil, nil end
+
+-- wake(co): the coroutine's current wait returns now (a spurious return,
+-- as wait() allows), when its scheduler can do that. An object closed by
+-- one task while another waits on it calls this, so that the waiting one
+-- sees the close at once instead of at its deadline. Returns true if the
+-- scheduler could.
+function _M.wake(co)
+  local w = co and wakers[co]
+  if w and co ~= running() then w() return true end
+  return false
+end
 
 -- Host loops that run coroutines of their own: each is a function(co)
 -- returning a waiter for that coroutine, or nil when the coroutine is not
@@ -41,8 +57,6 @@ _M.hosts = {
     return nil
   end,
 }
-
-local running = coroutine.running
 
 local function current_waiter()
   local co, main = running()
