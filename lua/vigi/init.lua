@@ -13,7 +13,8 @@ _M.VERSION = "scm-1" -- spec/build_spec.lua checks it against the rockspec
 
 -- connect{ host=, port=20443, password= | password_md5=, username="admin",
 --          timeout=10, connect_timeout=5, path_suffix="", token_refresh=1500,
---          tls = { verify=false, cafile=, pin="sha256//..." }, log=, lazy= }
+--          tls = { verify=false, cafile=, pin="sha256//..." }, log=, lazy=,
+--          stream_port= (else getStreamPort), transport= ("curl" | "resty") }
 _M.connect = camera.connect
 
 -- discover{ timeout=2, hosts={ "10.1.2.7", "10.1.3.0/24" }, broadcast=,
