@@ -128,7 +128,12 @@ end
 
 function Conn:close()
   if self.tcp then self.tcp:close() self.tcp = nil end
-  if self.demux then self.demux:close() self.demux = nil end
+  if self.demux then
+    -- what the reader counted stays readable after the close
+    self.demux_stats, self.peak = self.demux:stats(), self.demux:peak()
+    self.demux:close()
+    self.demux = nil
+  end
   self.closed = true
 end
 Conn.__gc = Conn.close
