@@ -9,6 +9,8 @@ LUA      ?= lua5.4
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
+# pkg-config names: lua5.1, lua5.3, lua5.4 and luajit (Debian's; OpenResty's
+# luajit2 installs its luajit.pc too).
 PKG_LUA  := $(if $(filter luajit,$(LUA)),luajit,$(LUA))
 LUA_INC  := $(shell pkg-config --cflags $(PKG_LUA) 2>/dev/null)
 # Every C file of csrc/ goes into the core. The plain-C ones (no lua.h, no
@@ -19,19 +21,20 @@ CORE_HDR := $(wildcard csrc/*.h)
 CORE_SO  := lua/vigi/core.so
 BUSTED   := busted --lua=$(LUA)
 
-export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
-export LUA_CPATH := $(CURDIR)/lua/?.so;;
-
 # For another Lua, the core goes to build/<lua>/ so that both can coexist.
 ifneq ($(LUA),lua5.4)
 CORE_SO := build/$(LUA)/vigi/core.so
 endif
+
+export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
+export LUA_CPATH := $(CURDIR)/$(patsubst %/vigi/core.so,%,$(CORE_SO))/?.so;;
 
 .PHONY: all deps test test-lua check demo rock clean help bench asan ctest fuzz fuzz-smoke
 
 all: $(CORE_SO) sim/vigi-sim
 
 $(CORE_SO): $(CORE_SRC) $(CORE_HDR)
+	@test -n "$(LUA_INC)" || { echo "no Lua headers for $(LUA): pkg-config knows no $(PKG_LUA) (make deps)"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -o $@ $(CORE_SRC) -lcurl -lcrypto
 

@@ -4,34 +4,37 @@
 -- G.711 and the talk packetizer. The C readers' own cases are in
 -- spec/c/rtp_test.c and spec/c/g711_test.c.
 local core = require "vigi.core"
+local B = require "spec.support.bytes"
+local pack, unpack, band, bor = B.pack, B.unpack, B.band, B.bor
+local H = B.fromhex -- H"7c 85": "\x" escapes are not Lua 5.1's
 
 local SSRC = 0x1234abcd
 
 -- One RTP packet: version 2, payload type pt (96 unless given).
 local function rtp(marker, seq, ts, payload, pt)
-  return string.pack(">BBI2I4I4", 0x80, (marker and 0x80 or 0) | (pt or 96), seq & 0xffff,
-    ts & 0xffffffff, SSRC) .. payload
+  return pack(">BBI2I4I4", 0x80, bor(marker and 0x80 or 0, pt or 96), seq % 0x10000,
+    ts % 0x100000000, SSRC) .. payload
 end
 
 -- One interleaved frame.
-local function frame(ch, bytes) return "$" .. string.char(ch) .. string.pack(">I2", #bytes) .. bytes end
+local function frame(ch, bytes) return "$" .. string.char(ch) .. pack(">I2", #bytes) .. bytes end
 
 local SC = "\0\0\0\1"
-local SPS = "\x67\x64\x00\x32\xac"
-local PPS = "\x68\xea\x8f\x2c"
-local IDR = "\x65\x88\x84\x00"
-local P1 = "\x41\x9a\x02"
-local STAP = "\x18" .. string.pack(">s2", SPS) .. string.pack(">s2", PPS)
+local SPS = H"67 64 00 32 ac"
+local PPS = H"68 ea 8f 2c"
+local IDR = H"65 88 84 00"
+local P1 = H"41 9a 02"
+local STAP = H"18" .. pack(">s2", SPS) .. pack(">s2", PPS)
 local FMTP = "a=fmtp:96 packetization-mode=1; profile-level-id=640032; "
   .. "sprop-parameter-sets=Z2QAMqzGuAoALWhAAAD6QAAnGgE=,aOqPLA=="
-local FMTP_SPS = "\x67\x64\x00\x32\xac\xc6\xb8\x0a\x00\x2d\x68\x40\x00\x00\xfa\x40\x00\x27\x1a\x01"
+local FMTP_SPS = H"67 64 00 32 ac c6 b8 0a 00 2d 68 40 00 00 fa 40 00 27 1a 01"
 
 local RESPONSE = "RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Type: application/json\r\n"
   .. "Content-Length: 45\r\n\r\n"
   .. '{"error_code":0,"session_id":"7","seq":"1"}\r\n'
 local NOTIFY = "MULTITRANS rtsp://192.0.2.7/multitrans RTSP/1.0\nCSEQ: 9\nContent-Length: 23\n\n"
   .. '{"type":"notification"}'
-local ALAW = string.rep("\xd5", 160)
+local ALAW = string.rep(H"d5", 160)
 
 -- A stream: a response, then video (STAP-A with SPS and PPS, an IDR in
 -- three FU-A fragments, a P slice), audio on channel 2, a notification
@@ -41,11 +44,11 @@ local STREAM = table.concat {
   "\r\n", -- garbage before the first item
   RESPONSE,
   frame(0, rtp(false, 100, 90000, STAP)),
-  frame(0, rtp(false, 101, 90000, "\x7c\x85" .. "\x88\x84")),
+  frame(0, rtp(false, 101, 90000, H"7c 85" .. H"88 84")),
   frame(2, rtp(true, 7, 8000, ALAW, 8)),
-  frame(0, rtp(false, 102, 90000, "\x7c\x05" .. "\x11")),
+  frame(0, rtp(false, 102, 90000, H"7c 05" .. H"11")),
   NOTIFY,
-  frame(0, rtp(true, 103, 90000, "\x7c\x45" .. "\x22\x33")),
+  frame(0, rtp(true, 103, 90000, H"7c 45" .. H"22 33")),
   frame(9, rtp(true, 1, 1, "x")),
   frame(0, rtp(true, 104, 93000, P1)),
   frame(2, rtp(false, 8, 8160, ALAW, 8)),
@@ -69,7 +72,7 @@ local function expected()
       body = '{"type":"notification"}', headers = { cseq = "9", ["content-length"] = "23" } },
     { kind = "video", codec = "H264", channel = 0, session = "7", pts = 0.0, timestamp = 90000, seq = 103,
       keyframe = true, lost = 0,
-      data = SC .. SPS .. SC .. PPS .. SC .. "\x65\x88\x84\x11\x22\x33" },
+      data = SC .. SPS .. SC .. PPS .. SC .. H"65 88 84 11 22 33" },
     { kind = "video", codec = "H264", channel = 0, session = "7", pts = 3000 / 90000, timestamp = 93000, seq = 104,
       keyframe = false, lost = 0, data = SC .. P1 },
     { kind = "audio", codec = "PCMA", channel = 2, session = "7", pts = 0.02, timestamp = 8160, seq = 8,
@@ -152,8 +155,8 @@ describe("core.demux", function()
       frame(0, rtp(true, 65535, 0xffffff00 + 3000, P1)),
       frame(0, rtp(true, 0, 0xffffff00 + 6000, P1)), -- both wrap here
       frame(0, rtp(true, 0, 0xffffff00 + 6000, P1)), -- duplicate
-      frame(0, rtp(false, 1, 9000, "\x7c\x81\x01")), -- FU-A start ...
-      frame(0, rtp(true, 3, 9000, "\x7c\x41\x02")), -- ... its middle lost: unit dropped
+      frame(0, rtp(false, 1, 9000, H"7c 81 01")), -- FU-A start ...
+      frame(0, rtp(true, 3, 9000, H"7c 41 02")), -- ... its middle lost: unit dropped
       frame(0, rtp(true, 4, 12000, P1)),
     }
     local items, d = play(s, 3)
@@ -177,7 +180,7 @@ describe("core.demux", function()
       for i = 1, n do
         local s, e = i == 1 and 0x80 or 0, i == n and 0x40 or 0
         parts[#parts + 1] = frame(0, rtp(i == n, #parts + 1, au * 3000,
-          "\x7c" .. string.char(s | e | 1) .. string.rep("\x55", 3000)))
+          H"7c" .. string.char(bor(s, e, 1)) .. string.rep(H"55", 3000)))
       end
     end
     local items, d = play(table.concat(parts), 1000, { max_frame = max })
@@ -205,7 +208,7 @@ describe("core.demux", function()
   end)
 
   it("counts malformed RTP and unsupported packet types", function()
-    local s = frame(0, "\x40\x00") .. frame(0, rtp(true, 1, 0, "\x19\x00")) .. frame(0, rtp(true, 2, 3000, P1))
+    local s = frame(0, H"40 00") .. frame(0, rtp(true, 1, 0, H"19 00")) .. frame(0, rtp(true, 2, 3000, P1))
     local items, d = play(s, #s)
     assert.equal(1, #items)
     assert.equal(1, d:stats().bad_rtp)
@@ -271,24 +274,24 @@ end)
 
 describe("core.g711", function()
   it("encodes the standard's code points", function()
-    assert.equal("\xd5\x55", core.g711_encode("\0\0\xff\xff", "alaw"))
-    assert.equal("\xff\x7f", core.g711_encode("\0\0\xff\xff", "ulaw"))
-    assert.equal(string.pack("<i2i2", 8, -32256), core.g711_decode("\xd5\x2a", "alaw"))
-    assert.equal(string.pack("<i2i2", 0, -32124), core.g711_decode("\xff\x00", "ulaw"))
+    assert.equal(H"d5 55", core.g711_encode(H"00 00 ff ff", "alaw"))
+    assert.equal(H"ff 7f", core.g711_encode(H"00 00 ff ff", "ulaw"))
+    assert.equal(pack("<i2i2", 8, -32256), core.g711_decode(H"d5 2a", "alaw"))
+    assert.equal(pack("<i2i2", 0, -32124), core.g711_decode(H"ff 00", "ulaw"))
     assert.has_error(function() core.g711_encode("\0", "alaw") end)
     assert.has_error(function() core.g711_encode("\0\0", "opus") end)
   end)
 
   it("round-trips within the quantization step", function()
     local pcm = {}
-    for x = -32768, 32767, 7 do pcm[#pcm + 1] = string.pack("<i2", x) end
+    for x = -32768, 32767, 7 do pcm[#pcm + 1] = pack("<i2", x) end
     pcm = table.concat(pcm)
     for _, law in ipairs { "alaw", "ulaw" } do
       local back = core.g711_decode(core.g711_encode(pcm, law), law)
       assert.equal(#pcm, #back)
       for i = 1, #pcm, 2 do
-        local x, y = string.unpack("<i2", pcm, i), string.unpack("<i2", back, i)
-        local bound = math.max(8, math.abs(x) // 16 + 8)
+        local x, y = unpack("<i2", pcm, i), unpack("<i2", back, i)
+        local bound = math.max(8, math.floor(math.abs(x) / 16) + 8)
         if law == "ulaw" and math.abs(x) > 32635 then bound = 644 end
         assert(math.abs(x - y) <= bound, law .. " " .. x .. " -> " .. y)
       end
@@ -299,8 +302,8 @@ end)
 describe("core.talk_packer", function()
   it("makes whole packets with the header fields of the talk channel", function()
     local p = core.talk_packer { channel = 2, law = "ulaw", ssrc = 0xdeadbeef, seq = 65535, timestamp = 1000 }
-    assert.equal("", p:pack(string.rep("\xff", 100)))
-    local out = p:pack(string.rep("\xff", 300)) -- 400 samples: two packets, 80 kept
+    assert.equal("", p:pack(string.rep(H"ff", 100)))
+    local out = p:pack(string.rep(H"ff", 300)) -- 400 samples: two packets, 80 kept
     assert.equal(2 * 176, #out)
     local d = core.demux()
     d:track(2, { codec = "PCMU" })
@@ -308,13 +311,13 @@ describe("core.talk_packer", function()
     local want = { { 65535, 1000 }, { 0, 1160 } }
     for i = 1, 2 do
       local o = (i - 1) * 176
-      local dollar, ch, len, b0, b1, seq, ts, ssrc = string.unpack(">c1BI2BBI2I4I4", out, o + 1)
+      local dollar, ch, len, b0, b1, seq, ts, ssrc = unpack(">c1BI2BBI2I4I4", out, o + 1)
       assert.same({ "$", 2, 172, 0x80 }, { dollar, ch, len, b0 })
-      assert.equal(i == 1 and 0x80 or 0, b1 & 0x80) -- marker on the first packet only
-      assert.equal(0, b1 & 0x7f)
+      assert.equal(i == 1 and 0x80 or 0, band(b1, 0x80)) -- marker on the first packet only
+      assert.equal(0, band(b1, 0x7f))
       assert.same(want[i], { seq, ts })
       assert.equal(0xdeadbeef, ssrc)
-      assert.equal(string.rep("\xff", 160), d:next().data)
+      assert.equal(string.rep(H"ff", 160), d:next().data)
     end
     assert.same({ seq = 1, timestamp = 1320, packets = 2, ssrc = 0xdeadbeef, buffered = 80 }, p:state())
     local last = p:flush()
@@ -326,10 +329,10 @@ describe("core.talk_packer", function()
 
   it("defaults to A-law, 160 samples, channel 0, random ssrc and seq", function()
     local p = core.talk_packer()
-    local out = p:pack(string.rep("\xd5", 160))
+    local out = p:pack(string.rep(H"d5", 160))
     assert.equal(176, #out)
     assert.equal(0, out:byte(2))
-    assert.equal(0x80 | 8, out:byte(6))
+    assert.equal(bor(0x80, 8), out:byte(6))
     assert.has_error(function() core.talk_packer { law = "opus" } end)
     assert.has_error(function() core.talk_packer { samples = 0 } end)
   end)
@@ -376,8 +379,8 @@ describe("core.demux with ffmpeg's H.264", function()
       local function flush_stap(marker)
         if #stap == 1 then send(marker, ts, stap[1])
         elseif #stap > 1 then
-          local parts = { "\x18" }
-          for _, n in ipairs(stap) do parts[#parts + 1] = string.pack(">s2", n) end
+          local parts = { H"18" }
+          for _, n in ipairs(stap) do parts[#parts + 1] = pack(">s2", n) end
           send(marker, ts, table.concat(parts))
         end
         stap = {}
@@ -391,14 +394,14 @@ describe("core.demux with ffmpeg's H.264", function()
           flush_stap(false)
           if #nal <= mtu then send(last, ts, nal)
           else
-            local ind, typ = string.char(nal:byte(1) & 0xe0 | 28), nal:byte(1) & 0x1f
+            local ind, typ = string.char(bor(band(nal:byte(1), 0xe0), 28)), band(nal:byte(1), 0x1f)
             local pos = 2
             while pos <= #nal do
               local piece = nal:sub(pos, pos + mtu - 1)
               local s = pos == 2 and 0x80 or 0
               pos = pos + #piece
               local e = pos > #nal and 0x40 or 0
-              send(last and e ~= 0, ts, ind .. string.char(s | e | typ) .. piece)
+              send(last and e ~= 0, ts, ind .. string.char(bor(s, e, typ)) .. piece)
             end
           end
         end
@@ -422,14 +425,14 @@ describe("core.demux with ffmpeg's H.264", function()
     f:close()
     local units = {}
     for _, nal in ipairs(nals(clip)) do
-      local t = nal:byte(1) & 0x1f
+      local t = band(nal:byte(1), 0x1f)
       if t == 9 or #units == 0 then units[#units + 1] = {} end
       -- x264 repeats SPS and PPS before every IDR; a camera may not.
       if #units == 1 or (t ~= 7 and t ~= 8) then table.insert(units[#units], nal) end
     end
     assert.equal(30, #units)
     local stream = packetize(units, 1000)
-    local items, d = play(stream, 1500, { max_frame = 1 << 20 })
+    local items, d = play(stream, 1500, { max_frame = 1048576 })
     assert.equal(30, #items)
     assert.same({ lost = 0, bad = 0, oversized = 0 },
       { lost = d:stats().lost, bad = d:stats().bad_rtp, oversized = d:stats().oversized })
@@ -440,9 +443,9 @@ describe("core.demux with ffmpeg's H.264", function()
     end
     assert.same({ 1, 11, 21 }, keys)
     -- The later IDRs came without SPS/PPS; the demux put them back.
-    assert.equal(7, units[1][2]:byte(1) & 0x1f)
+    assert.equal(7, band(units[1][2]:byte(1), 0x1f))
     for _, k in ipairs { 11, 21 } do
-      assert.not_equal(7, units[k][2]:byte(1) & 0x1f)
+      assert.not_equal(7, band(units[k][2]:byte(1), 0x1f))
       assert.truthy(items[k].data:find(SC .. units[1][2] .. SC .. units[1][3], 1, true))
     end
     for i = keys[2], #items do cut[#cut + 1] = items[i].data end

@@ -4,7 +4,14 @@
 -- iproute2 (CI has both); otherwise the spec says why it skipped.
 local json = require "vigi.json"
 
-local SUFFIX = tostring(math.random(100000, 999999))
+-- Names unique to this process (runs for several Lua versions may overlap).
+local function own_pid()
+  local f = io.open("/proc/self/stat")
+  local pid = f and f:read("*l"):match("^%d+")
+  if f then f:close() end
+  return pid
+end
+local SUFFIX = own_pid() or tostring(math.random(100000, 999999))
 local NS_CLIENT, NS_CAMERA = "vigi-c-" .. SUFFIX, "vigi-s-" .. SUFFIX
 local NET = "10.231.77."
 
@@ -65,9 +72,12 @@ describe("broadcast discovery across a veth pair in network namespaces", functio
   teardown(teardown_pair)
 
   it("finds the camera by broadcast, with no address given", function()
-    local script = "local v=require'vigi'; local j=require'vigi.json';" ..
+    -- The client runs on the Lua that runs this spec, with its module paths.
+    local lua = jit and "luajit" or _VERSION:gsub("^Lua ", "lua")
+    local script = string.format("package.path=%q; package.cpath=%q;", package.path, package.cpath) ..
+      "local v=require'vigi'; local j=require'vigi.json';" ..
       "local l,s=v.discover{timeout=1.5}; print(j.encode({list=l,stats=s}))"
-    local p = io.popen("ip netns exec " .. NS_CLIENT .. " lua5.4 -e " .. string.format("%q", script))
+    local p = io.popen("ip netns exec " .. NS_CLIENT .. " " .. lua .. " -e " .. require("spec.helper").quote(script))
     local out = p:read("*a")
     p:close()
     local r = assert(json.decode(out), "no JSON from the client: " .. out)

@@ -9,6 +9,7 @@ local MAGIC = 0x77805D05
 local HEADER = ">BBBBI2I2I4I4"
 
 local helper = require "spec.helper"
+local bytes = require "spec.support.bytes"
 local q, sh = helper.quote, helper.sh
 
 -- argv: port wait expect, then (host fill hex) for each packet to send
@@ -50,7 +51,7 @@ local function request(t)
   t = t or {}
   local payload = t.payload or "{}"
   local len = t.length or #payload
-  return string.pack(HEADER, t.version or 1, 0, t.flags or 0x12, 0, t.opcode or 1, len,
+  return bytes.pack(HEADER, t.version or 1, 0, t.flags or 0x12, 0, t.opcode or 1, len,
     t.serial or 0x01020304, 0) .. payload
 end
 
@@ -71,7 +72,7 @@ local function exchange(port, packets, opts)
     local r = { from = from, zlib = tonumber(crc), size = #d }
     if #d >= 16 then
       r.version, r.reserved, r.flags, r.result, r.opcode, r.length, r.serial, r.checksum =
-        string.unpack(HEADER, d)
+        bytes.unpack(HEADER, d)
       r.payload = d:sub(17)
       r.json = cjson.decode(r.payload)
     end
@@ -93,7 +94,7 @@ describe("vigi-sim discovery", function()
   local sim, port
   setup(function()
     sim = assert(vigisim.start { "--odp-port", "0" })
-    port = math.tointeger(sim.odp)
+    port = math.floor(sim.odp)
   end)
   teardown(function() sim:stop() end)
   before_each(function() admin(sim, "POST", "reset") end)
@@ -262,7 +263,7 @@ describe("vigi-sim fleet", function()
   local sim, port
   setup(function()
     sim = assert(vigisim.start { "--fleet", "3", "--odp-port", "0" })
-    port = math.tointeger(sim.odp)
+    port = math.floor(sim.odp)
   end)
   teardown(function() sim:stop() end)
 
@@ -314,7 +315,7 @@ describe("vigi-sim fleet with --odp-any", function()
   local sim, port
   setup(function()
     sim = assert(vigisim.start { "--fleet", "3", "--odp-port", "0", "--odp-any" })
-    port = math.tointeger(sim.odp)
+    port = math.floor(sim.odp)
   end)
   teardown(function() sim:stop() end)
 

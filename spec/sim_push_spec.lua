@@ -13,7 +13,7 @@ local function sleep(s) os.execute("sleep " .. s) end
 local function slurp(path)
   local f = io.open(path, "rb")
   if not f then return "" end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -78,8 +78,10 @@ local function subscribe(types, heartbeat, opts)
   return s
 end
 
+-- os.execute gives true/nil on 5.2+, the exit status (0 is success) on 5.1.
 local function alive(s)
-  return os.execute("kill -0 " .. s.pid .. " 2>/dev/null") == true
+  local r = os.execute("kill -0 " .. s.pid .. " 2>/dev/null")
+  return r == true or r == 0
 end
 
 -- The stream after the HTTP head, parsed strictly into parts. Returns the
@@ -230,7 +232,9 @@ describe("vigi-sim subscribeMsg events", function()
     assert.are.equal(2, admin("event", { event_type = "MotionDetection_people_enhance", time = 5 }).subscriptions)
     assert.are.equal(1, admin("event", { event_type = "SomethingNew", time = 6 }).subscriptions)
     assert.are.equal(2, admin("event", { event_type = "TamperDetection", time = 7 }).subscriptions)
-    wait_for(function() return #events_of(parts(all)) >= 3 end)
+    wait_for(function()
+      return #events_of(parts(all)) >= 3 and #events_of(parts(motion)) >= 1 and #events_of(parts(tamper)) >= 1
+    end)
     local function types(s)
       local out = {}
       for _, e in ipairs(events_of(parts(s))) do out[#out + 1] = e.event_type end

@@ -136,7 +136,8 @@ local function read_password()
   local pw = os.getenv("VIGI_PASSWORD")
   if pw then return pw end
   io.stderr:write("camera password: ")
-  local tty = os.execute("stty -echo 2>/dev/null")
+  local r = os.execute("stty -echo 2>/dev/null")
+  local tty = r == true or r == 0 -- 5.1 gives the exit status, 5.2+ true or nil
   pw = io.read("*l")
   if tty then os.execute("stty echo 2>/dev/null") io.stderr:write("\n") end
   return pw

@@ -27,6 +27,12 @@ Runner.__index = Runner
 
 local current -- the runner of the vigi.run in progress (one at a time)
 
+-- Values with their count, so that nils (as in `return nil, err`) survive.
+local unpack_ = table.unpack or unpack -- luacheck: ignore 143
+local function pack(...) return { n = select("#", ...), ... } end
+local function unpack(t) return unpack_(t, 1, t.n) end
+local NONE = { n = 0 }
+
 -- A min-heap of { at = deadline, task = t, gen = n } with lazy deletion:
 -- an entry whose gen is not its task's current one is stale.
 local function heap_push(h, e)
@@ -89,7 +95,7 @@ function Runner:_wake(t, ...)
   if t.queued or t.done then return end
   self:_unwait(t)
   t.queued = true
-  t.resume_args = select("#", ...) > 0 and { ... } or nil
+  t.resume_args = select("#", ...) > 0 and pack(...) or nil
   self.ready[#self.ready + 1] = t
 end
 
@@ -122,9 +128,10 @@ end
 
 function Runner:_step(t)
   t.queued = false
-  local args = t.resume_args or {}
+  local args = t.resume_args or NONE
   t.resume_args = nil
-  local ok, what, set, timeout = coroutine.resume(t.co, (table.unpack or unpack)(args))
+  local r = pack(coroutine.resume(t.co, unpack(args)))
+  local ok, what, set, timeout = r[1], r[2], r[3], r[4]
   if not ok then
     t.done = true
     self.tasks = self.tasks - 1
@@ -135,7 +142,7 @@ function Runner:_step(t)
     t.done = true
     self.tasks = self.tasks - 1
     wait.detach(t.co)
-    t.results = { what, set, timeout }
+    t.results = pack(unpack_(r, 2, r.n))
     for _, j in ipairs(t.joiners) do self:_wake(j) end
     return
   end
@@ -151,9 +158,9 @@ function Runner:_step(t)
 end
 
 function Runner:spawn(fn, ...)
-  local args = { ... }
+  local args = pack(...)
   local t = { fds = {}, gen = 0, joiners = {} }
-  t.co = coroutine.create(function() return fn((table.unpack or unpack)(args)) end)
+  t.co = coroutine.create(function() return fn(unpack(args)) end)
   wait.attach(t.co, task_waiter, function()
     -- only a task parked on sockets or a deadline; not one in join
     if not t.queued and not t.done and t.gen_parked == t.gen then self:_wake(t) end
@@ -212,7 +219,7 @@ function _M.Task:join()
     self.joiners[#self.joiners + 1] = mine
     while not self.done do coroutine.yield("vigi.join") end
   end
-  return (table.unpack or unpack)(self.results or {})
+  return unpack(self.results or NONE)
 end
 
 -- vigi.run(fn, ...) -> what fn returned, once fn and every task spawned
@@ -229,7 +236,7 @@ function _M.run(fn, ...)
   current = nil
   r.poller:close()
   if not ok then error(err, 0) end
-  return (table.unpack or unpack)(main.results or {})
+  return unpack(main.results or NONE)
 end
 
 -- vigi.spawn(fn, ...) -> task, inside vigi.run.
