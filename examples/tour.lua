@@ -46,6 +46,25 @@ print("a bad parameter is refused before anything is sent")
 local ok, err = cam:setSpeakerVolume { volume = 150 }
 show("setSpeakerVolume 150", ok and "accepted?!" or tostring(err))
 
+print("live video (two seconds)")
+local s, serr = cam:preview { resolution = "HD" }
+if s then
+  local frames, keys, bytes, codec = 0, 0, 0, "?"
+  for f in s:frames() do
+    if f.kind == "video" then
+      frames, bytes, codec = frames + 1, bytes + #f.data, f.codec
+      if f.keyframe then keys = keys + 1 end
+      if f.pts >= 2 then break end
+    elseif f.kind == "error" then
+      show("stream", tostring(f.error))
+    end
+  end
+  s:close()
+  show("frames", ("%d %s frames, %d keyframes, %d bytes"):format(frames, codec, keys, bytes))
+else
+  show("stream", tostring(serr))
+end
+
 local n = 0
 for _, row in ipairs(vigi.methods) do if row.access == "read" then n = n + 1 end end
 print(("%d methods in all, %d of them read-only; `bin/vigi methods` lists them"):format(#vigi.methods, n))
