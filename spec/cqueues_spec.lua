@@ -78,4 +78,40 @@ describe("cqueues", function()
     assert.is_true(core.now() - t0 < 0.35)
     assert.same({ "cqueues", "vigi" }, order)
   end)
+
+  it("polls a subscription and a stream session as cqueues pollables", function()
+    local cq = cqueues.new()
+    local event_after, frame_after
+    cq:wrap(function()
+      local cam = assert(vigi.connect(sim:options()))
+      assert(cam:setMsgpushInterval { event_interval = 0 })
+      local sub = assert(cam:subscribe { event_types = { "MotionDetection" }, heartbeat = 5 })
+      cq:wrap(function()
+        cqueues.sleep(0.3)
+        sim:admin("POST", "event", { event_type = "MotionDetection", count = 1 })
+      end)
+      -- cqueues waits on the subscription itself (5 s at most); vigi then
+      -- reads without waiting. Without a real descriptor this would take
+      -- the whole 5 s.
+      local t0 = core.now()
+      while not event_after and core.now() - t0 < 10 do
+        cqueues.poll(sub, 5)
+        local ev = sub:next(0)
+        if ev and ev.kind == "event" then event_after = core.now() - t0 end
+      end
+      local s = assert(cam:preview {})
+      t0 = core.now()
+      while not frame_after and core.now() - t0 < 10 do
+        cqueues.poll(s, 5)
+        local f = s:next(0)
+        if f and f.kind == "video" then frame_after = core.now() - t0 end
+      end
+      s:close()
+      sub:close()
+      cam:close()
+    end)
+    assert(cq:loop(20))
+    assert.is_true(event_after < 2, "event after " .. tostring(event_after) .. " s")
+    assert.is_true(frame_after < 2, "frame after " .. tostring(frame_after) .. " s")
+  end)
 end)

@@ -258,9 +258,37 @@ function Sub:run(seconds)
   end
 end
 
+-- A cqueues pollable (pollfd, events, timeout), for code that polls a
+-- subscription itself: `cqueues.poll(sub)`, then `sub:next(0)`. libcurl's
+-- sockets change under it, so the descriptor shown is an epoll of the
+-- subscription's own, re-armed with libcurl's wait set at every poll.
+function Sub:pollfd()
+  local h = self.http and self.http.h -- the libcurl reader's vigi.http
+  if not h or self.closed then return nil end
+  self._poller = self._poller or assert(core.poller())
+  self._pollset = self._pollset or {}
+  local n, tmo = h:waitset(self._pollset)
+  for i = 1, n do self._poller:watch(self._pollset[2 * i - 1], self._pollset[2 * i]) end
+  self._polltmo = tmo
+  return self._poller:fd()
+end
+function Sub.events() return "r" end
+function Sub:timeout()
+  if #self.queue > 0 or self.closed then return 0 end
+  local t = self.last_part + self.watchdog_after - core.now()
+  if self._polltmo and self._polltmo >= 0 then t = math.min(t, self._polltmo) end
+  return math.max(0, t)
+end
+
 function Sub:close()
   self.closed = true
   self.state = "closed"
+  if self._poller then
+    local cq = package.loaded.cqueues
+    if cq then cq.cancel(self._poller:fd()) end -- cqueues forgets it first
+    self._poller:close()
+    self._poller = nil
+  end
   if self.http then self.http:close() self.http = nil end
   -- A task waiting in next() sees the close now, not at its deadline.
   wait.wake(self.reader_co)

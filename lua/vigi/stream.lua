@@ -186,6 +186,18 @@ function Session:_fail_connection(err)
   self.conn:close()
 end
 
+-- A cqueues pollable (pollfd, events, timeout), for code that polls a
+-- session itself: `cqueues.poll(s)`, then `s:next(0)`. The timeout is 0
+-- while items wait in the queue or bytes in the reader, which the socket's
+-- readiness would not show.
+function Session:pollfd() return self.conn.tcp and self.conn.tcp.fd end
+function Session.events() return "r" end
+function Session:timeout()
+  local q, d = self.queue, self.conn.demux
+  if q.head <= q.tail or self.finished or (d and d:buffered() > 0) then return 0 end
+  return math.max(0, self.conn.last_item_at + self.stall - core.now())
+end
+
 -- for f in s:frames() do ... end: frames and notifications until the
 -- session ends; when it ended by an error, one last item
 -- { kind = "error", error = err } (the error is also s.error).

@@ -127,7 +127,14 @@ function _M.open(o)
 end
 
 function Conn:close()
-  if self.tcp then self.tcp:close() self.tcp = nil end
+  if self.tcp then
+    -- A cqueues loop that polled a session of this connection forgets
+    -- its descriptor before it closes (cqueues fails on closed ones).
+    local cq = package.loaded.cqueues
+    if cq and self.tcp.fd then cq.cancel(self.tcp.fd) end
+    self.tcp:close()
+    self.tcp = nil
+  end
   if self.demux then
     -- what the reader counted stays readable after the close
     self.demux_stats, self.peak = self.demux:stats(), self.demux:peak()
