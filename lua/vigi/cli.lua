@@ -163,12 +163,17 @@ function verbs.methods(_, words)
   local apidoc = require "vigi.apidoc"
   local pattern = words[2] and words[2]:lower()
   local n = 0
-  for _, row in ipairs(methods.list) do
-    if not pattern or row.name:lower():find(pattern, 1, true) or row.group:lower():find(pattern, 1, true) then
-      print(apidoc.describe(row))
-      n = n + 1
+  local function list(rows)
+    for _, row in ipairs(rows) do
+      if not pattern or row.name:lower():find(pattern, 1, true) or row.group:lower():find(pattern, 1, true) then
+        print(apidoc.describe(row))
+        n = n + 1
+      end
     end
   end
+  list(methods.list)
+  -- The stream interface's requests (cam:preview, cam:playback, ...: docs/streams.md).
+  list(require("vigi.streamapi").list)
   if n == 0 then eprint("vigi: no method matches " .. words[2]) return 1 end
   return 0
 end

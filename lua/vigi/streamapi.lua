@@ -18,7 +18,7 @@ local EVENT_TYPES = {
 _M.EVENT_TYPES = EVENT_TYPES
 
 local function time(name, required, doc)
-  return { name = name, type = "int", wire = "string", min = 0, max = 2 ^ 32 - 1,
+  return { name = name, type = "int", wire = "string", min = 0, max = 4294967295,
            required = required, doc = doc }
 end
 
