@@ -73,9 +73,8 @@ describe("cqueues", function()
     local order = {}
     cq:wrap(function() vigi.sleep(0.2) order[#order + 1] = "vigi" end)
     cq:wrap(function() cqueues.sleep(0.1) order[#order + 1] = "cqueues" end)
-    local t0 = core.now()
     assert(cq:loop())
-    assert.is_true(core.now() - t0 < 0.35)
+    -- a blocking vigi.sleep would have let the cqueues one end second
     assert.same({ "cqueues", "vigi" }, order)
   end)
 
@@ -90,19 +89,19 @@ describe("cqueues", function()
         cqueues.sleep(0.3)
         sim:admin("POST", "event", { event_type = "MotionDetection", count = 1 })
       end)
-      -- cqueues waits on the subscription itself (5 s at most); vigi then
+      -- cqueues waits on the subscription itself (30 s at most); vigi then
       -- reads without waiting. Without a real descriptor this would take
-      -- the whole 5 s.
+      -- the whole 30 s.
       local t0 = core.now()
-      while not event_after and core.now() - t0 < 10 do
-        cqueues.poll(sub, 5)
+      while not event_after and core.now() - t0 < 40 do
+        cqueues.poll(sub, 30)
         local ev = sub:next(0)
         if ev and ev.kind == "event" then event_after = core.now() - t0 end
       end
       local s = assert(cam:preview {})
       t0 = core.now()
-      while not frame_after and core.now() - t0 < 10 do
-        cqueues.poll(s, 5)
+      while not frame_after and core.now() - t0 < 40 do
+        cqueues.poll(s, 30)
         local f = s:next(0)
         if f and f.kind == "video" then frame_after = core.now() - t0 end
       end
@@ -110,8 +109,8 @@ describe("cqueues", function()
       sub:close()
       cam:close()
     end)
-    assert(cq:loop(20))
-    assert.is_true(event_after < 2, "event after " .. tostring(event_after) .. " s")
-    assert.is_true(frame_after < 2, "frame after " .. tostring(frame_after) .. " s")
+    assert(cq:loop(90))
+    assert.is_true(event_after < 15, "event after " .. tostring(event_after) .. " s")
+    assert.is_true(frame_after < 15, "frame after " .. tostring(frame_after) .. " s")
   end)
 end)
