@@ -243,7 +243,7 @@ function Conn:_authorization(uri)
   self.nc = self.nc + 1
   return core.digest_authorization {
     username = self.username, password = self._password(), realm = c.realm, nonce = c.nonce,
-    uri = uri, method = "MULTITRANS", algorithm = c.algorithm, qop = c.qop,
+    uri = uri, method = "MULTITRANS", algorithm = c.named_algorithm and c.algorithm or nil, qop = c.qop,
     nc = c.qop and self.nc or nil, opaque = c.opaque,
   }
 end
@@ -286,10 +286,14 @@ function Conn:request(name, body, sid, deadline)
     if answer.status == 401 then
       rounds = rounds + 1
       self.stats.auth_rounds = self.stats.auth_rounds + 1
-      local c, cerr = core.digest_challenge(answer.headers["www-authenticate"] or "")
+      local header = answer.headers["www-authenticate"] or ""
+      local c, cerr = core.digest_challenge(header)
       if not c then
         return fail(self, "protocol", what .. ": unreadable digest challenge (" .. tostring(cerr) .. ")")
       end
+      -- Strict out: name the algorithm only when the camera did (MD5 is
+      -- the default either way, RFC 7616 §3.3).
+      c.named_algorithm = header:lower():find("algorithm", 1, true) ~= nil
       -- A fresh prompt after credentials went out is a refusal, unless the
       -- camera says the nonce only went stale (RFC 7616 §3.3).
       if (authz and not c.stale) or rounds >= MAX_AUTH_ROUNDS then
