@@ -66,7 +66,15 @@ local function connect(peer, deadline, fresh, pool)
     local reused = (sock:getreusedtimes() or 0) > 0
     if not reused then
       -- The last session is offered for resumption, as libcurl does.
-      local session, herr = sock:sslhandshake(peer.session, peer.server_name, peer.verify)
+      -- pcall: lua-resty-core 0.1.25 raises (an assert in its socket.lua)
+      -- instead of returning an error when a verifying handshake fails
+      -- without having had to wait; that is a refusal like any other.
+      local ok_call, session, herr = pcall(sock.sslhandshake, sock, peer.session, peer.server_name,
+        peer.verify)
+      if not ok_call then
+        herr = (peer.verify and "certificate verify failed (" or "failed (") .. tostring(session) .. ")"
+        session = nil
+      end
       if not session then
         sock:close()
         herr = tostring(herr)
