@@ -94,7 +94,7 @@ describe("cqueues", function()
       -- the whole 30 s.
       local t0 = core.now()
       while not event_after and core.now() - t0 < 40 do
-        cqueues.poll(sub, 30)
+        cqueues.poll(sub:pollable(), 30)
         local ev = sub:next(0)
         if ev and ev.kind == "event" then event_after = core.now() - t0 end
       end

@@ -258,11 +258,13 @@ function Sub:run(seconds)
   end
 end
 
--- A cqueues pollable (pollfd, events, timeout), for code that polls a
--- subscription itself: `cqueues.poll(sub)`, then `sub:next(0)`. libcurl's
--- sockets change under it, so the descriptor shown is an epoll of the
--- subscription's own, re-armed with libcurl's wait set at every poll.
-function Sub:pollfd()
+-- A cqueues pollable, for code that polls a subscription itself:
+-- `cqueues.poll(sub:pollable())`, then `sub:next(0)`. (A separate object,
+-- because cqueues' `events` would collide with sub:events(), the
+-- iterator.) libcurl's sockets change under a subscription, so the
+-- descriptor shown is an epoll of its own, re-armed with libcurl's wait
+-- set at every poll.
+function Sub:_pollfd()
   local h = self.http and self.http.h -- the libcurl reader's vigi.http
   if not h or self.closed then return nil end
   self._poller = self._poller or assert(core.poller())
@@ -272,12 +274,23 @@ function Sub:pollfd()
   self._polltmo = tmo
   return self._poller:fd()
 end
-function Sub.events() return "r" end
-function Sub:timeout()
+
+function Sub:_polltimeout()
   if #self.queue > 0 or self.closed then return 0 end
   local t = self.last_part + self.watchdog_after - core.now()
   if self._polltmo and self._polltmo >= 0 then t = math.min(t, self._polltmo) end
   return math.max(0, t)
+end
+
+local Pollable = {}
+Pollable.__index = Pollable
+function Pollable:pollfd() return self.sub:_pollfd() end
+function Pollable.events() return "r" end
+function Pollable:timeout() return self.sub:_polltimeout() end
+
+function Sub:pollable()
+  self._pollable = self._pollable or setmetatable({ sub = self }, Pollable)
+  return self._pollable
 end
 
 function Sub:close()

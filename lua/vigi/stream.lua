@@ -187,7 +187,8 @@ function Session:_fail_connection(err)
 end
 
 -- A cqueues pollable (pollfd, events, timeout), for code that polls a
--- session itself: `cqueues.poll(s)`, then `s:next(0)`. The timeout is 0
+-- session itself: `cqueues.poll(s)`, then `s:next(0)`. (So no field of a
+-- session may be called `events`, `pollfd` or `timeout`.) The timeout is 0
 -- while items wait in the queue or bytes in the reader, which the socket's
 -- readiness would not show.
 function Session:pollfd() return self.conn.tcp and self.conn.tcp.fd end
@@ -220,7 +221,7 @@ function Session:_request(name, params, timeout)
   if self.finished then return errors.fail("invalid", name .. ": the session has ended") end
   local body, err = _M.body(name, params)
   if not body then return nil, err end
-  return self.conn:request(name, body, self.id, core.now() + (timeout or self.timeout))
+  return self.conn:request(name, body, self.id, core.now() + (timeout or self.answer_timeout))
 end
 
 -- s:play{ start_time =, end_time =, scale =, event_type = } (playback)
@@ -306,7 +307,7 @@ function _M.open(cam, kind, params, opts)
   end
   local self = setmetatable({
     cam = cam, conn = conn, kind = kind, id = tostring(answer.session_id or ""),
-    answer = answer, queue = new_queue(), timeout = timeout,
+    answer = answer, queue = new_queue(), answer_timeout = timeout,
     stall = opts.stall or timeout, on_notification = opts.on_notification,
     stats = { frames = 0, bytes = 0, notifications = 0, dropped = 0 },
   }, Session)

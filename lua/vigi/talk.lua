@@ -47,7 +47,7 @@ function Talk:_paced(data)
     -- Everything due by now goes in one write.
     local count = math.max(1, math.floor((core.now() - self.t0) / period) - self.packets + 1)
     local j = math.min(n, i + count * size - 1)
-    local ok, err = self.conn:send(data:sub(i, j), core.now() + self.session.timeout)
+    local ok, err = self.conn:send(data:sub(i, j), core.now() + self.session.answer_timeout)
     if not ok then return nil, err end
     self.packets = self.packets + math.floor((j - i + 1) / size)
     i = j + 1
