@@ -14,6 +14,7 @@
  * raises, like a bad port. Network failures return nil and strerror's
  * text. Nothing here blocks. */
 #include "compat.h"
+#include "lua_sock.h"
 #include "tcp.h"
 
 #include <arpa/inet.h>
@@ -41,18 +42,6 @@ static ltcp *check(lua_State *L) {
   return t;
 }
 
-static int fail(lua_State *L, int err) {
-  lua_pushnil(L);
-  lua_pushstring(L, strerror(err));
-  return 2;
-}
-
-static int again(lua_State *L) {
-  lua_pushnil(L);
-  lua_pushliteral(L, "again");
-  return 2;
-}
-
 /* core.tcp_connect(ip, port) */
 static int l_connect(lua_State *L) {
   struct in_addr ip;
@@ -73,7 +62,7 @@ static int l_connect(lua_State *L) {
   t->port = (unsigned)port;
   luaL_setmetatable(L, CLASS);
   rc = tcp_connect(ip, (unsigned)port, &t->fd, &err);
-  if (rc == NET_ERROR) return fail(L, err);
+  if (rc == NET_ERROR) return vigi_sock_fail(L, err);
   t->connected = rc == NET_OK;
   return 1;
 }
@@ -81,14 +70,14 @@ static int l_connect(lua_State *L) {
 static int l_connected(lua_State *L) {
   ltcp *t = check(L);
   int err = 0;
-  if (t->connect_err) return fail(L, t->connect_err);
+  if (t->connect_err) return vigi_sock_fail(L, t->connect_err);
   if (!t->connected) {
     switch (tcp_connected(t->fd, &err)) {
     case NET_OK: t->connected = 1; break;
-    case NET_AGAIN: return again(L);
+    case NET_AGAIN: return vigi_sock_again(L);
     default:
       t->connect_err = err ? err : ECONNREFUSED;
-      return fail(L, t->connect_err);
+      return vigi_sock_fail(L, t->connect_err);
     }
   }
   lua_pushboolean(L, 1);
@@ -117,8 +106,8 @@ static int l_send(lua_State *L) {
   }
   switch (tcp_send(t->fd, data + i - 1, j - i + 1, &sent, &err)) {
   case NET_OK: lua_pushinteger(L, (lua_Integer)sent); return 1;
-  case NET_AGAIN: return again(L);
-  default: return fail(L, err);
+  case NET_AGAIN: return vigi_sock_again(L);
+  default: return vigi_sock_fail(L, err);
   }
 }
 
@@ -137,27 +126,14 @@ static int l_recv(lua_State *L) {
     }
     lua_pushlstring(L, t->buf, got);
     return 1;
-  case NET_AGAIN: return again(L);
-  default: return fail(L, err);
+  case NET_AGAIN: return vigi_sock_again(L);
+  default: return vigi_sock_fail(L, err);
   }
 }
 
-/* t:waitset(set [, want_write]): the contract of vigi.udp's (see
- * lua/vigi/wait.lua): set = { fd, events (1 read, 2 write), n = 1 };
- * returns the pair count, 1, and -1: the socket has no timer of its own,
- * the caller's deadline rules. */
+/* s:waitset(set [, want_write]): see lua_sock.h. */
 static int l_waitset(lua_State *L) {
-  ltcp *t = check(L);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  lua_pushinteger(L, t->fd);
-  lua_rawseti(L, 2, 1);
-  lua_pushinteger(L, lua_toboolean(L, 3) ? 2 : 1);
-  lua_rawseti(L, 2, 2);
-  lua_pushinteger(L, 1);
-  lua_setfield(L, 2, "n");
-  lua_pushinteger(L, 1);
-  lua_pushinteger(L, -1);
-  return 2;
+  return vigi_sock_waitset(L, check(L)->fd);
 }
 
 static int l_fd(lua_State *L) {

@@ -11,6 +11,7 @@
  * Addresses are IPv4 dotted quads; anything else is a programming mistake
  * and raises. Nothing here blocks. */
 #include "compat.h"
+#include "lua_sock.h"
 #include "net.h"
 
 #include <arpa/inet.h>
@@ -34,18 +35,6 @@ static ludp *check(lua_State *L) {
   ludp *u = luaL_checkudata(L, 1, CLASS);
   if (u->fd < 0) luaL_error(L, CLASS ": used after close");
   return u;
-}
-
-static int fail(lua_State *L, int err) {
-  lua_pushnil(L);
-  lua_pushstring(L, strerror(err));
-  return 2;
-}
-
-static int again(lua_State *L) {
-  lua_pushnil(L);
-  lua_pushliteral(L, "again");
-  return 2;
 }
 
 static int push_addr(lua_State *L, struct in_addr ip) {
@@ -100,7 +89,7 @@ static int l_new(lua_State *L) {
   u->fd = -1;
   luaL_setmetatable(L, CLASS);
   u->fd = net_udp_open(&o, &err);
-  if (u->fd < 0) return fail(L, err);
+  if (u->fd < 0) return vigi_sock_fail(L, err);
   return 1;
 }
 
@@ -127,8 +116,8 @@ static int l_sendto(lua_State *L) {
   int err = 0;
   switch (net_sendto(u->fd, data, len, ip, port, &err)) {
   case NET_OK: lua_pushboolean(L, 1); return 1;
-  case NET_AGAIN: return again(L);
-  default: return fail(L, err);
+  case NET_AGAIN: return vigi_sock_again(L);
+  default: return vigi_sock_fail(L, err);
   }
 }
 
@@ -146,27 +135,14 @@ static int l_recvfrom(lua_State *L) {
     push_addr(L, ip);
     lua_pushinteger(L, port);
     return 3;
-  case NET_AGAIN: return again(L);
-  default: return fail(L, err);
+  case NET_AGAIN: return vigi_sock_again(L);
+  default: return vigi_sock_fail(L, err);
   }
 }
 
-/* u:waitset(t [, want_write]): the same contract as vigi.http's (see
- * lua/vigi/wait.lua): t = { fd, events (1 read, 2 write), n = 1 }; returns
- * the pair count, 1, and -1: the socket has no timer of its own, the
- * caller's deadline rules. */
+/* s:waitset(set [, want_write]): see lua_sock.h. */
 static int l_waitset(lua_State *L) {
-  ludp *u = check(L);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  lua_pushinteger(L, u->fd);
-  lua_rawseti(L, 2, 1);
-  lua_pushinteger(L, lua_toboolean(L, 3) ? 2 : 1);
-  lua_rawseti(L, 2, 2);
-  lua_pushinteger(L, 1);
-  lua_setfield(L, 2, "n");
-  lua_pushinteger(L, 1);
-  lua_pushinteger(L, -1);
-  return 2;
+  return vigi_sock_waitset(L, check(L)->fd);
 }
 
 static int l_getsockname(lua_State *L) {
@@ -174,7 +150,7 @@ static int l_getsockname(lua_State *L) {
   struct in_addr ip;
   unsigned port;
   int err = 0;
-  if (net_sockname(u->fd, &ip, &port, &err) != 0) return fail(L, err);
+  if (net_sockname(u->fd, &ip, &port, &err) != 0) return vigi_sock_fail(L, err);
   push_addr(L, ip);
   lua_pushinteger(L, port);
   return 2;
@@ -212,7 +188,7 @@ static int l_tostring(lua_State *L) {
 static int l_interfaces(lua_State *L) {
   net_iface ifs[64];
   int i, err = 0, n = net_ipv4_broadcasts(ifs, 64, &err);
-  if (n < 0) return fail(L, err);
+  if (n < 0) return vigi_sock_fail(L, err);
   lua_createtable(L, n, 0);
   for (i = 0; i < n; i++) {
     lua_createtable(L, 0, 3);

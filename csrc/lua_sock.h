@@ -1,0 +1,42 @@
+/* lua_sock.h: what the socket classes (vigi.tcp, vigi.udp) answer alike:
+ * the results of an operation that failed or would block, and the wait
+ * set of one descriptor (the contract of lua/vigi/wait.lua). */
+#ifndef VIGI_LUA_SOCK_H
+#define VIGI_LUA_SOCK_H
+
+#include "compat.h"
+
+#include <string.h>
+
+/* nil, strerror(err) */
+static inline int vigi_sock_fail(lua_State *L, int err) {
+  lua_pushnil(L);
+  lua_pushstring(L, strerror(err));
+  return 2;
+}
+
+/* nil, "again": it would block; wait for the socket and call again */
+static inline int vigi_sock_again(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "again");
+  return 2;
+}
+
+/* s:waitset(set [, want_write]) for descriptor fd, the set at index 2:
+ * set = { fd, events (1 read, 2 write), n = 1 }; returns the pair count,
+ * 1, and -1: a socket has no timer of its own, the caller's deadline
+ * rules. */
+static inline int vigi_sock_waitset(lua_State *L, int fd) {
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_pushinteger(L, fd);
+  lua_rawseti(L, 2, 1);
+  lua_pushinteger(L, lua_toboolean(L, 3) ? 2 : 1);
+  lua_rawseti(L, 2, 2);
+  lua_pushinteger(L, 1);
+  lua_setfield(L, 2, "n");
+  lua_pushinteger(L, 1);
+  lua_pushinteger(L, -1);
+  return 2;
+}
+
+#endif
