@@ -18,6 +18,7 @@ void vigi_open_multipart(lua_State *L);
 void vigi_open_tcp(lua_State *L);
 void vigi_open_digest(lua_State *L);
 void vigi_open_demux(lua_State *L);
+void vigi_open_talk(lua_State *L);
 void vigi_open_poller(lua_State *L);
 
 /* core.poll(set, timeout): set holds fd, events pairs (events: 1 read,
@@ -118,6 +119,7 @@ int luaopen_vigi_core(lua_State *L) {
   vigi_open_tcp(L);
   vigi_open_digest(L);
   vigi_open_demux(L);
+  vigi_open_talk(L);
   vigi_open_poller(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
