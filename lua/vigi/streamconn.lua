@@ -88,14 +88,14 @@ function Plain:send(data, deadline)
   return true
 end
 
--- Reads what came into the demux, or waits for it once: true (maybe
--- nothing read) | nil, "timeout" | nil, "closed" | nil, message.
+-- Reads what came into the demux, or waits for it once: the bytes read
+-- (0 after a wait) | nil, "timeout" | nil, "closed" | nil, message.
 function Plain:recv(demux, deadline)
   local n, err = demux:recv(self.fd)
-  if n then return true end
+  if n then return n end
   if err == "again" then
     if not self:_wait(deadline) then return nil, "timeout" end
-    return true
+    return 0
   end
   return nil, err
 end
@@ -161,12 +161,12 @@ function Conn:_read(deadline)
   while true do
     if not self.demux then return fail(self, "network", "the connection is closed") end
     local item, kind, msg = self.demux:next()
-    if item then
-      self.last_item_at = core.now()
-      return item
-    end
+    if item then return item end
     if kind then return fail(self, "protocol", tostring(msg)) end
     local ok, err = self.tcp:recv(self.demux, deadline)
+    -- The stall watchdog's clock: bytes came (once a read, not an item;
+    -- resty's socket answers true when it read).
+    if ok == true or (ok and ok > 0) then self.last_item_at = core.now() end
     if not ok then
       if err == "timeout" then
         return fail(self, "timeout", "no data from the camera in time")
