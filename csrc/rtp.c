@@ -105,6 +105,18 @@ static int name_is(const char *s, size_t n, const char *name) {
   return 1;
 }
 
+/* A parameter name, in any case, with spaces inside it passed over: the
+ * document's own example breaks "sprop-parameter- sets" across a line. */
+static int param_is(const char *s, size_t n, const char *name) {
+  size_t i, k = 0;
+  for (i = 0; i < n; i++) {
+    if (is_ws((unsigned char)s[i])) continue;
+    if (!name[k] || lower((unsigned char)s[i]) != name[k]) return 0;
+    k++;
+  }
+  return name[k] == '\0';
+}
+
 /* Which parameter set slot (0 VPS, 1 SPS, 2 PPS) a NAL unit type fills,
  * or -1. */
 static int ps_slot(int codec, int type) {
@@ -173,13 +185,13 @@ int rtp_track_fmtp(rtp_track *t, const char *s, size_t len) {
     for (nb = eq; nb > na && is_ws((unsigned char)s[nb - 1]); nb--) {}
     for (va = eq + 1; va < b && is_ws((unsigned char)s[va]); va++) {}
     for (vb = b; vb > va && is_ws((unsigned char)s[vb - 1]); vb--) {}
-    if (t->codec == RTP_H264 && name_is(s + na, nb - na, "sprop-parameter-sets"))
+    if (t->codec == RTP_H264 && param_is(s + na, nb - na, "sprop-parameter-sets"))
       sprop_list(t, s + va, vb - va, -1, &taken, &bad);
-    else if (t->codec == RTP_H265 && name_is(s + na, nb - na, "sprop-vps"))
+    else if (t->codec == RTP_H265 && param_is(s + na, nb - na, "sprop-vps"))
       sprop_list(t, s + va, vb - va, 0, &taken, &bad);
-    else if (t->codec == RTP_H265 && name_is(s + na, nb - na, "sprop-sps"))
+    else if (t->codec == RTP_H265 && param_is(s + na, nb - na, "sprop-sps"))
       sprop_list(t, s + va, vb - va, 1, &taken, &bad);
-    else if (t->codec == RTP_H265 && name_is(s + na, nb - na, "sprop-pps"))
+    else if (t->codec == RTP_H265 && param_is(s + na, nb - na, "sprop-pps"))
       sprop_list(t, s + va, vb - va, 2, &taken, &bad);
   }
   return bad ? -1 - taken : taken;

@@ -148,7 +148,8 @@ void rtp_track_free(rtp_track *t);
 /* Reads the sprop parameter sets out of an SDP fmtp line or its value:
  * "a=fmtp:96 packetization-mode=1; sprop-parameter-sets=<b64>,<b64>" for
  * H.264, sprop-vps=, sprop-sps=, sprop-pps= for H.265 (names in any case,
- * spaces around ';' and '='). Base64 is read strictly (standard alphabet,
+ * spaces around ';' and '=', and inside a name: the document's example
+ * spells "sprop-parameter- sets"). Base64 is read strictly (standard alphabet,
  * '=' only as padding, no stray bits); a set over RTP_MAX_PARAM bytes, of
  * the wrong NAL type or not decodable is not taken. Returns the number of
  * sets taken, or -1 - that number when something was malformed. */

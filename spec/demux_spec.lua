@@ -147,6 +147,10 @@ describe("core.demux", function()
     local n, msg = d:track(0, { codec = "H264", fmtp = "sprop-parameter-sets=aOqPLA==,%%%%" })
     assert.equal(1, n)
     assert.matches("malformed", msg)
+    -- the document's own example, with its name broken across a line
+    assert.equal(2, d:track(0, { codec = "H264", fmtp = "a=fmtp:96 packetization-mode=1; " ..
+      "profile-level-id=640032;\nsprop-parameter- sets=Z2QAMqzGuAoALWhAAAD6QAAnGgE=,aOqPLA==" }))
+    d:close()
   end)
 
   it("counts loss, duplicates and wraps", function()

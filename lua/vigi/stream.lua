@@ -80,8 +80,6 @@ local function codecs_of(av)
     video = VIDEO_CODECS[name or ""] or PT_CODECS[tonumber(extra.video_rtpmap:match("^%s*(%d+)")) or -1]
   end
   local fmtp = type(extra.video_fmtp) == "string" and extra.video_fmtp or nil
-  -- The document's example breaks the parameter name across a line.
-  if fmtp then fmtp = fmtp:gsub("sprop%-parameter%-%s+sets", "sprop-parameter-sets") end
   return { video = video or "H264", audio = AUDIO_CODECS[tostring(av.audio_codec)] or "PCMA",
            fmtp = fmtp }
 end

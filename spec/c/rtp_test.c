@@ -247,6 +247,10 @@ static void test_sprop(void) {
   CHECK(rtp_track_fmtp(&t, " Sprop-Parameter-Sets = aOqPLA== , Z2QAMqzG ", 44) == 2);
   CHECK(rtp_track_fmtp(&t, "sprop-parameter-sets=aOqPLA==,@@@@", 34) == -2);
   CHECK(rtp_track_fmtp(&t, "profile-level-id=640032", 23) == 0);
+  /* The document's example, its name broken across a line. */
+  CHECK(rtp_track_fmtp(&t, "a=fmtp:96 packetization-mode=1; profile-level-id=640032;\n"
+                           "sprop-parameter- sets=Z2QAMqzGuAoALWhAAAD6QAAnGgE=,aOqPLA==", 116) == 2);
+  CHECK(rtp_track_fmtp(&t, "sprop-parameter-setsx=aOqPLA==", 30) == 0);
   rtp_track_free(&t);
 
   /* H.265: VPS, SPS, PPS, each checked for its type. */
