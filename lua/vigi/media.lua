@@ -113,7 +113,6 @@ local function parse_range(s)
   if not x then return nil end
   return tonumber(x), tonumber(y), tonumber(n)
 end
-_M.parse_range = parse_range
 
 local function file_size(path)
   local f = io.open(path, "rb")

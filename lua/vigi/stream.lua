@@ -51,7 +51,6 @@ local function channel_range(s)
   for ch = a, b do list[#list + 1] = ch end
   return list
 end
-_M.channel_range = channel_range
 
 -- The channels an answer reserves: interleaved = [{channel, interleaved_id}]
 -- (the document), or a bare "a-b" string.
@@ -68,7 +67,6 @@ local function channels_of(answer)
   end
   return nil
 end
-_M.channels_of = channels_of
 
 -- The codecs of an av_config entry: video and audio as demux names.
 local function codecs_of(av)
@@ -83,7 +81,6 @@ local function codecs_of(av)
   return { video = video or "H264", audio = AUDIO_CODECS[tostring(av.audio_codec)] or "PCMA",
            fmtp = fmtp }
 end
-_M.codecs_of = codecs_of
 
 -- Tracks for a media session: first channel video, second audio.
 function Session:_track(codecs)
@@ -141,6 +138,15 @@ end
 -- Items: frames { kind = "video"|"audio", codec, pts, keyframe, data, lost,
 -- ... }, { kind = "data", data } for downloads, { kind = "notification",
 -- event_type, params }.
+-- A frame handed to the caller is counted.
+local function handed(self, item)
+  if item.kind == "video" or item.kind == "audio" then
+    self.stats.frames = self.stats.frames + 1
+    self.stats.bytes = self.stats.bytes + #item.data
+  end
+  return item
+end
+
 function Session:next(timeout)
   self.reader_co = coroutine.running() -- for close() from another task
   local q = self.queue
@@ -152,30 +158,18 @@ function Session:next(timeout)
       local item = q[q.head]
       q[q.head] = nil
       q.head = q.head + 1
-      if item.kind == "video" or item.kind == "audio" then
-        self.stats.frames = self.stats.frames + 1
-        self.stats.bytes = self.stats.bytes + #item.data
-      end
-      return item
+      return handed(self, item)
     end
     if self.ending then self:_finish(nil) end
     if self.finished then return nil, self.error end
     local stall_deadline = self.conn.last_item_at + self.stall
     if polled and core.now() >= user_deadline then return nil, "timeout" end
     polled = true
-    local item, err = self.conn:_read(math.min(user_deadline, stall_deadline))
-    if item then
-      if item.session == self.id and item.kind ~= "message" then
-        -- The common case, a frame of this session with nothing queued
-        -- before it: straight to the caller, not through the queue.
-        if item.kind == "video" or item.kind == "audio" then
-          self.stats.frames = self.stats.frames + 1
-          self.stats.bytes = self.stats.bytes + #item.data
-        end
-        return item
-      end
-      self.conn:_route(item)
-    else
+    -- Nothing is queued, so a frame of this session read now may go
+    -- straight to the caller (the common case, without the queue).
+    local item, err = self.conn:pump(math.min(user_deadline, stall_deadline), self.id)
+    if item and item ~= true then return handed(self, item) end
+    if not item then
       if err.kind ~= "timeout" then
         self:_fail_connection(err)
       elseif core.now() >= self.conn.last_item_at + self.stall then
@@ -330,16 +324,6 @@ function _M.open(cam, kind, params, opts)
   conn:attach(self)
   self:_track(codecs_of(answer.av_config))
   return self, answer
-end
-
--- Connection statistics with the session's: what the demux skipped and counted.
-function Session:stats_all()
-  local t = {}
-  for k, v in pairs(self.stats) do t[k] = v end
-  if self.conn.demux then
-    for k, v in pairs(self.conn.demux:stats()) do t["demux_" .. k] = v end
-  end
-  return t
 end
 
 return _M

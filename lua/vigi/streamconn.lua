@@ -147,13 +147,12 @@ Conn.__gc = Conn.close
 Conn.__close = Conn.close
 
 -- Writes all of data before the deadline.
-function Conn:_send(data, deadline)
+function Conn:send(data, deadline)
   if not self.tcp then return fail(self, "network", "the connection is closed") end
   local ok, kind, msg = self.tcp:send(data, deadline)
   if not ok then return fail(self, kind, msg) end
   return true
 end
-Conn.send = Conn._send
 
 -- Reads the next item: a message or a frame. nil, err when the camera
 -- closed, the stream broke the protocol, or nothing came before deadline.
@@ -227,10 +226,12 @@ function Conn:_route(item, want)
   if s then s:_push(item) end
 end
 
--- Reads and routes one item; for a session's iterator.
-function Conn:pump(deadline)
+-- Reads one item for a session's iterator: a frame of session `sid`
+-- comes back to the caller; anything else is routed, and then true.
+function Conn:pump(deadline, sid)
   local item, err = self:_read(deadline)
   if not item then return nil, err end
+  if sid ~= nil and item.session == sid and item.kind ~= "message" then return item end
   self:_route(item)
   return true
 end
@@ -265,7 +266,7 @@ function Conn:request(name, body, sid, deadline)
     if sid then head[#head + 1] = "Session: " .. sid end
     head[#head + 1] = "\r\n"
     self.stats.requests = self.stats.requests + 1
-    local ok, serr = self:_send(table.concat(head, "\r\n") .. payload, deadline)
+    local ok, serr = self:send(table.concat(head, "\r\n") .. payload, deadline)
     if not ok then return nil, serr end
     local answer
     self.pending[cseq] = true
