@@ -45,6 +45,14 @@ The password comes from VIGI_PASSWORD, or is asked for on the terminal.
 local function eprint(...) io.stderr:write(table.concat({ ... }, " "), "\n") end
 _M.eprint = eprint
 
+-- Whether a shell command succeeded: 5.1 gives the exit status, 5.2+ true or nil.
+function _M.ran(cmd)
+  local r = os.execute(cmd)
+  return r == true or r == 0
+end
+
+function _M.stderr_is_tty() return _M.ran("test -t 2") end
+
 -- Readable, deterministic JSON for people: sorted keys, two-space indent.
 local function pretty(v, indent)
   indent = indent or ""
@@ -136,8 +144,7 @@ local function read_password()
   local pw = os.getenv("VIGI_PASSWORD")
   if pw then return pw end
   io.stderr:write("camera password: ")
-  local r = os.execute("stty -echo 2>/dev/null")
-  local tty = r == true or r == 0 -- 5.1 gives the exit status, 5.2+ true or nil
+  local tty = _M.ran("stty -echo 2>/dev/null")
   pw = io.read("*l")
   if tty then os.execute("stty echo 2>/dev/null") io.stderr:write("\n") end
   return pw
@@ -240,8 +247,7 @@ end
 
 function verbs.discover(opts)
   local vigi = require "vigi"
-  local r = os.execute("test -t 2")
-  local tty = r == true or r == 0 -- progress only on a terminal
+  local tty = _M.stderr_is_tty() -- progress only on a terminal
   local found = 0
   if not opts.json then
     print(string.format("%-15s  %-12s  %-14s  %-24s  %s", "IP", "MAC", "MODEL", "NAME", ""))

@@ -2,11 +2,6 @@
 -- goes to stderr on a terminal; results and errors say what happened.
 local _M = {}
 
-local function is_tty()
-  local r = os.execute("test -t 2")
-  return r == true or r == 0
-end
-
 -- A progress line redrawn in place, at most ten times a second.
 local function progress_line(enabled)
   local last = 0
@@ -30,7 +25,7 @@ local function size_text(n)
 end
 
 function _M.verbs(cli)
-  local eprint, connect = cli.eprint, cli.connect
+  local eprint, connect, is_tty = cli.eprint, cli.connect, cli.stderr_is_tty
   local verbs = {}
 
   local function with_camera(opts, host, fn)
