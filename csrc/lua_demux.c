@@ -19,14 +19,13 @@
  * that buffer, so no Lua string is made per read. */
 #include "compat.h"
 #include "lua_opts.h"
+#include "lua_sock.h"
 #include "rtp.h"
 #include "streamio.h"
+#include "tcp.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 #define CLASS "vigi.demux"
 
@@ -139,7 +138,8 @@ static int l_recv(lua_State *L) {
   int fd = (int)luaL_checkinteger(L, 2);
   lua_Integer max = luaL_optinteger(L, 3, 65536);
   size_t held, room;
-  ssize_t got;
+  size_t got = 0;
+  int err = 0;
   luaL_argcheck(L, fd >= 0, 2, "file descriptor expected");
   luaL_argcheck(L, max >= 1 && max <= (1 << 30), 3, "between 1 and 2^30 bytes");
   held = d->len - (d->pend ? d->pend_off : d->off);
@@ -150,19 +150,20 @@ static int l_recv(lua_State *L) {
     return 1;
   }
   make_room(L, d, room);
-  do got = recv(fd, d->buf + d->len, room, MSG_DONTWAIT);
-  while (got < 0 && errno == EINTR);
-  if (got > 0) {
-    d->len += (size_t)got;
-    d->bytes += (size_t)got;
+  switch (tcp_recv(fd, d->buf + d->len, room, &got, &err)) {
+  case NET_OK:
+    if (got == 0) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "closed");
+      return 2;
+    }
+    d->len += got;
+    d->bytes += got;
     lua_pushinteger(L, (lua_Integer)got);
     return 1;
+  case NET_AGAIN: return vigi_sock_again(L);
+  default: return vigi_sock_fail(L, err);
   }
-  lua_pushnil(L);
-  if (got == 0) lua_pushliteral(L, "closed");
-  else if (errno == EAGAIN || errno == EWOULDBLOCK) lua_pushliteral(L, "again");
-  else lua_pushstring(L, strerror(errno));
-  return 2;
 }
 
 static void add_totals(totals *g, const rtp_track *t) {

@@ -18,6 +18,7 @@
  * Waiting here is the runner's, through wait.lua's design: nothing else
  * calls p:wait. Linux (epoll). */
 #include "compat.h"
+#include "lua_sock.h"
 
 #include <errno.h>
 #include <string.h>
@@ -38,18 +39,12 @@ static lpoller *check(lua_State *L) {
   return p;
 }
 
-static int fail(lua_State *L) {
-  lua_pushnil(L);
-  lua_pushstring(L, strerror(errno));
-  return 2;
-}
-
 static int l_new(lua_State *L) {
   lpoller *p = vigi_newuserdata(L, sizeof *p);
   p->ep = -1;
   luaL_setmetatable(L, CLASS);
   p->ep = epoll_create1(EPOLL_CLOEXEC);
-  if (p->ep < 0) return fail(L);
+  if (p->ep < 0) return vigi_sock_fail(L, errno);
   return 1;
 }
 
@@ -70,7 +65,7 @@ static int l_watch(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  return fail(L);
+  return vigi_sock_fail(L, errno);
 }
 
 static int l_unwatch(lua_State *L) {
@@ -92,7 +87,7 @@ static int l_wait(lua_State *L) {
   ms = tmo < 0 ? -1 : tmo > 86400 ? 86400000 : (int)(tmo * 1000 + 0.999);
   n = epoll_wait(p->ep, ev, BATCH, ms);
   if (n < 0) {
-    if (errno != EINTR) return fail(L);
+    if (errno != EINTR) return vigi_sock_fail(L, errno);
     n = 0;
   }
   for (i = 0; i < n; i++) {

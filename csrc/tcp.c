@@ -95,7 +95,9 @@ int tcp_send(int fd, const void *buf, size_t len, size_t *sent, int *err) {
 int tcp_recv(int fd, void *buf, size_t cap, size_t *got, int *err) {
   ssize_t n;
   *got = 0;
-  do n = recv(fd, buf, cap, 0);
+  /* MSG_DONTWAIT: never blocks, even on a descriptor someone left in
+   * blocking mode (lua_demux.c reads any socket it is given). */
+  do n = recv(fd, buf, cap, MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n >= 0) {
     *got = (size_t)n;
