@@ -84,7 +84,7 @@ fuzz: $(FUZZERS)
 fuzz-smoke:
 	@$(MAKE) -s fuzz FUZZ_SECONDS=10
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(CORE_HDR)
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(CORE_HDR) $(wildcard fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	  $(WARN) -std=gnu99 -Icsrc -o $@ $< $(FUZZ_LIB) -lcrypto

@@ -8,6 +8,7 @@
  * reader limits). Both reads must give the same items (digests of every
  * message body, data frame and access unit), the same counters and the
  * same last result: where the network cuts the stream never matters. */
+#include "fnv.h"
 #include "rtp.h"
 #include "streamio.h"
 
@@ -25,10 +26,7 @@ typedef struct {
 } trace;
 
 static void mix(trace *t, const void *p, size_t n, uint32_t tag) {
-  const unsigned char *s = p;
-  size_t i;
-  t->h = (t->h ^ tag) * 16777619u;
-  for (i = 0; i < n; i++) t->h = (t->h ^ s[i]) * 16777619u;
+  t->h = fnv(fnv(t->h, &tag, sizeof tag), p, n);
   t->items++;
 }
 

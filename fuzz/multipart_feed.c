@@ -7,6 +7,7 @@
  * cuts the stream must never matter. Every part byte is read, so ASan sees
  * a body pointer or length that strays, and the caller never has to keep
  * more than the limits allow. The input is also read as a Content-Type. */
+#include "fnv.h"
 #include "multipart.h"
 
 #include <stddef.h>
@@ -23,13 +24,6 @@ typedef struct {
   uint32_t sum[MAX_PARTS]; /* a digest of each body, parts beyond MAX_PARTS counted only */
   size_t len[MAX_PARTS];
 } trace;
-
-static uint32_t digest(const char *p, size_t n) {
-  uint32_t h = 2166136261u;
-  size_t i;
-  for (i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
-  return h;
-}
 
 static void read_stream(const char *in, size_t len, size_t chunk, size_t max_part, size_t max_header,
                         trace *t) {
@@ -60,7 +54,7 @@ static void read_stream(const char *in, size_t len, size_t chunk, size_t max_par
         if (p.content_type && (p.content_type < hold + off || p.content_type + p.content_type_len > hold + off + used))
           __builtin_trap();
         if (t->n < MAX_PARTS) {
-          t->sum[t->n] = digest(p.body, p.body_len);
+          t->sum[t->n] = fnv(FNV_START, p.body, p.body_len);
           t->len[t->n] = p.body_len;
         }
         t->n++;

@@ -8,6 +8,7 @@
  * byte of every item (start line, headers, body, frame) is read and must
  * lie inside what the call consumed, so ASan sees a pointer or length that
  * strays; and the caller never has to keep more than the limits allow. */
+#include "fnv.h"
 #include "streamio.h"
 
 #include <stddef.h>
@@ -25,14 +26,8 @@ typedef struct {
   uint32_t sum[MAX_ITEMS]; /* a digest of each item, items beyond MAX_ITEMS counted only */
 } trace;
 
-static uint32_t mix(uint32_t h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  size_t i;
-  for (i = 0; i < n; i++) h = (h ^ b[i]) * 16777619u;
-  return h;
-}
-
-static uint32_t mix_n(uint32_t h, size_t v) { return mix(h, &v, sizeof v); }
+static uint32_t mix(uint32_t h, const void *p, size_t n) { return fnv(h, p, n); }
+static uint32_t mix_n(uint32_t h, size_t v) { return fnv(h, &v, sizeof v); }
 
 /* p[0..n) lies within [lo, hi). */
 static void inside(const char *lo, const char *hi, const char *p, size_t n) {
@@ -41,7 +36,7 @@ static void inside(const char *lo, const char *hi, const char *p, size_t n) {
 }
 
 static uint32_t message_sum(const sio_message *m, const char *lo, const char *hi) {
-  uint32_t h = mix_n(2166136261u, 1);
+  uint32_t h = mix_n(FNV_START, 1);
   size_t i;
   h = mix_n(h, (size_t)m->is_response);
   if (m->is_response) {
@@ -109,7 +104,7 @@ static void read_stream(const char *in, size_t len, size_t chunk, const sio_read
       } else if (rc == SIO_FRAME) {
         inside(hold + off, hold + off + used, (const char *)f.data, f.len);
         if (f.channel > 255 || f.len > r.max_frame) __builtin_trap();
-        sum = mix(mix_n(mix_n(2166136261u, 2), f.channel), f.data, f.len);
+        sum = mix(mix_n(mix_n(FNV_START, 2), f.channel), f.data, f.len);
       }
       if (rc != SIO_NEED_MORE) {
         if (t->n < MAX_ITEMS) t->sum[t->n] = sum;
