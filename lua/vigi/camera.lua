@@ -385,9 +385,8 @@ function Camera:_stream_connection(opts)
   if not port then return nil, err end
   return streamconn.open {
     host = self.host, port = port, username = opts.username or self.username,
-    password = secrets[self].password, timeout = opts.timeout or self.timeout,
-    connect_timeout = self.connect_timeout, max_frame = opts.max_frame, log = self._log,
-    transport = self._transport.kind,
+    password = secrets[self].password, connect_timeout = self.connect_timeout,
+    max_frame = opts.max_frame, transport = self._transport.kind,
   }
 end
 

@@ -104,16 +104,15 @@ function Plain:close()
   if self.tcp then self.tcp:close() self.tcp = nil end
 end
 
--- open{ host=, port=, username=, password=, timeout=, connect_timeout=,
---       max_frame=, max_queue=, log=, transport= } -> conn | nil, err
+-- open{ host=, port=, username=, password=, connect_timeout=, max_frame=,
+--       max_queue=, transport= } -> conn | nil, err
 -- transport "resty": the socket is an nginx cosocket (resty_tcp.lua).
 function _M.open(o)
   local self = setmetatable({
     host = o.host, port = o.port, where = o.host .. ":" .. o.port .. " (stream)",
-    username = o.username or "admin", timeout = o.timeout or 10,
-    max_queue = o.max_queue or 512, log = o.log,
+    username = o.username or "admin", max_queue = o.max_queue or 512,
     cseq = 0, sessions = {}, pending = {}, nc = 0, last_item_at = core.now(),
-    stats = { requests = 0, auth_rounds = 0, dropped = 0, notifications = 0, stray_messages = 0 },
+    stats = { requests = 0, auth_rounds = 0, notifications = 0, stray_messages = 0 },
   }, Conn)
   -- The password stays in a closure, out of the object's fields.
   local password = o.password
@@ -249,11 +248,11 @@ function Conn:_authorization(uri)
   }
 end
 
--- request(name, body_params_json, session_id, deadline) -> answer params | nil, err
+-- request(what, body_params_json, session_id, deadline) -> answer params | nil, err
+-- (`what` names the request in messages: "preview", "stop", ...)
 -- `body` is the encoded request params ({"method":..,...}).
-function Conn:request(name, body, sid, deadline)
+function Conn:request(what, body, sid, deadline)
   local uri = "rtsp://" .. self.host .. "/multitrans"
-  local what = name
   local rounds = 0
   while true do
     self.cseq = self.cseq + 1

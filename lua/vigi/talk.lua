@@ -30,8 +30,6 @@ function Talk:__tostring()
     self.channel, self.packets)
 end
 
-local function random32() return tonumber(core.random_hex(4), 16) end
-
 -- Sends whole packets from `data` ("$"-framed, each HEADER + samples
 -- bytes), each at its due time: packet k of the session goes at t0 + k *
 -- period. Late packets go at once (catching up), never dropped.
@@ -113,8 +111,8 @@ function _M.open(cam, o)
   local channel = s.channels[1]
   local self = setmetatable({
     session = s, conn = s.conn, channel = channel, law = law, samples = samples, packets = 0,
-    packer = core.talk_packer { channel = channel, law = law, ssrc = random32(),
-                                seq = random32() % 65536, timestamp = random32(), samples = samples },
+    -- SSRC, first sequence number and timestamp: the packer's random picks
+    packer = core.talk_packer { channel = channel, law = law, samples = samples },
   }, Talk)
   if not audio then return self end
   local ok, serr
