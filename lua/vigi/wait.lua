@@ -83,6 +83,38 @@ function _M.wait(set, timeout)
   return core.poll(set, timeout)
 end
 
+-- The deadline rule (docs/design.md, "Deadlines"). A call that takes a
+-- timeout turns it into one absolute deadline on the monotonic clock at
+-- its entry, and passes the deadline down. Every loop checks the clock at
+-- every turn, whether or not bytes arrived, and no wait outlasts the
+-- deadline: a peer that keeps sending cannot keep a call going. What feeds
+-- a watchdog is a whole item (a frame, a part, an answer), never a byte.
+--
+-- deadline(timeout [, what]) -> deadline | nil, err
+-- timeout: seconds, a finite number >= 0; nil means no deadline
+-- (math.huge). NaN, infinities and negatives are refused as `invalid`,
+-- naming `what`: a NaN compares false with everything and would make a
+-- loop wait forever.
+function _M.deadline(timeout, what)
+  if timeout == nil then return math.huge end
+  if type(timeout) ~= "number" or timeout ~= timeout or timeout < 0 or timeout == math.huge then
+    return nil, require("vigi.errors").new("invalid", (what or "timeout") ..
+      " must be a finite number of seconds >= 0, not " .. tostring(timeout))
+  end
+  return core.now() + timeout
+end
+
+-- Seconds left before a deadline, never negative.
+function _M.left(deadline)
+  local left = deadline - core.now()
+  return left > 0 and left or 0
+end
+
+-- Whether the deadline has passed.
+function _M.expired(deadline)
+  return core.now() >= deadline
+end
+
 -- sleep(seconds) through the same place.
 local empty = { n = 0 }
 function _M.sleep(seconds)
