@@ -222,6 +222,10 @@ describe("control calls: deadlines and lost answers", function()
       assert.truthy(err.message:find("getDeviceInfo", 1, true), err.message)
       assert.is_true(core.now() - t0 < 1)
     end
+    -- a NaN that reaches a request anyway (a login's deadline) is refused there
+    local ok, err = cam:doAuth(nil, { timeout = 0 / 0 })
+    assert.is_nil(ok)
+    assert.equal("invalid", err.kind)
     assert.equal(before, sim:counters().requests)
   end)
 end)

@@ -173,6 +173,10 @@ function Camera:_post(path, body, access, what, deadline, timeout)
   local t = self._transport
   if not t then return errors.fail("network", what .. ": the camera was closed") end
   local left = deadline - core.now()
+  if left ~= left then
+    -- NaN compares false with everything: it would wait forever.
+    return errors.fail("invalid", what .. ": the timeout is not a number of seconds")
+  end
   if left <= 0 then
     return errors.fail("timeout", what .. ": the deadline passed before the request could be sent")
   end
