@@ -66,6 +66,8 @@ static cJSON *config_json(const struct camera *cam)
 	cJSON_AddStringToObject(o, "username", k->username);
 	cJSON_AddNumberToObject(o, "lockout", k->lockout);
 	cJSON_AddNumberToObject(o, "lock_seconds", k->lock_seconds);
+	cJSON_AddBoolToObject(o, "trailing_commas", k->trailing_commas);
+	cJSON_AddNumberToObject(o, "unknown_method_code", k->unknown_method_code);
 	cJSON_AddBoolToObject(o, "locked", cam->locked_until != 0);
 	cJSON_AddNumberToObject(o, "tokens", (double)cam->ntokens);
 	cJSON_AddNumberToObject(o, "faults_pending", (double)cam->nfaults);
@@ -145,6 +147,14 @@ static const char *apply_config(struct camera *cam, const cJSON *in)
 			if (!whole(v, 0, 1e9))
 				return "lock_seconds: an integer >= 0";
 			k.lock_seconds = (int)v->valuedouble;
+		} else if (strcmp(key, "trailing_commas") == 0) {
+			if (!cJSON_IsBool(v))
+				return "trailing_commas: true or false";
+			k.trailing_commas = cJSON_IsTrue(v);
+		} else if (strcmp(key, "unknown_method_code") == 0) {
+			if (!whole(v, -99999999, 99999999) || v->valuedouble == 0)
+				return "unknown_method_code: a non-zero integer";
+			k.unknown_method_code = (int)v->valuedouble;
 		} else {
 			return unknown_key("config", key);
 		}

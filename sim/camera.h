@@ -35,6 +35,8 @@ struct camera_config {
 	int lockout;                    /* consecutive failures that lock; 0 = never */
 	int lock_seconds;
 	int token_lifetime;             /* seconds */
+	int trailing_commas;            /* answers and parts written with trailing commas */
+	int unknown_method_code;        /* errCode of an unknown method (default -40210) */
 };
 
 struct camera_counters {

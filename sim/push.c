@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dialect.h"
 #include "json_rules.h"
 #include "log.h"
 
@@ -38,20 +39,28 @@ static const char *const event_types[] = {
 			"Content-Type: application/json\r\n" \
 			"Content-Length: %zu\r\n\r\n"
 
-static void write_part(struct http_conn *c, const char *json)
+static void write_part(struct http_conn *c, const struct camera *cam, const char *json)
 {
 	char head[128];
 	size_t n = strlen(json);
+	char *commas = NULL;
+	if (cam->cfg.trailing_commas) {
+		commas = dialect_trailing_commas(json, n, &n);
+		if (!commas)
+			return;
+		json = commas;
+	}
 	int h = snprintf(head, sizeof head, PART_HEAD_FMT, n);
 	/* One buffer, so the part goes out in one TLS record. */
 	char *buf = malloc((size_t)h + n + 2);
-	if (!buf)
-		return;
-	memcpy(buf, head, (size_t)h);
-	memcpy(buf + h, json, n);
-	memcpy(buf + h + n, "\r\n", 2);
-	http_write(c, buf, (size_t)h + n + 2);
-	free(buf);
+	if (buf) {
+		memcpy(buf, head, (size_t)h);
+		memcpy(buf + h, json, n);
+		memcpy(buf + h + n, "\r\n", 2);
+		http_write(c, buf, (size_t)h + n + 2);
+		free(buf);
+	}
+	cJSON_free(commas);
 }
 
 static void sub_free(struct push_sub *s)
@@ -90,7 +99,7 @@ static int sub_send(struct push_sub *s, const char *json)
 		sub_drop(s);
 		return -1;
 	}
-	write_part(s->conn, json);
+	write_part(s->conn, s->cam, json);
 	return 0;
 }
 
@@ -157,7 +166,8 @@ static int check(const cJSON *params, int *heartbeat, char *msg, size_t msgsz)
 	return 0;
 }
 
-static void refuse(struct http_conn *c, const char *echo, const char *msg, enum http_after after)
+static void refuse(const struct camera *cam, struct http_conn *c, const char *echo,
+		   const char *msg, enum http_after after)
 {
 	cJSON *a = cJSON_CreateObject();
 	size_t len = 0;
@@ -169,6 +179,11 @@ static void refuse(struct http_conn *c, const char *echo, const char *msg, enum 
 		cJSON_AddStringToObject(a, "msg", msg);
 		body = engine_print(a, &len);
 		cJSON_Delete(a);
+	}
+	if (body && cam->cfg.trailing_commas) {
+		char *commas = dialect_trailing_commas(body, len, &len);
+		cJSON_free(body);
+		body = commas;
 	}
 	if (body)
 		http_respond(c, 200, "application/json", body, len, after);
@@ -184,12 +199,12 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 	int heartbeat = PUSH_HEARTBEAT_DEFAULT;
 	if (cam->push_refuse) {
 		cam->push_refuse = 0;
-		refuse(c, echo, "subscription refused (push fault)", after);
+		refuse(cam, c, echo, "subscription refused (push fault)", after);
 		return;
 	}
 	if ((m && m->params && engine_check_params(cam->engine, m, params, msg, sizeof msg) < 0) ||
 	    check(params, &heartbeat, msg, sizeof msg) < 0) {
-		refuse(c, echo, msg, after);
+		refuse(cam, c, echo, msg, after);
 		return;
 	}
 	struct push_sub *s = calloc(1, sizeof *s);
@@ -215,7 +230,7 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 		"\r\n";
 	http_hold(c, on_gone, s);
 	http_write(c, head, sizeof head - 1);
-	write_part(c, "{\"result\":\"success\",\"errCode\":0}");
+	write_part(c, cam, "{\"result\":\"success\",\"errCode\":0}");
 	loop_timer_start(cam->lp, &s->beat, (uint64_t)heartbeat * 1000u);
 	sim_log("subscribeMsg: conn %lu subscribed, heartbeat %d s", http_conn_id(c), heartbeat);
 }

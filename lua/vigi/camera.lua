@@ -15,6 +15,9 @@ local auth = require "vigi.auth"
 local transport = require "vigi.transport"
 local events = require "vigi.events"
 local streamconn = require "vigi.streamconn"
+local codes = require "vigi.codes"
+local wait = require "vigi.wait"
+local hostname = require "vigi.host"
 
 local _M = {}
 
@@ -27,17 +30,6 @@ Camera.__name = "vigi.camera"
 local secrets = setmetatable({}, { __mode = "k" })
 
 local TOKEN_ERRORS = auth.TOKEN_ERRORS
--- Codes by which a camera says it has no such method.
-local NO_SUCH_METHOD = { [-40210] = true, [-10030] = true }
-local CODE_TEXT = {
-  [-40106] = "invalid parameters",
-  [-40210] = "no such method",
-  [-40401] = "token invalid or expired",
-  [-10002] = "token invalid or expired",
-  [-10020] = "login failed",
-  [-10022] = "account locked",
-  [-10030] = "not supported",
-}
 
 local DEFAULTS = {
   port = 20443, username = "admin", timeout = 10, connect_timeout = 5,
@@ -46,6 +38,23 @@ local DEFAULTS = {
 
 local function arg_error(msg) error("vigi.connect: " .. msg, 3) end
 
+-- Numeric options: a wrong type is a mistake in the program (it raises); a
+-- number out of range, NaN or infinite is refused as `invalid`, since it
+-- may well come from a computation or a configuration file. `max` bounds
+-- timeouts to what the transport can hold (30 days).
+local MAX_SECONDS = 30 * 86400
+local NUMBERS = {
+  { name = "port", integer = true, min = 1, max = 65535 },
+  { name = "stream_port", integer = true, min = 1, max = 65535 },
+  { name = "timeout", min = 0, max = MAX_SECONDS, seconds = true },
+  { name = "connect_timeout", min = 0, max = MAX_SECONDS, seconds = true },
+  { name = "token_refresh", min = 0, max = math.huge, seconds = true },
+  { name = "max_answer", integer = true, min = 1, max = 2 ^ 31 },
+}
+
+local function bad_option(msg) return errors.fail("invalid", "vigi.connect: " .. msg) end
+
+-- check_options(o) -> true | nil, err; raises on misuse.
 local function check_options(o)
   if type(o) ~= "table" then arg_error("expects a table of options") end
   if type(o.host) ~= "string" or o.host == "" then arg_error("`host` (a string) is required") end
@@ -57,9 +66,9 @@ local function check_options(o)
       or #o.password_md5 ~= 32) then
     arg_error("`password_md5` must be 32 hex digits")
   end
-  for _, k in ipairs { "port", "timeout", "connect_timeout", "token_refresh", "stream_port" } do
-    if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] <= 0) then
-      arg_error("`" .. k .. "` must be a positive number")
+  for _, n in ipairs(NUMBERS) do
+    if o[n.name] ~= nil and type(o[n.name]) ~= "number" then
+      arg_error("`" .. n.name .. "` must be a number")
     end
   end
   if o.tls ~= nil and type(o.tls) ~= "table" then arg_error("`tls` must be a table") end
@@ -74,13 +83,37 @@ local function check_options(o)
   if o.log ~= nil and o.log ~= true and o.log ~= false and type(o.log) ~= "function" then
     arg_error("`log` must be a function or a boolean")
   end
+  for _, n in ipairs(NUMBERS) do
+    local v = o[n.name]
+    if v ~= nil then
+      local ok
+      if n.integer then
+        ok = v >= n.min and v <= n.max and v == math.floor(v)
+      else -- seconds: finite (wait.deadline refuses NaN and infinities) and > 0
+        ok = wait.deadline(v) ~= nil and v > n.min and v <= n.max
+      end
+      if not ok then
+        local range = n.integer and ("an integer " .. n.min .. ".." .. string.format("%d", n.max))
+          or n.max == math.huge and "a finite number of seconds > 0"
+          or ("a number of seconds > 0 and at most " .. n.max)
+        return bad_option("`" .. n.name .. "` = " .. tostring(v) .. " is not " .. range)
+      end
+    end
+  end
+  local kind, why = hostname.check(o.host)
+  if not kind then
+    local shown = o.host:sub(1, 60):gsub("[%c\\\"]", function(c) return string.format("\\%d", c:byte()) end)
+    return bad_option("`host` = \"" .. shown .. (#o.host > 60 and "...\"" or "\"") .. " " .. why)
+  end
+  return true
 end
 
 local function stderr_log(line) io.stderr:write("vigi: ", line, "\n") end
 
 -- connect(opts) -> camera | nil, err
 function _M.connect(o)
-  check_options(o)
+  local valid, verr = check_options(o)
+  if not valid then return nil, verr end
   local self = setmetatable({}, Camera)
   for k, v in pairs(DEFAULTS) do self[k] = o[k] == nil and v or o[k] end
   self.host = o.host
@@ -125,13 +158,25 @@ function Camera:log(fmt, ...)
   if self._log then self._log(string.format(fmt, ...)) end
 end
 
+-- Whether a call of this access changes something on the camera: when its
+-- answer is lost after it was sent, the camera may have applied it.
+local CHANGES = { write = true, action = true }
+local MAYBE_APPLIED = "; the request had been sent, so the camera may have applied it " ..
+  "(read the setting back to know)"
+
 -- One POST. `access` ("read", "write", "action", "probe", "auth") decides
 -- whether libcurl may resend it. Returns the decoded answer, or nil, err;
--- a token error comes back as the answer with status 401/403.
-function Camera:_post(path, body, access, what, deadline)
+-- a token error comes back as the answer with status 401/403. `timeout`
+-- is the call's own, named in a timeout error (default: the time this
+-- request had).
+function Camera:_post(path, body, access, what, deadline, timeout)
   local t = self._transport
   if not t then return errors.fail("network", what .. ": the camera was closed") end
   local left = deadline - core.now()
+  if left ~= left then
+    -- NaN compares false with everything: it would wait forever.
+    return errors.fail("invalid", what .. ": the timeout is not a number of seconds")
+  end
   if left <= 0 then
     return errors.fail("timeout", what .. ": the deadline passed before the request could be sent")
   end
@@ -172,7 +217,17 @@ function Camera:_post(path, body, access, what, deadline)
   self.stats.calls = self.stats.calls + 1
   self:log("%s: HTTP %d, %d bytes, %.1f ms%s", what, r.status or 0, #(r.body or ""),
     (core.now() - t0) * 1000, (r.connects or 0) > 0 and ", new connection" or "")
-  if r.outcome ~= "ok" then return nil, transport.error_of(r, what, self.timeout) end
+  if r.outcome ~= "ok" then
+    local err = transport.error_of(r, what, timeout or tonumber(string.format("%.3g", left)))
+    -- A setter whose answer was cut, timed out or too big after it went
+    -- out: the camera may have acted on it, and the caller must know.
+    if CHANGES[access] and r.sent_body and not err.maybe_applied
+        and (r.outcome == "network" or r.outcome == "timeout" or r.outcome == "too_big") then
+      err.maybe_applied = true
+      err.message = err.message .. MAYBE_APPLIED
+    end
+    return nil, err
+  end
   if r.status == 401 or r.status == 403 then return { _token_error = true, status = r.status } end
   if r.status ~= 200 then
     return errors.fail("protocol", string.format("%s: the camera answered HTTP %d", what, r.status),
@@ -180,7 +235,9 @@ function Camera:_post(path, body, access, what, deadline)
   end
   local resp = json.decode(r.body)
   if type(resp) ~= "table" then
-    return errors.fail("protocol", what .. ": the answer is not a JSON object")
+    local changes = CHANGES[access] or nil
+    return errors.fail("protocol", what .. ": the answer is not a JSON object" ..
+      (changes and MAYBE_APPLIED or ""), { maybe_applied = changes })
   end
   return resp
 end
@@ -218,11 +275,18 @@ function Camera:login(deadline, md5)
   return true
 end
 
-local function api_error(name, resp, code)
-  local text = CODE_TEXT[code] or "error"
+-- The camera's refusal as an `api` error. A known code is named as what
+-- it is known as in the family (codes.lua), never as certain. `other`:
+-- the first spelling's refusal, when the other spelling was tried too.
+local function api_error(name, resp, code, other)
+  local text = codes.text(code)
+  local msg = name .. ": the camera refused the call" ..
+    (text and ('; in this camera family the code is known as "' .. text .. '"') or "")
   local detail = resp.msg or resp.message or resp.err_msg
-  local msg = string.format("%s: the camera refused the call: %s", name, text)
   if type(detail) == "string" and detail ~= "" then msg = msg .. " (" .. detail:sub(1, 200) .. ")" end
+  if other then
+    msg = msg .. string.format("; %s was refused too (code %s)", other.wire, tostring(other.code))
+  end
   return errors.fail("api", msg, { code = code, method = name })
 end
 
@@ -255,21 +319,25 @@ function Camera:call(name, params, opts)
     error("call: params must be a table", 2)
   end
   local timeout = opts and opts.timeout or self.timeout
-  local deadline = core.now() + timeout
+  local deadline, derr = wait.deadline(timeout, name .. ": `timeout`")
+  if not deadline then return nil, derr end
   local access = row and row.access or "action"
-  local wire = self._spelling[name] or name
+  -- A method the document spells two ways: the spelling this camera
+  -- answered to, once known, else the one asked for.
+  local known = row and row.alias and self._spelling[row.name]
+  local wire = known or name
   local body_of = function(wire_name)
     if params == nil then return '{"method":' .. json.encode(wire_name) .. '}' end
     return '{"method":' .. json.encode(wire_name) .. ',"params":' ..
       json.encode_params(params, row and row.params) .. '}'
   end
-  local renewed, respelled = false, false
+  local renewed, refused = false, nil
   while true do
     local ok, lerr = self:_ensure_token(deadline)
     if not ok then return nil, lerr end
     local what = wire .. " on " .. self._where
     local resp, err = self:_post("/stok=" .. self._stok .. self.path_suffix, body_of(wire),
-      access, what, deadline)
+      access, what, deadline, timeout)
     if not resp then return nil, err end
     local code = code_of(resp)
     if resp._token_error or TOKEN_ERRORS[code] then
@@ -282,15 +350,23 @@ function Camera:call(name, params, opts)
       self.stats.token_renewals = self.stats.token_renewals + 1
       self._stok = nil
     elseif code ~= nil and code ~= 0 then
-      if NO_SUCH_METHOD[code] and row and row.alias and not respelled then
-        -- The document spells the time-zone calls two ways (WIRE-NOTES §2).
-        respelled = true
+      if row and row.alias and not known and not refused then
+        -- The document spells the time-zone calls two ways (WIRE-NOTES §2),
+        -- and firmware says "no such method" with codes of its own: any
+        -- refusal of the first spelling gets one try of the other. A
+        -- refused call was not applied, so a setter may go again.
+        refused = { wire = wire, code = code, resp = resp }
         wire = (wire == row.name) and row.alias or row.name
+      elseif refused and codes.no_method(code) and not codes.no_method(refused.code) then
+        -- Both refused, the second as unknown: the first refusal is the
+        -- one that says what is wrong.
+        return api_error(refused.wire, refused.resp, refused.code,
+          { wire = wire, code = code })
       else
-        return api_error(wire, resp, code)
+        return api_error(wire, resp, code, refused)
       end
     else
-      if wire ~= name then self._spelling[name] = wire end
+      if row and row.alias then self._spelling[row.name] = wire end
       return result_of(resp, row)
     end
   end
@@ -317,6 +393,13 @@ for _, row in ipairs(methods.list) do
   else
     Camera[row.name] = function(self, params, opts)
       return self:call(row.name, params, opts)
+    end
+    -- The other spelling of the document (setTimeZone, getTimeZone) is a
+    -- camera function too: it is tried first, then the row's.
+    if row.alias then
+      Camera[row.alias] = function(self, params, opts)
+        return self:call(row.alias, params, opts)
+      end
     end
   end
 end
