@@ -140,6 +140,11 @@ describe("json.decode, trailing commas", function()
     { "an unterminated string", '{"a":"1,}' },
     { "an unclosed object", '{"a":1,' },
     { "nesting past the depth limit", ("[1,"):rep(100) .. ("]"):rep(100) },
+    { "NaN", '{"a":NaN}' },
+    { "NaN with a trailing comma", '{"a":NaN,}' },
+    { "Infinity", '{"a":Infinity}' },
+    { "-inf", '[-inf]' },
+    { "a hex number", '{"a":0x10}' },
   }
   for _, c in ipairs(refused) do
     it("refuses " .. c[1], function()

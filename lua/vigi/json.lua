@@ -13,6 +13,9 @@ local _M = {}
 
 local decoder = cjson.new()
 decoder.decode_max_depth(64)
+-- NaN, Infinity, hex and other numbers JSON does not have are refused:
+-- a NaN from the wire would compare false with every limit it meets.
+decoder.decode_invalid_numbers(false)
 
 -- JSON null, as found in decoded answers; also accepted by encode.
 _M.null = cjson.null
