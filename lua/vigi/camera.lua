@@ -262,16 +262,30 @@ function Camera:_refuse(err, connect)
   return nil, err
 end
 
--- Waits while another task of this camera logs in (vigi.run, cqueues,
--- OpenResty), so that two tasks never send the password at once: the
--- second one then finds the token, or the refusal. A login lasts until
--- its own deadline at most, so a task that was abandoned mid-login holds
--- no one up beyond that.
-function Camera:_await_login(deadline)
-  local busy = self._login_busy
-  while busy and busy.co ~= coroutine.running() and core.now() < math.min(deadline, busy.deadline) do
-    wait.sleep(math.min(0.02, math.max(0, math.min(deadline, busy.deadline) - core.now())))
-    busy = self._login_busy
+-- Credentials in flight: a login (`_login_busy`, one at a time) and the
+-- stream requests (`_streams_busy`, a set), each marked { co, deadline }.
+-- _await_auth waits while another task's login (and with `streams`, a
+-- stream request) is in flight, so that two tasks of a camera (vigi.run,
+-- cqueues, OpenResty) never send the password at once: the second one
+-- then finds the token, or the refusal. A mark counts until its own
+-- deadline at most, so a task abandoned midway holds no one up beyond it.
+function Camera:_await_auth(deadline, streams)
+  local me = coroutine.running()
+  while true do
+    local now, till = core.now(), nil
+    local b = self._login_busy
+    if b and b.co ~= me and b.deadline > now then till = b.deadline end
+    if streams and self._streams_busy then
+      for m in pairs(self._streams_busy) do
+        if m.deadline <= now then
+          self._streams_busy[m] = nil
+        elseif m.co ~= me then
+          till = math.max(till or 0, m.deadline)
+        end
+      end
+    end
+    if not till or now >= math.min(deadline, till) then return end
+    wait.sleep(math.min(0.02, math.min(deadline, till) - now))
   end
 end
 
@@ -329,7 +343,7 @@ function Camera:login(o)
   check_credentials(o, "login")
   local deadline, derr = wait.deadline(o.timeout or self.timeout, "login: timeout")
   if not deadline then return nil, derr end
-  self:_await_login(deadline)
+  self:_await_auth(deadline, true)
   if o.password ~= nil or o.password_md5 ~= nil then secrets[self] = credentials(o) end
   self._refused = nil
   return self:_login(deadline)
@@ -428,7 +442,7 @@ for _, row in ipairs(methods.list) do
       if checked == true then return self:login { timeout = timeout } end
       local deadline, derr = wait.deadline(timeout or self.timeout, "doAuth: timeout")
       if not deadline then return nil, derr end
-      self:_await_login(deadline)
+      self:_await_auth(deadline, true)
       self._refused = nil
       return self:_login(deadline, { md5 = checked.password:upper() })
     end
@@ -448,13 +462,18 @@ end
 -- A token that is fresh enough, logging in when there is none or it aged
 -- (once: a refused login is kept, and then nothing is sent).
 function Camera:_ensure_token(deadline)
-  self:_await_login(deadline)
-  local refused = self:_auth_refusal()
-  if refused then return nil, refused end
-  local s = secrets[self]
-  if s.stok and core.now() - self._stok_at < self.token_refresh then return true end
-  if s.stok then self.stats.token_renewals = self.stats.token_renewals + 1 end
-  return self:_login(deadline)
+  for pass = 1, 2 do
+    local refused = self:_auth_refusal()
+    if refused then return nil, refused end
+    local s = secrets[self]
+    if s.stok and core.now() - self._stok_at < self.token_refresh then return true end
+    if pass == 2 then
+      if s.stok then self.stats.token_renewals = self.stats.token_renewals + 1 end
+      return self:_login(deadline)
+    end
+    -- A login is needed: after the one another task may be making.
+    self:_await_auth(deadline, true)
+  end
 end
 
 -- subscribe{ event_types = { ... } or "all", heartbeat = 15, watchdog = 2.5,
@@ -514,7 +533,7 @@ end
 -- login waits for it: two refusals never cross on the wire.
 function Camera:_stream_connection(opts)
   if not self._transport then return errors.fail("network", "stream: the camera was closed") end
-  self:_await_login(core.now() + (opts.timeout or self.timeout))
+  self:_await_auth(core.now() + (opts.timeout or self.timeout))
   local refused = self:_auth_refusal()
   if refused then return nil, refused end
   local port, err = self:_stream_port(opts.timeout)
@@ -530,13 +549,14 @@ function Camera:_stream_connection(opts)
   local request = conn.request
   conn.request = function(c, ...)
     local bound = core.now() + self.timeout
-    self:_await_login(bound)
+    self:_await_auth(bound)
     local no = self:_auth_refusal()
     if no then return nil, no end
     local mark = { co = coroutine.running(), deadline = bound }
-    self._login_busy = mark
+    self._streams_busy = self._streams_busy or {}
+    self._streams_busy[mark] = true
     local answer, rerr = request(c, ...)
-    if self._login_busy == mark then self._login_busy = nil end
+    self._streams_busy[mark] = nil
     return answer, rerr
   end
   return conn
