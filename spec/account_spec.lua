@@ -142,6 +142,13 @@ describe("the owner's account", function()
     assert.is_true(cam:doAuth { password = core.md5_hex(helper.PASSWORD), passwdType = "md5" })
     assert(cam:getDeviceInfo())
     assert.equal(0, sim:counters().logins.failed)
+    -- by name too: a login, kept when refused like any other
+    local ok, err = cam:call("doAuth", { password = core.md5_hex("wrong"), passwdType = "md5" })
+    assert.is_nil(ok)
+    assert.equal("auth", err.kind)
+    local requests = sim:counters().requests
+    assert.equal("auth", select(2, cam:getDeviceInfo()).kind)
+    assert.equal(requests, sim:counters().requests)
     cam:close()
   end)
 

@@ -376,6 +376,8 @@ end
 function Camera:call(name, params, opts)
   if type(name) ~= "string" then error("call: method name must be a string", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("call: options must be a table", 2) end
+  -- doAuth carries the password: it is a login, never a plain call.
+  if name == "doAuth" then return self:doAuth(params, opts) end
   local row = methods.by_name[name]
   if row then
     local checked, err = check.params(row, params)
