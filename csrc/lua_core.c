@@ -76,6 +76,8 @@ static int digest(lua_State *L, int algo) {
   if (crypto_hex_digest(algo, s, len, upper, out, sizeof out) != 0)
     return luaL_error(L, "vigi.core: digest failed");
   lua_pushstring(L, out);
+  /* The hex may be a password's MD5 (the login hash): not left on the stack. */
+  crypto_cleanse(out, sizeof out);
   return 1;
 }
 

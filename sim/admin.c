@@ -69,6 +69,7 @@ static cJSON *config_json(const struct camera *cam)
 	cJSON_AddBoolToObject(o, "trailing_commas", k->trailing_commas);
 	cJSON_AddNumberToObject(o, "unknown_method_code", k->unknown_method_code);
 	cJSON_AddBoolToObject(o, "locked", cam->locked_until != 0);
+	cJSON_AddNumberToObject(o, "failures", cam->failures);
 	cJSON_AddNumberToObject(o, "tokens", (double)cam->ntokens);
 	cJSON_AddNumberToObject(o, "faults_pending", (double)cam->nfaults);
 	return o;
@@ -424,6 +425,40 @@ static void push_fault_request(struct camera *cam, struct http_conn *c, const cJ
 	send_json(c, 200, o);
 }
 
+/* POST /__sim__/password {"password":P}: the owner changes the password,
+ * as on the camera's own page: the new one for doAuth and the stream
+ * digest, every token revoked, every subscription closed (their clients
+ * must log in again). Stream sessions already open go on; their next
+ * request needs the new password. The count of failures starts again. */
+static void password_request(struct camera *cam, struct http_conn *c, const cJSON *in)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, "password");
+	const cJSON *k;
+	cJSON_ArrayForEach(k, in) {
+		if (strcmp(k->string, "password") != 0) {
+			send_error(c, 400, unknown_key("password", k->string));
+			return;
+		}
+	}
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof cam->cfg.password) {
+		send_error(c, 400, "password: a string (up to 127 bytes) is required");
+		return;
+	}
+	size_t tokens = cam->ntokens;
+	camera_set_password(cam, v->valuestring);
+	camera_tokens_clear(cam);
+	cam->failures = 0;
+	size_t subs = push_fault(cam, PUSH_FAULT_DROP);
+	sim_log("admin: password changed; %zu tokens revoked, %zu subscriptions closed", tokens, subs);
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "tokens_revoked", (double)tokens);
+		cJSON_AddNumberToObject(o, "subscriptions_closed", (double)subs);
+	}
+	send_json(c, 200, o);
+}
+
 /* The counters of every camera of the process, added up. */
 static cJSON *fleet_json(const struct camera *cam)
 {
@@ -497,6 +532,9 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 			camera_tokens_clear(cam);
 			send_ok(c);
 		}
+	} else if (strcmp(path, "password") == 0) {
+		if ((verb_ok = post))
+			password_request(cam, c, in);
 	} else if (strcmp(path, "unlock") == 0) {
 		if ((verb_ok = post)) {
 			camera_unlock(cam);

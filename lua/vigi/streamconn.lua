@@ -105,8 +105,12 @@ function Plain:close()
 end
 
 -- open{ host=, port=, username=, password=, connect_timeout=, max_frame=,
---       max_queue=, transport= } -> conn | nil, err
+--       max_queue=, transport=, on_auth_refused= } -> conn | nil, err
 -- transport "resty": the socket is an nginx cosocket (resty_tcp.lua).
+-- password: a string, or a function that gives it when it is needed.
+-- on_auth_refused(err): called when the camera refuses the credentials,
+-- so that the camera keeps the refusal (nothing sends them again,
+-- principle 8).
 function _M.open(o)
   local self = setmetatable({
     host = o.host, port = o.port, where = o.host .. ":" .. o.port .. " (stream)",
@@ -116,7 +120,8 @@ function _M.open(o)
   }, Conn)
   -- The password stays in a closure, out of the object's fields.
   local password = o.password
-  self._password = function() return password end
+  self._password = type(password) == "function" and password or function() return password end
+  self.on_auth_refused = o.on_auth_refused
   local sockets = o.transport == "resty" and require("vigi.resty_tcp") or Plain
   local tcp, kind, msg = sockets.connect(o.host, o.port, core.now() + (o.connect_timeout or 5))
   if not tcp then return fail(self, kind, msg) end
@@ -297,8 +302,10 @@ function Conn:request(what, body, sid, deadline)
       -- A fresh prompt after credentials went out is a refusal, unless the
       -- camera says the nonce only went stale (RFC 7616 §3.3).
       if (authz and not c.stale) or rounds >= MAX_AUTH_ROUNDS then
-        return fail(self, "auth", what .. ": the camera refused the user name or password " ..
+        local _, e = fail(self, "auth", what .. ": the camera refused the user name or password " ..
           "(digest); check `username` and `password` given to vigi.connect")
+        if self.on_auth_refused then self.on_auth_refused(e) end
+        return nil, e
       end
       if not self._password() then
         return fail(self, "auth", what .. ": the stream port needs the plain `password` " ..
