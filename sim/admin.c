@@ -298,16 +298,22 @@ static void event_request(struct camera *cam, struct http_conn *c, const cJSON *
 	const char *type = NULL;
 	long long t = (long long)time(NULL);
 	long count = 1;
-	int seq = 0;
+	int seq = 0, unchecked = 0;
 	const cJSON *v;
 	cJSON_ArrayForEach(v, in) {
 		const char *key = v->string;
 		if (strcmp(key, "event_type") == 0) {
-			if (!cJSON_IsString(v) || !push_event_type_ok(v->valuestring)) {
+			if (!cJSON_IsString(v)) {
 				send_error(c, 400, "event_type: 1..63 characters of [A-Za-z0-9_]");
 				return;
 			}
 			type = v->valuestring;
+		} else if (strcmp(key, "unchecked") == 0) {
+			if (!cJSON_IsBool(v)) {
+				send_error(c, 400, "unchecked: true or false");
+				return;
+			}
+			unchecked = cJSON_IsTrue(v);
 		} else if (strcmp(key, "time") == 0) {
 			if (!whole(v, 0, 1e12)) {
 				send_error(c, 400, "time: seconds, an integer >= 0");
@@ -333,6 +339,13 @@ static void event_request(struct camera *cam, struct http_conn *c, const cJSON *
 	}
 	if (!type) {
 		send_error(c, 400, "event_type is required");
+		return;
+	}
+	/* unchecked: any bytes, as a hostile camera would name its events */
+	if (unchecked ? (type[0] == '\0' || strlen(type) >= PUSH_EVENT_TYPE_MAX)
+		      : !push_event_type_ok(type)) {
+		send_error(c, 400, unchecked ? "event_type: 1..63 bytes"
+					     : "event_type: 1..63 characters of [A-Za-z0-9_]");
 		return;
 	}
 	struct push_result r;
