@@ -177,7 +177,8 @@ local function device_of(payload, from, control_port)
   -- source's address (or not an address at all) is a lie or a relay.
   local said_ip = r.ip ~= json.null and r.ip or nil
   local claimed_ip = type(said_ip) == "string" and said_ip or nil
-  local spoofed = said_ip ~= nil and (claimed_ip == nil or ipv4.parse(claimed_ip) ~= ipv4.parse(from))
+  local spoofed = said_ip ~= nil and claimed_ip ~= from and
+    (claimed_ip == nil or ipv4.parse(claimed_ip) ~= ipv4.parse(from))
   local said_port = r.openapi_port or r.control_port
   local claimed_port = tonumber(said_port) or (type(said_port) == "string" and said_port or nil)
   return {
