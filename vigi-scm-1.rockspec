@@ -66,6 +66,7 @@ build = {
     ["vigi.talk"] = "lua/vigi/talk.lua",
     ["vigi.wav"] = "lua/vigi/wav.lua",
     ["vigi.cli_stream"] = "lua/vigi/cli_stream.lua",
+    ["vigi.printable"] = "lua/vigi/printable.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },

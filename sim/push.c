@@ -323,13 +323,31 @@ static double event_interval(const struct camera *cam)
 	return d;
 }
 
+/* type as the inside of a JSON string: ", \ and control bytes escaped
+ * (a type injected "unchecked" may hold any byte). out has 6 * strlen + 1. */
+static void json_inside(const char *type, char *out)
+{
+	for (const unsigned char *p = (const unsigned char *)type; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*out++ = '\\';
+			*out++ = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			out += sprintf(out, "\\u%04x", *p);
+		} else {
+			*out++ = (char)*p;
+		}
+	}
+	*out = '\0';
+}
+
 void push_event(struct camera *cam, const char *type, long long t, long count, int seq,
 		struct push_result *r)
 {
-	char base[PUSH_EVENT_TYPE_MAX], json[PUSH_EVENT_TYPE_MAX + 96];
+	char base[PUSH_EVENT_TYPE_MAX], esc[6 * PUSH_EVENT_TYPE_MAX], json[6 * PUSH_EVENT_TYPE_MAX + 96];
 	double interval = event_interval(cam);
 	memset(r, 0, sizeof *r);
 	base_type(type, base);
+	json_inside(type, esc);
 	for (const struct push_sub *s = cam->subs; s; s = s->next)
 		if (sub_wants(s, type, base))
 			r->subscriptions++;
@@ -339,9 +357,9 @@ void push_event(struct camera *cam, const char *type, long long t, long count, i
 			if (i == 0)
 				r->first_seq = cam->push_seq;
 			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld,\"seq\":%llu}",
-				 type, t, cam->push_seq);
+				 esc, t, cam->push_seq);
 		} else {
-			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld}", type, t);
+			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld}", esc, t);
 		}
 		struct push_sub *s = cam->subs;
 		while (s) {

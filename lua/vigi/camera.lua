@@ -61,7 +61,7 @@ local NUMBERS = {
   { name = "timeout", min = 0, max = MAX_SECONDS, seconds = true },
   { name = "connect_timeout", min = 0, max = MAX_SECONDS, seconds = true },
   { name = "token_refresh", min = 0, max = math.huge, seconds = true },
-  { name = "max_answer", integer = true, min = 1, max = 2 ^ 31 },
+  { name = "max_answer", integer = true, min = 1, max = 2 ^ 30 }, -- the C core takes at most 1 GiB
 }
 
 local function bad_option(msg) return errors.fail("invalid", "vigi.connect: " .. msg) end
