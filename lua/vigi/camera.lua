@@ -387,6 +387,7 @@ function Camera:_stream_connection(opts)
     host = self.host, port = port, username = opts.username or self.username,
     password = secrets[self].password, connect_timeout = self.connect_timeout,
     max_frame = opts.max_frame, transport = self._transport.kind,
+    deadline = opts.deadline, -- the stream call's own (stream.lua)
   }
 end
 
