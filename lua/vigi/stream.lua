@@ -123,8 +123,8 @@ local function codecs_of(av)
 end
 
 -- Tracks for a media session: first channel video, second audio.
-function Session:_track(codecs)
-  local d = self.conn.demux
+function Session:_track(codecs, d)
+  d = d or self.conn.demux
   self.codecs = codecs
   if self.kind == "talk" then return end -- the client sends on its channel
   if self.kind == "download" and self.framing ~= "rtp" then
@@ -144,13 +144,17 @@ end
 -- through them. Returns the frames those packets made.
 function Session:_use_rtp(packets)
   self.framing = "rtp"
-  self:_track(self.codecs)
+  -- The camera may have hung up already: then the held packets get a
+  -- demux of their own.
+  local d = self.conn.demux or core.demux { max_frame = self.max_frame }
+  self:_track(self.codecs, d)
   local frames = {}
   for _, p in ipairs(packets or {}) do
-    local a, b = self.conn.demux:push(p.channel, p.data)
+    local a, b = d:push(p.channel, p.data)
     frames[#frames + 1] = a
     frames[#frames + 1] = b
   end
+  if d ~= self.conn.demux then d:close() end
   return frames
 end
 
@@ -453,6 +457,7 @@ function _M.open(cam, kind, params, opts)
     answer = answer, queue = new_queue(), answer_timeout = timeout,
     stall = opts.stall or timeout, on_notification = opts.on_notification,
     max_queue = opts.max_queue or MAX_QUEUE, max_queue_bytes = opts.max_queue_bytes or MAX_QUEUE_BYTES,
+    max_frame = opts.max_frame,
     stats = { frames = 0, bytes = 0, notifications = 0, dropped = 0, dropped_bytes = 0 },
   }, Session)
   self.channels = channels_of(answer)
