@@ -624,18 +624,19 @@ function Camera:_stream_connection(opts)
     connect_timeout = self.connect_timeout,
     max_frame = opts.max_frame, transport = self._transport.kind,
     on_auth_refused = function(e) self:_refuse(e) end,
+    deadline = opts.deadline, -- the stream call's own (stream.lua)
   }
   if not conn then return nil, cerr end
   local request = conn.request
-  conn.request = function(c, ...)
-    local bound = core.now() + self.timeout
+  conn.request = function(c, what, body, sid, deadline)
+    local bound = deadline or core.now() + self.timeout
     self:_await_auth(bound)
     local no = self:_auth_refusal()
     if no then return nil, no end
     local mark = { co = coroutine.running(), deadline = bound }
     self._streams_busy = self._streams_busy or {}
     self._streams_busy[mark] = true
-    local answer, rerr = request(c, ...)
+    local answer, rerr = request(c, what, body, sid, deadline)
     self._streams_busy[mark] = nil
     return answer, rerr
   end
