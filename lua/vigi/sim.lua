@@ -21,12 +21,23 @@ local function exists(path)
   return false
 end
 
+-- package.searchpath, which Lua 5.1 lacks.
+local function searchpath(name, path)
+  if package.searchpath then return package.searchpath(name, path) end
+  local file = name:gsub("%.", "/")
+  for pattern in path:gmatch("[^;]+") do
+    local candidate = pattern:gsub("%?", file)
+    if exists(candidate) then return candidate end
+  end
+  return nil
+end
+
 -- The binary: $VIGI_SIM, else sim/vigi-sim of the checkout this module is
 -- loaded from, else vigi-sim on the PATH.
 function _M.binary()
   local env = os.getenv("VIGI_SIM")
   if env and env ~= "" then return env end
-  local init = package.searchpath and package.searchpath("vigi", package.path)
+  local init = searchpath("vigi", package.path)
   local root = init and (init:match("^(.*)/lua/vigi/init%.lua$")
     or (init:match("^lua/vigi/init%.lua$") and "."))
   if root and exists(root .. "/sim/vigi-sim") then return root .. "/sim/vigi-sim" end
