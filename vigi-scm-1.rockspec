@@ -64,6 +64,12 @@ build = {
     ["vigi.talk"] = "lua/vigi/talk.lua",
     ["vigi.wav"] = "lua/vigi/wav.lua",
     ["vigi.cli_stream"] = "lua/vigi/cli_stream.lua",
+    ["vigi.shell"] = "lua/vigi/shell.lua",
+    ["vigi.shell.show"] = "lua/vigi/shell/show.lua",
+    ["vigi.shell.complete"] = "lua/vigi/shell/complete.lua",
+    ["vigi.shell.guard"] = "lua/vigi/shell/guard.lua",
+    ["vigi.shell.input"] = "lua/vigi/shell/input.lua",
+    ["vigi.shell.env"] = "lua/vigi/shell/env.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },

@@ -69,5 +69,7 @@ local n = 0
 for _, row in ipairs(vigi.methods) do if row.access == "read" then n = n + 1 end end
 print(("%d methods in all, %d of them read-only; `bin/vigi methods` lists them"):format(#vigi.methods, n))
 
+print("to try calls by hand: bin/vigi shell --sim (docs/shell.md)")
+
 cam:close()
 if sim then sim:stop() end

@@ -76,8 +76,9 @@ local function hide(text, s)
   return table.concat(out)
 end
 
--- Names that mark a line as holding a secret (kept out of the history).
-local SECRET_WORDS = { "pass", "pwd", "secret", "stok", "token", "md5" }
+-- Names that mark a line as holding a secret (kept out of the history):
+-- patterns, matched in lower case.
+local SECRET_WORDS = { "pass", "pwd", "secret", "stok", "token", "md5", "%f[%w]pw%f[%W]" }
 
 local function open_readline()
   local f = io.open("/dev/tty", "r") -- the binding reads the controlling terminal
@@ -133,7 +134,7 @@ function _M.main(opts, words)
   local function keep(line)
     local l = line:lower()
     for _, w in ipairs(SECRET_WORDS) do
-      if l:find(w, 1, true) then return false end
+      if l:find(w) then return false end
     end
     for _, s in ipairs(sh.secrets) do
       if line:find(s, 1, true) then return false end

@@ -96,20 +96,26 @@ def main():
             cursor = found.end()
     # let the program end by itself (it was sent its last line), else hang up
     end = time.monotonic() + script.get("end_timeout", 5)
-    while alive and time.monotonic() < end:
-        alive = pump(0.05)
+    while time.monotonic() < end:
+        if alive:
+            alive = pump(0.05)
+        else:
+            time.sleep(0.01)
         done, st = os.waitpid(pid, os.WNOHANG)
         if done:
             status = st
             break
     if status is None:
-        try:
-            os.kill(pid, signal.SIGHUP)
-            time.sleep(0.2)
+        os.kill(pid, signal.SIGHUP)
+        end = time.monotonic() + 1
+        while status is None and time.monotonic() < end:
+            time.sleep(0.01)
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+        if status is None:
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        _, status = os.waitpid(pid, 0)
+            _, status = os.waitpid(pid, 0)
     while alive and pump(0):
         pass
     os.close(fd)

@@ -14,7 +14,6 @@ local apidoc = require "vigi.apidoc"
 local streamapi = require "vigi.streamapi"
 local camera = require "vigi.camera"
 local transport = require "vigi.transport"
-local complete = require "vigi.shell.complete"
 local guard = require "vigi.shell.guard"
 
 local _M = {}
@@ -82,7 +81,19 @@ function _M.signature(row)
   return "cam:" .. row.name .. "{\n  " .. table.concat(parts, ",\n  ") .. "\n}"
 end
 
+local function stream_row(name)
+  for _, row in ipairs(streamapi.list) do
+    if row.name == name then return row end
+  end
+  return nil
+end
+
+-- The camera's Lua methods, and how the stream ones are called (their
+-- request's parameters follow, from streamapi.lua).
 local LUA_METHODS = {
+  preview = "cam:preview{ resolution = \"HD\" } -> session: s:next(), s:frames(), s:close()",
+  playback = "cam:playback{ start_time = t0, end_time = t1 } -> session (docs/streams.md)",
+  download = "cam:download{ start_time = t0, end_time = t1, file = \"clip.bin\" }",
   subscribe = "cam:subscribe{ event_types = {...}, heartbeat = 15 } -> subscription: sub:next(), sub:close()",
   on = "cam:on(event_type, fn): call fn for each event (a subscription to all types)",
   off = "cam:off(event_type [, fn])",
@@ -97,18 +108,19 @@ local LUA_METHODS = {
 local function help_text(what)
   local name = type(what) == "string" and what or (type(what) == "function" and method_of(what))
   if name then
-    local row = complete.row(name)
-    if row and (methods.by_name[name] or row.section) then
-      local sig = _M.signature(row)
-      return sig .. "  (" .. (row.section or "") .. ")\n" .. apidoc.describe(row)
+    local row = methods.by_name[name] or stream_row(name)
+    if row then
+      local text = _M.signature(row) .. "  (" .. row.section .. ")\n" .. apidoc.describe(row)
+      if LUA_METHODS[name] then text = LUA_METHODS[name] .. "\n" .. text end
+      return text
     end
     if LUA_METHODS[name] then return LUA_METHODS[name] end
     return "no method " .. name .. "; methods(\"" .. name:sub(1, 6) .. "\") may find it"
   end
   if getmetatable(what) == Camera then
     return tostring(what) .. ": a camera with the " .. #methods.list
-      .. " control methods of the document (methods() lists them), and\n"
-      .. "  subscribe, on, off, listen, preview, playback, record, download, talk, call, close"
+      .. " control methods of the document\n(methods() lists them), and subscribe, on, off, listen,"
+      .. " preview, playback,\nrecord, download, talk, call, close"
   end
   if type(what) == "function" then return "a function; help(cam.method) describes the camera's" end
   return _M.HELP
@@ -164,7 +176,10 @@ function _M.new(sh)
   end
 
   function env.help(what)
-    if what == nil then sh.out(_M.HELP) return end
+    if what == nil then
+      sh.out(_M.HELP .. (sh.sim and "\n  sim:event(\"MotionDetection\")  the simulated camera sends an event" or ""))
+      return
+    end
     sh.out(help_text(what))
   end
 
@@ -185,7 +200,7 @@ function _M.new(sh)
     if n == 0 then sh.out("no method matches " .. tostring(pattern)) end
   end
 
-  env.sleep = vigi.sleep
+  function env.sleep(seconds) vigi.sleep(seconds) end
 
   function env.connect(host, o)
     if type(host) == "table" then o, host = host, host.host end
@@ -244,7 +259,8 @@ function _M.new(sh)
     local sim = sh.sim
     -- sim:event("MotionDetection" [, count]): the simulated camera sends it.
     sim.event = function(_, event_type, count)
-      return sim_admin(sim, "event", { event_type = event_type or "MotionDetection", count = count })
+      local ok, err = sim_admin(sim, "event", { event_type = event_type or "MotionDetection", count = count })
+      if not ok then return nil, err end
     end
     env.sim = sim
   end

@@ -37,7 +37,10 @@ local NONE = { n = 0 }
 
 -- Whether the running coroutine can yield here. 5.1 has no
 -- coroutine.isyieldable: a yield fails across a C function (pcall, a
--- gsub callback) or out of a generic for's iterator, which its stack shows.
+-- gsub callback), out of a generic for's iterator or out of a metamethod,
+-- which its stack shows: a C frame, the iterator's name, or a Lua
+-- function called without a name other than by a tail call (where a
+-- metamethod hides among calls such as t[k](), which then wait in place).
 local yieldable = coroutine.isyieldable
 if not yieldable then
   yieldable = function()
@@ -46,6 +49,10 @@ if not yieldable then
       local info = debug.getinfo(level, "nS")
       if not info then return true end
       if info.what == "C" or info.name == "(for generator)" then return false end
+      if info.what == "Lua" and info.namewhat == "" then
+        local up = debug.getinfo(level + 1, "S")
+        if up and up.what ~= "tail" then return false end
+      end
       level = level + 1
     end
   end
@@ -80,11 +87,11 @@ local function make_waiter(sigfd)
         if term.sigints() > 0 then error(_M.INTERRUPTED, 0) end
         return
       end
-      return core.poll(set, timeout)
+      core.poll(set, timeout)
+      return
     end
     local a, b = coroutine.yield(WAIT, set, timeout)
     if a == RAISE then error(b, 0) end
-    return a, b
   end
 end
 

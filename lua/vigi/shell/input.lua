@@ -162,8 +162,8 @@ function Input:read(prompt)
     end
     local line = self:_line(true)
     self.prompt = nil
-    if line == false then self:_write("\n") end
-    if line then add_history(self, line) end
+    if line ~= nil and line ~= false then add_history(self, line) return line end
+    if self.tty then self:_write("\n") end -- after ^C, or Ctrl-D at the prompt
     return line
   end
   local rl = self.rl
@@ -185,16 +185,17 @@ function Input:read(prompt)
     if self.rl_on then rl.read_char() end
   end
   self.prompt = nil
-  if self.line == nil then self:_write("\n") return nil end
+  if self.line == nil then return nil end -- readline ended the line itself
   add_history(self, self.line)
   return self.line
 end
 
 function Input:secret(prompt)
   if not self.tty then return self:_line(false) end
+  -- echo off before the prompt shows: what is typed after it is not echoed
+  self.echo_was = term.echo(self.fd, false)
   io.stderr:write(prompt)
   io.stderr:flush()
-  self.echo_was = term.echo(self.fd, false)
   local line = self:_line(false)
   self:restore()
   io.stderr:write("\n")
