@@ -11,13 +11,16 @@
  *                                      shell is never made non-blocking.
  *   term.echo(fd, on) -> was           terminal echo on or off (password
  *                                      prompts); nil when fd is no terminal
- *   term.sigint(true) -> fd            Ctrl-C no longer ends the process:
- *                                      each SIGINT is counted and makes fd
- *                                      readable (a self-pipe), so that a
- *                                      wait on it wakes; term.sigint(false)
- *                                      gives SIGINT back its previous action
- *   term.sigints() -> n                SIGINTs since the last call (and the
+ *   term.catch(true) -> fd             Ctrl-C, SIGTERM and SIGHUP no longer
+ *                                      end the process: each is noted and
+ *                                      makes fd readable (a self-pipe), so
+ *                                      that a wait on it wakes (the shell
+ *                                      then stops a call, or ends cleanly);
+ *                                      term.catch(false) gives the three
+ *                                      signals back their previous actions
+ *   term.sigints() -> n                Ctrl-Cs since the last call (and the
  *                                      pipe drained)
+ *   term.ending() -> bool              whether SIGTERM or SIGHUP came
  *   term.rl_hide() / rl_show()         around a line printed while GNU
  *                                      readline shows a prompt: clear the
  *                                      prompt and what is typed, then draw
@@ -91,16 +94,17 @@ static int l_echo(lua_State *L) {
   return 1;
 }
 
-static volatile sig_atomic_t sigint_count;
+static volatile sig_atomic_t sigint_count, ending;
 static int sigint_taken;
 static int sig_pipe[2] = {-1, -1};
-static struct sigaction sigint_old;
-static int sigint_caught;
+static const int caught_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction old_actions[3];
+static int catching;
 
-static void on_sigint(int sig) {
+static void on_signal(int sig) {
   int saved = errno;
-  (void)sig;
-  sigint_count++;
+  if (sig == SIGINT) sigint_count++;
+  else ending = 1;
   if (sig_pipe[1] >= 0) {
     ssize_t r = write(sig_pipe[1], "!", 1); /* full pipe: the fd is readable anyway */
     (void)r;
@@ -108,24 +112,26 @@ static void on_sigint(int sig) {
   errno = saved;
 }
 
-static int l_sigint(lua_State *L) {
+static int l_catch(lua_State *L) {
+  int i;
   if (lua_toboolean(L, 1)) {
     struct sigaction sa;
     if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) return vigi_sock_fail(L, errno);
-    if (!sigint_caught) {
+    if (!catching) {
       memset(&sa, 0, sizeof sa);
-      sa.sa_handler = on_sigint;
+      sa.sa_handler = on_signal;
       sigemptyset(&sa.sa_mask);
       sa.sa_flags = SA_RESTART; /* the pipe wakes the waits; other calls go on */
-      if (sigaction(SIGINT, &sa, &sigint_old) != 0) return vigi_sock_fail(L, errno);
-      sigint_caught = 1;
+      for (i = 0; i < 3; i++)
+        if (sigaction(caught_signals[i], &sa, &old_actions[i]) != 0) return vigi_sock_fail(L, errno);
+      catching = 1;
     }
     lua_pushinteger(L, sig_pipe[0]);
     return 1;
   }
-  if (sigint_caught) {
-    sigaction(SIGINT, &sigint_old, NULL);
-    sigint_caught = 0;
+  if (catching) {
+    for (i = 0; i < 3; i++) sigaction(caught_signals[i], &old_actions[i], NULL);
+    catching = 0;
   }
   lua_pushboolean(L, 1);
   return 1;
@@ -140,6 +146,11 @@ static int l_sigints(lua_State *L) {
     }
   lua_pushinteger(L, now - sigint_taken);
   sigint_taken = now;
+  return 1;
+}
+
+static int l_ending(lua_State *L) {
+  lua_pushboolean(L, ending != 0);
   return 1;
 }
 
@@ -200,7 +211,7 @@ void vigi_open_term(lua_State *L);
 void vigi_open_term(lua_State *L) {
   static const luaL_Reg funcs[] = {
     {"isatty", l_isatty}, {"read", l_read}, {"echo", l_echo},
-    {"sigint", l_sigint}, {"sigints", l_sigints},
+    {"catch", l_catch}, {"sigints", l_sigints}, {"ending", l_ending},
     {"rl_hide", l_rl_hide}, {"rl_show", l_rl_show}, {"rl_word_breaks", l_rl_word_breaks},
     {NULL, NULL}
   };

@@ -41,12 +41,16 @@ describe("vigi shell", function()
     return { LUA, "spec/support/vigi_cmd.lua", "shell", sim.host, "-p", tostring(sim.port), "-t", "20" }
   end
 
-  -- A session on a terminal: steps as pty_run.py takes them.
+  -- A session on a terminal: steps as pty_run.py takes them; env adds to
+  -- the environment (false removes), env.argv replaces the command.
   local function session(steps, env)
     local e = { TERM = "xterm", HOME = state, XDG_STATE_HOME = state, VIGI_PASSWORD = PASSWORD }
-    for k, v in pairs(env or {}) do e[k] = v or nil end
+    local command = argv()
+    for k, v in pairs(env or {}) do
+      if k == "argv" then command = v else e[k] = v or nil end
+    end
     steps[#steps + 1] = { send = "\4" } -- Ctrl-D: the shell ends
-    local script = { argv = argv(), env = e, steps = steps, cols = 100, rows = 30, end_timeout = 3 }
+    local script = { argv = command, env = e, steps = steps, cols = 100, rows = 30, end_timeout = 3 }
     local path = state .. "/script.json"
     local f = assert(io.open(path, "w"))
     f:write(json.encode(script))
@@ -104,6 +108,12 @@ describe("vigi shell", function()
     }
     -- the call's own deadline is 20 s: Ctrl-C ended it, not its timeout
     assert.is_true(r.waited[2] < 3)
+  end)
+
+  it("--sim: starts a vigi-sim that Ctrl-C at the terminal leaves running", function()
+    local r = session({ PROMPT, { send = "\3" }, PROMPT, line "cam:getDeviceAlias()", expect("alias = ") },
+      { argv = { LUA, "spec/support/vigi_cmd.lua", "shell", "--sim" } })
+    assert.truthy(r.transcript:find("connected to 127.0.0.1:%d+ %(C100, "), r.transcript)
   end)
 
   it("keeps the history across two runs", function()

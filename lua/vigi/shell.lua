@@ -90,8 +90,7 @@ local function open_readline()
 end
 
 local function error_text(err)
-  -- on its own line: the terminal may have echoed ^C
-  if err == guard.INTERRUPTED then return "\ninterrupted" end
+  if err == guard.INTERRUPTED then return "interrupted" end
   if errors.is(err) then return tostring(err) end
   return "error: " .. tostring(err)
 end
@@ -151,7 +150,7 @@ function _M.main(opts, words)
 
   local host = words[2]
   if opts.sim then
-    local sim, err = require("vigi.sim").start {}
+    local sim, err = require("vigi.sim").start({}, { session = true })
     if not sim then io.stderr:write("vigi: ", err, "\n") return 1 end
     sh.sim = sim
     host = sim.host
@@ -161,7 +160,9 @@ function _M.main(opts, words)
     sh.secret(sim.password)
   end
 
-  local sigfd = tty and term.sigint(true) or nil
+  -- Ctrl-C stops the running line, not the process; SIGTERM and SIGHUP
+  -- end the shell cleanly (the sim it started is stopped).
+  local sigfd = term.catch(true)
   local env = require("vigi.shell.env").new(sh)
   local rl = tty and open_readline() or nil
   input = require("vigi.shell.input").new {
@@ -171,6 +172,7 @@ function _M.main(opts, words)
   }
 
   -- Runs f guarded; prints its results (or its error). Returns ok.
+  local interrupted = false
   local function run(f)
     local ok, r = guard.call(f, { sigfd = sigfd })
     input:restore()
@@ -178,7 +180,9 @@ function _M.main(opts, words)
       if r.n > 0 then sh.out(show.results(r)) end
       return true
     end
-    sh.out(error_text(r))
+    interrupted = r == guard.INTERRUPTED
+    -- on a line of its own: the terminal may have echoed ^C
+    sh.out((interrupted and tty and "\n" or "") .. error_text(r))
     return false
   end
 
@@ -237,6 +241,8 @@ function _M.main(opts, words)
             elseif not run(f) then
               failures = failures + 1
             end
+            -- Ctrl-C ends a script; SIGTERM and SIGHUP end the shell
+            if term.ending() or (not tty and interrupted) then break end
           end
         else
           pending = nil
@@ -270,7 +276,7 @@ function _M.main(opts, words)
     sh.out("vigi: " .. tostring(err))
   end
 
-  if sigfd then term.sigint(false) end
+  term.catch(false)
   if sh.sim then sh.sim:stop() end
   if status == 0 and not tty and failures > 0 then status = 1 end
   return status

@@ -44,10 +44,12 @@ function _M.binary()
   return "vigi-sim"
 end
 
--- start(args) -> sim | nil, message. args: extra command-line options.
--- The sim listens on 127.0.0.1, on free ports (control and discovery),
--- with password "secret", unless args say otherwise.
-function _M.start(args)
+-- start(args [, opts]) -> sim | nil, message. args: extra command-line
+-- options. The sim listens on 127.0.0.1, on free ports (control and
+-- discovery), with password "secret", unless args say otherwise.
+-- opts.session: the sim runs in a session of its own, so that Ctrl-C at
+-- the terminal does not stop it (`vigi shell --sim`).
+function _M.start(args, opts)
   local argv = { _M.binary(), "--address", "127.0.0.1", "--control-port", "0" }
   local password = "secret"
   for i, a in ipairs(args or {}) do
@@ -68,7 +70,8 @@ function _M.start(args)
   local words = {}
   for i, a in ipairs(argv) do words[i] = quote(a) end
   local log = os.getenv("VIGI_SIM_LOG") or "/dev/null"
-  local pipe = io.popen("exec " .. table.concat(words, " ") .. " 2>>" .. quote(log), "r")
+  local pipe = io.popen("exec " .. (opts and opts.session and "setsid " or "") .. table.concat(words, " ")
+    .. " 2>>" .. quote(log), "r")
   local line = pipe and pipe:read("*l")
   if not line then
     if pipe then pipe:close() end

@@ -10,8 +10,8 @@
 -- across, a coroutine can. results is a table with n.
 --
 -- opts.sigfd: a descriptor that is readable when Ctrl-C was pressed
--- (core.term.sigint); the calling task then watches it too, and a Ctrl-C
--- raises guard.INTERRUPTED at the point where fn waits, or, for code that
+-- (core.term.catch); the calling task then watches it too, and a Ctrl-C
+-- (or SIGTERM, SIGHUP) raises guard.INTERRUPTED at the point where fn waits, or, for code that
 -- computes without waiting, at its next thousand instructions (a count
 -- hook). The objects fn was using stay as they are: a camera call cut
 -- short is abandoned, and the next call on that camera starts afresh.
@@ -58,6 +58,11 @@ if not yieldable then
   end
 end
 
+-- Ctrl-C since the last look, or the shell told to end.
+local function signalled()
+  return term.sigints() > 0 or term.ending()
+end
+
 local live = setmetatable({}, { __mode = "k" }) -- guarded coroutine -> its caller
 local stopping = false
 
@@ -84,7 +89,7 @@ local function make_waiter(sigfd)
       -- script does); the other tasks wait with it.
       if sigfd then
         core.poll(with_fd(set, sigfd, scratch), timeout)
-        if term.sigints() > 0 then error(_M.INTERRUPTED, 0) end
+        if signalled() then error(_M.INTERRUPTED, 0) end
         return
       end
       core.poll(set, timeout)
@@ -96,7 +101,7 @@ local function make_waiter(sigfd)
 end
 
 local function hook()
-  if term.sigints() > 0 then error(_M.INTERRUPTED, 0) end
+  if signalled() then error(_M.INTERRUPTED, 0) end
 end
 
 function _M.call(fn, opts, ...)
@@ -120,7 +125,7 @@ function _M.call(fn, opts, ...)
       wait.wait(sigfd and with_fd(set, sigfd, scratch) or set, timeout)
       if stopping then
         args = pack(RAISE, _M.STOPPED)
-      elseif sigfd and term.sigints() > 0 then
+      elseif sigfd and signalled() then
         args = pack(RAISE, _M.INTERRUPTED)
       else
         args = NONE

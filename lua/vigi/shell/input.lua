@@ -12,8 +12,8 @@
 -- others run (event watchers print while the user types). With readline,
 -- that is its callback interface: the task waits until stdin is readable,
 -- then readline takes one character (rl_callback_read_char). Ctrl-C is
--- seen through the descriptor of core.term.sigint (`sigfd`): at a prompt
--- it drops the line being typed.
+-- seen through the descriptor of core.term.catch (`sigfd`): at a prompt
+-- it drops the line being typed; SIGTERM and SIGHUP end the input.
 --
 -- The history keeps the lines typed on a terminal, in a file (one line an
 -- entry, the last `history_lines` kept), except lines `keep` refuses:
@@ -138,9 +138,14 @@ function Input:_line(sig)
       return line
     end
     wait.wait(sig and self.set or { self.fd, 1, n = 1 }, -1)
-    if sig and self.sigfd and term.sigints() > 0 then
-      self.buf = ""
-      return false
+    if sig and self.sigfd then
+      if term.ending() then return nil end
+      if term.sigints() > 0 then
+        self.buf = ""
+        -- Ctrl-C drops the line typed; a script it ends
+        if not self.tty then return nil end
+        return false
+      end
     end
     local s = term.read(self.fd, 4096)
     if s == nil then
@@ -175,11 +180,13 @@ function Input:read(prompt)
   self.rl_on = true
   while not self.got do
     wait.wait(self.set, -1)
-    if self.sigfd and term.sigints() > 0 then
+    local ending = term.ending()
+    if ending or term.sigints() > 0 then
       if rl.sigcleanup then rl.sigcleanup() end
       self:_remove()
-      self:_write("^C\n")
+      self:_write(ending and "\n" or "^C\n")
       self.prompt = nil
+      if ending then return nil end
       return false
     end
     if self.rl_on then rl.read_char() end
