@@ -131,7 +131,7 @@ describe("vigi shell", function()
     local r = session({
       expect("camera password: ", 10), typed, PROMPT,
       line "t = { password = 'hunter2', user = 'admin' }", PROMPT, line "t", expect("password = <hidden>"),
-      line "cam", expect("vigi.camera{"),
+      line "cam", expect("vigi.camera{"), line "cam._stok", expect('"<hidden>"'),
       line "connect(cam.host, { port = cam.port }).host", expect("camera password: "), typed, expect('"127.0.0.1"'),
       line "pw = 'hunter2'", PROMPT,
     }, { VIGI_PASSWORD = false })

@@ -117,6 +117,11 @@ function _M.main(opts, words)
   local input
   function sh.out(text)
     for _, s in ipairs(sh.secrets) do text = hide(text, s) end
+    -- a camera's token is a credential too (it changes as it is renewed)
+    for _, c in ipairs(sh.cameras) do
+      local stok = rawget(c, "_stok")
+      if type(stok) == "string" and #stok >= 4 then text = hide(text, stok) end
+    end
     if input then input:print(text) else io.stdout:write(text, "\n") end
   end
 
@@ -144,7 +149,11 @@ function _M.main(opts, words)
   sh.connect_defaults = {
     port = tonumber(opts.port), username = opts.user, timeout = tonumber(opts.timeout),
     stream_port = tonumber(opts.stream_port), path_suffix = opts.path_suffix,
-    log = opts.verbose or nil,
+    -- log lines (which hold no secret) go above the prompt on a terminal,
+    -- to stderr otherwise, as the other verbs' do
+    log = opts.verbose and function(l)
+      if tty then sh.out("vigi: " .. l) else io.stderr:write("vigi: ", l, "\n") end
+    end or nil,
     tls = (opts.cafile or opts.pin) and { verify = opts.cafile ~= nil, cafile = opts.cafile, pin = opts.pin } or nil,
   }
 
