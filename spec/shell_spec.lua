@@ -41,9 +41,9 @@ describe("vigi shell", function()
     return { LUA, "spec/support/vigi_cmd.lua", "shell", sim.host, "-p", tostring(sim.port), "-t", "20" }
   end
 
-  -- A session on a terminal: steps as pty_run.py takes them; env adds to
+  -- A run on a terminal: steps as pty_run.py takes them; env adds to
   -- the environment (false removes), env.argv replaces the command.
-  local function session(steps, env)
+  local function terminal(steps, env)
     local e = { TERM = "xterm", HOME = state, XDG_STATE_HOME = state, VIGI_PASSWORD = PASSWORD }
     local command = argv()
     for k, v in pairs(env or {}) do
@@ -70,7 +70,7 @@ describe("vigi shell", function()
   end
 
   it("completes a method name and a parameter name", function()
-    local r = session {
+    local r = terminal {
       PROMPT, { send = "cam:setMotionDetectionS\t" }, expect("cam:setMotionDetectionSwitch"),
       { send = "{ sensi\t" }, expect("{ sensitivity"),
       { send = " = 42 }\r" }, PROMPT,
@@ -80,14 +80,14 @@ describe("vigi shell", function()
   end)
 
   it("prints a table readably: sorted keys, one a line, indented", function()
-    local r = session { PROMPT, line "cam:getDeviceInfo()", expect("}\n") }
+    local r = terminal { PROMPT, line "cam:getDeviceInfo()", expect("}\n") }
     local text = r.transcript:match("cam:getDeviceInfo%(%)\n(%b{})")
     assert.truthy(text, r.transcript)
     assert.truthy(text:find('\n  hwVer = "1.0",\n  mac = "00-0A-EB-01-88-11",\n  model = "C100",\n', 1, true), text)
   end)
 
   it("prints an injected event above the prompt while it waits, and the typed line goes on", function()
-    local r = session {
+    local r = terminal {
       PROMPT, line "watch('MotionDetection')", expect("watching MotionDetection"), PROMPT,
       { send = "cam:getDev" }, { sleep = 0.2 },
       { run = admin_cmd("event", { event_type = "MotionDetection" }) },
@@ -100,7 +100,7 @@ describe("vigi shell", function()
   end)
 
   it("ends a stalled call on Ctrl-C and answers the next line", function()
-    local r = session {
+    local r = terminal {
       PROMPT, { run = admin_cmd("fault", { kind = "stall", method = "getDeviceInfo", seconds = 30 }) },
       line "cam:getDeviceInfo()", { sleep = 0.5 }, { send = "\3" }, expect("interrupted", 5),
       PROMPT, line "1 + 1", expect("\n2\n"),
@@ -111,14 +111,14 @@ describe("vigi shell", function()
   end)
 
   it("--sim: starts a vigi-sim that Ctrl-C at the terminal leaves running", function()
-    local r = session({ PROMPT, { send = "\3" }, PROMPT, line "cam:getDeviceAlias()", expect("alias = ") },
+    local r = terminal({ PROMPT, { send = "\3" }, PROMPT, line "cam:getDeviceAlias()", expect("alias = ") },
       { argv = { LUA, "spec/support/vigi_cmd.lua", "shell", "--sim" } })
     assert.truthy(r.transcript:find("connected to 127.0.0.1:%d+ %(C100, "), r.transcript)
   end)
 
   it("keeps the history across two runs", function()
-    session { PROMPT, line "answer = 41", PROMPT }
-    local r = session { PROMPT, { send = "\27[A" }, expect("answer = 41"), { send = " + 1\r" }, PROMPT,
+    terminal { PROMPT, line "answer = 41", PROMPT }
+    local r = terminal { PROMPT, { send = "\27[A" }, expect("answer = 41"), { send = " + 1\r" }, PROMPT,
       line "answer", expect("\n42\n") }
     assert.truthy(r.transcript)
     local hist = assert(read_file(state .. "/vigi/history"))
@@ -128,7 +128,7 @@ describe("vigi shell", function()
 
   it("shows no secret in its output or its history file", function()
     local typed = { send = PASSWORD .. "\r" }
-    local r = session({
+    local r = terminal({
       expect("camera password: ", 10), typed, PROMPT,
       line "t = { password = 'hunter2', user = 'admin' }", PROMPT, line "t", expect("password = <hidden>"),
       line "cam", expect("vigi.camera{"), line "cam._stok", expect('"<hidden>"'),
@@ -160,13 +160,13 @@ describe("vigi shell", function()
       steps[#steps + 1] = line(l)
       steps[#steps + 1] = expect("(vigi|>)> ")
     end
-    local shown = session(steps).transcript:gsub("^[^\n]*\n", "") -- the banner
+    local shown = terminal(steps).transcript:gsub("^[^\n]*\n", "") -- the banner
     shown = shown:gsub("vigi> [^\n]*\n", ""):gsub(">> [^\n]*\n", ""):gsub("vigi> $", "")
     assert.equal(piped, shown)
   end)
 
   it("reads plain lines on a terminal when the readline binding is missing", function()
-    local r = session({ PROMPT, line "cam:getDeviceInfo().model", expect('"C100"') },
+    local r = terminal({ PROMPT, line "cam:getDeviceInfo().model", expect('"C100"') },
       { LUA_PATH = "./?.lua" }) -- no system modules: no readline.lua
     assert.truthy(r.transcript)
   end)
