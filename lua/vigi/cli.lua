@@ -29,6 +29,9 @@ verbs:
                                save a recording (epoch seconds); --resume
                                continues a partial FILE
   talk HOST FILE.wav           play a WAV file (8 kHz mono) on the camera
+  shell [HOST | --sim]         a Lua prompt with `cam` bound: completion,
+                               history, results as tables (docs/shell.md);
+                               --sim starts a vigi-sim and connects to it
   discover [--host H|CIDR ...] find cameras: by broadcast on every interface,
                                or by unicast to the addresses and ranges given;
                                --timeout S (2), --broadcast (also broadcast
@@ -92,7 +95,7 @@ local OPTS = {
 -- Options that may be given more than once: a list.
 local MULTI = { host = true, event = true }
 local FLAGS = { ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help",
-  ["--json"] = "json", ["--broadcast"] = "broadcast", ["--resume"] = "resume" }
+  ["--json"] = "json", ["--broadcast"] = "broadcast", ["--resume"] = "resume", ["--sim"] = "sim" }
 
 local function set_opt(opts, name, value)
   if MULTI[name] then
@@ -286,6 +289,8 @@ function verbs.discover(opts)
 end
 
 for name, fn in pairs(require("vigi.cli_stream").verbs(_M)) do verbs[name] = fn end
+
+function verbs.shell(opts, words) return require("vigi.shell").main(opts, words) end
 
 function _M.main(argv)
   local opts, words = _M.parse(argv)
