@@ -220,16 +220,39 @@ int http_start(http_client *c, const http_request *r, const char **err) {
   return 0;
 }
 
+/* A handshake that failed because the connection closed or was reset is
+ * the network's doing (worth another try); any other failure is the
+ * peer's TLS refusing ours (an alert, not TLS at all, no common
+ * protocol), which another try would meet again. libcurl tells them apart
+ * only in its message. */
+static int handshake_cut(const char *msg) {
+  return strstr(msg, "SSL_ERROR_SYSCALL") || strstr(msg, "reset by peer") ||
+         strstr(msg, "unexpected eof") || strstr(msg, "Broken pipe");
+}
+
 static int classify(http_client *c, CURLcode rc) {
+  c->res.tls = NULL;
   switch (rc) {
   case CURLE_OK: return HTTP_OK;
   case CURLE_OPERATION_TIMEDOUT: return HTTP_ETIMEOUT;
   case CURLE_SEND_FAIL_REWIND: return HTTP_ENORESEND;
-  case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    c->res.tls = "pin";
+    return HTTP_ETLS_TRUST;
+  case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:
   case CURLE_SSL_ISSUER_ERROR:
+    c->res.tls = "ca";
     return HTTP_ETLS_TRUST;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_SSL_CIPHER:
+    if (handshake_cut(c->errbuf)) return HTTP_ENETWORK;
+    c->res.tls = "handshake";
+    return HTTP_ETLS_HANDSHAKE;
+  case CURLE_RECV_ERROR:
+    /* libcurl's limit on an answer's headers (300 KiB, 1xx answers and
+     * trailers counted): a peer that sends headers without end. */
+    return strstr(c->errbuf, "Too large") ? HTTP_ETOOBIG : HTTP_ENETWORK;
   case CURLE_WRITE_ERROR:
     return c->too_big ? HTTP_ETOOBIG : HTTP_EINTERNAL;
   case CURLE_OUT_OF_MEMORY:
