@@ -389,9 +389,9 @@ describe("inside nginx (resty transport)", function()
     assert.truthy(eventually(function()
       return (read(dir .. "/tls.body") or ""):find("subscribed", 1, true)
     end, 5), "no subscription: " .. (read(dir .. "/tls.body") or "") .. error_log())
-    local port = a.port
+    local its_port = a.port
     a:stop()
-    local b = helper.start_sim { "--control-port", tostring(port), "--stream-port", "0" }
+    local b = helper.start_sim { "--control-port", tostring(its_port), "--stream-port", "0" }
     local body = eventually(function()
       local t = read(dir .. "/tls.body") or ""
       return t:find("}", 1, true) and t
