@@ -446,7 +446,7 @@ static void endless_tick(void *arg)
 		http_write(e->c, e->data, e->len);
 		e->pos = e->len;
 	}
-	char batch[HTTP_ENDLESS_BATCH];
+	static char batch[HTTP_ENDLESS_BATCH]; /* one loop, one thread */
 	size_t k = 0;
 	while (http_unsent(e->c) + k < HTTP_ENDLESS_UNSENT && k + 128 < sizeof batch)
 		k += endless_piece(e, batch + k, sizeof batch - k);

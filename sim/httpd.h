@@ -96,9 +96,10 @@ enum http_endless {
 				   trailer lines without end */
 	HTTP_TRICKLE            /* the answer, one byte every HTTP_TRICKLE_MS */
 };
-#define HTTP_ENDLESS_TICK_MS  10u           /* the endless kinds write this often, */
-#define HTTP_ENDLESS_BATCH    (8u * 1024u)  /* this much at a time, */
-#define HTTP_ENDLESS_UNSENT   (64u * 1024u) /* while less than this is unsent */
+#define HTTP_ENDLESS_TICK_MS  10u              /* the endless kinds write this often, */
+#define HTTP_ENDLESS_BATCH    (256u * 1024u)   /* up to this much at a time, */
+#define HTTP_ENDLESS_UNSENT   (1024u * 1024u)  /* while less than this is unsent: the
+						  bytes never pause for a slower reader */
 #define HTTP_TRICKLE_MS       100u
 /* Take the connection (as http_hold) and write such an answer to it, body
  * (copied) being the JSON it would have carried, until `seconds` passed
