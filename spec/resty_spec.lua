@@ -443,3 +443,64 @@ describe("outside nginx", function()
     sim:stop()
   end)
 end)
+
+-- The OpenResty reader against a peer whose bytes never pause: a stand-in
+-- for nginx's cosocket that always has more (no socket, no scheduling gap
+-- that could end a read by chance). The clock alone, or a count, must end
+-- each call.
+describe("the OpenResty reader, with bytes that never pause", function()
+  local http = require "vigi.resty_http"
+
+  -- perform() on a fake cosocket whose receiveany returns feed()'s bytes.
+  local function perform(feed, timeout)
+    local sock = {
+      settimeout = function() end, connect = function() return true end,
+      getreusedtimes = function() return 0 end, sslhandshake = function() return {} end,
+      send = function(_, d) return #d end, receiveany = function() return feed() end,
+      close = function() end, setkeepalive = function() return true end,
+    }
+    rawset(_G, "ngx", { socket = { tcp = function() return sock end } })
+    local peer = http.peer("127.0.0.1", 20443, {})
+    local m = require("spec.support.rss").measure(http.perform, peer,
+      { url = "https://127.0.0.1:20443/", body = "{}", timeout = timeout })
+    rawset(_G, "ngx", nil)
+    return m
+  end
+
+  local function once_then(first, rest)
+    local sent = false
+    return function()
+      if sent then return rest() end
+      sent = true
+      return first
+    end
+  end
+
+  it("ends a body that keeps coming at the deadline", function()
+    -- 10 bytes a read, a read every 0.1 ms: the whole body would take 40 s
+    local m = perform(once_then("HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n", function()
+      local t = core.now() + 0.0001
+      while core.now() < t do end
+      return "xxxxxxxxxx"
+    end), 0.2)
+    assert.is_nil(m.raised)
+    assert.equal("timeout", m[1].outcome)
+    assert.is_true(m.seconds < 0.2 + 1, m.seconds)
+  end)
+
+  for name, case in pairs {
+    ["interim answers"] = { "", "HTTP/1.1 100 Continue\r\n\r\n", "interim" },
+    ["header lines"] = { "HTTP/1.1 200 OK\r\n", "X-Pad: 0123456789\r\n", "head" },
+    ["trailer lines"] = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n",
+                          "X-Trailer: 0123456789\r\n", "trailers" },
+  } do
+    it("ends " .. name .. " without end with a protocol error", function()
+      local m = perform(once_then(case[1], function() return case[2] end), 5)
+      assert.is_nil(m.raised)
+      assert.equal("protocol", m[1].outcome)
+      assert.truthy(m[1].error:find(case[3], 1, true), m[1].error)
+      assert.is_true(m.seconds < 5)
+      assert.is_true(m.growth < 64 * 1024 * 1024)
+    end)
+  end
+end)
