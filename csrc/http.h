@@ -47,8 +47,9 @@ enum {
   HTTP_ENETWORK,      /* connect refused, reset, closed early, TLS failure */
   HTTP_ETLS_TRUST,    /* certificate or pin did not verify (tls: "ca", "pin") */
   HTTP_ENORESEND,     /* connection lost after the body went out; not resent */
-  HTTP_ETOOBIG,       /* answer larger than max_body, or its headers
-                         larger than libcurl's limit (300 KiB) */
+  HTTP_ETOOBIG,       /* answer larger than max_body, or its header lines
+                         (interim answers and trailers included) larger
+                         than 64 KiB */
   HTTP_EINTERNAL,     /* libcurl refused an option or ran out of memory */
   HTTP_ETLS_HANDSHAKE /* the peer refused or broke the TLS handshake (tls:
                          "handshake"); a connection merely closed or reset

@@ -219,7 +219,7 @@ function Sub:_pump(deadline)
   if done then
     local r = h:result()
     self.ended_with = r
-    if self.plain or (r.outcome == "ok" and not self.reader) then
+    if r.outcome == "ok" and (self.plain or not self.reader) then -- read whole: a plain answer
       local doc = json.decode(self.plain or r.body or "")
       if r.status == 401 or r.status == 403 or
           (type(doc) == "table" and auth.TOKEN_ERRORS[auth.code_of(doc)]) then
