@@ -121,15 +121,10 @@ end
 -- nil, err (this attempt failed).
 function Sub:_advance(deadline)
   if not self.started then
+    -- A login, when one is due, is one call: it has the caller's time
+    -- (not more), and one cut short fails the attempt like any other.
     local ok, err = self:_start(math.min(deadline, self.attempt_until))
-    if not ok then
-      -- A login cut by the caller's deadline, not the attempt's: it is
-      -- tried again at the next call.
-      if err.kind == "timeout" and wait.expired(deadline) and deadline < self.attempt_until then
-        return false
-      end
-      return nil, err
-    end
+    if not ok then return nil, err end
   end
   local polled = false
   while not self.accepted do
