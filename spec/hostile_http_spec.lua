@@ -162,6 +162,7 @@ describe("TLS refusals", function()
     local port = sim.port
     sim:stop()
     local attempts, stop_other = replace(port)
+    finally(function() sub:close() cam:close() stop_other() end)
     local m = rss.measure(await_item, sub, "error", 5)
     within(m, 5, "the refusal")
     local item = m[1]
@@ -175,9 +176,6 @@ describe("TLS refusals", function()
     assert.is_true(core.now() - t0 < 0.5)
     vigi.sleep(0.5)
     assert.equal(1, attempts())
-    sub:close()
-    cam:close()
-    stop_other()
     return item.error
   end
 
@@ -200,7 +198,9 @@ describe("TLS refusals", function()
         local n = f and tonumber(f:read("*a"))
         if f then f:close() end
         return n
-      end, function() os.execute("kill " .. pid) p:close() os.remove(count) end
+      end, function()
+        if pid then os.execute("kill " .. pid) pid = nil p:close() os.remove(count) end
+      end
     end)
     assert.equal("network", err.kind)
     assert.equal("handshake", err.tls)
