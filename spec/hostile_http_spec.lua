@@ -240,17 +240,17 @@ describe("a password changed on the camera", function()
     local out, rc, pidf = os.tmpname(), os.tmpname(), os.tmpname()
     os.execute(string.format("(VIGI_PASSWORD=%s sh -c 'echo $$ >%s; exec bin/vigi events %s -p %d' " ..
       ">/dev/null 2>%s; echo $? >%s) &", helper.PASSWORD, pidf, sim.host, sim.port, out, rc))
+    local code
     finally(function() -- should it still run
       local f = io.open(pidf)
       local pid = f and tonumber(f:read("*a"))
       if f then f:close() end
-      if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+      if pid and not code then os.execute("kill " .. pid .. " 2>/dev/null") end
       os.remove(pidf)
     end)
     local stop = core.now() + 5
     while core.now() < stop and ((sim:counters().push or {}).subscriptions or 0) < 1 do vigi.sleep(0.05) end
     change_password()
-    local code
     stop = core.now() + 10
     while core.now() < stop and not code do
       local f = io.open(rc)
