@@ -12,7 +12,11 @@ CFLAGS   ?= -O2 -g
 # pkg-config names: lua5.1, lua5.3, lua5.4 and luajit (Debian's; OpenResty's
 # luajit2 installs its luajit.pc too).
 PKG_LUA  := $(if $(filter luajit,$(LUA)),luajit,$(LUA))
-LUA_INC  := $(shell pkg-config --cflags $(PKG_LUA) 2>/dev/null)
+# Asked when a compile needs it, not when make starts: on a fresh machine
+# `make demo` installs pkg-config and the headers (deps) first.
+LUA_INC   = $(shell pkg-config --cflags $(PKG_LUA) 2>/dev/null)
+# What installs the packages; a test puts a stand-in here.
+INSTALL_DEPS ?= tools/install-deps
 # Every C file of csrc/ goes into the core. The plain-C ones (no lua.h, no
 # libcurl) are also what the C unit tests and the fuzzers link.
 CORE_SRC := $(sort $(wildcard csrc/*.c))
@@ -29,7 +33,7 @@ endif
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(patsubst %/vigi/core.so,%,$(CORE_SO))/?.so;;
 
-.PHONY: all deps test test-lua check demo rock clean help bench asan ctest fuzz fuzz-smoke
+.PHONY: all deps test test-lua check demo demo-run rock clean help bench asan ctest fuzz fuzz-smoke
 
 all: $(CORE_SO) sim/vigi-sim
 
@@ -90,7 +94,7 @@ build/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(CORE_HDR) $(wildcard fuzz/*.h)
 	  $(WARN) -std=gnu99 -Icsrc -o $@ $< $(FUZZ_LIB) -lcrypto
 
 deps:
-	@tools/install-deps
+	@$(INSTALL_DEPS)
 
 check: all
 	luacheck -q lua bin/vigi spec tools/*.lua sim/*.lua fuzz/*.lua bench/* examples .busted
@@ -102,18 +106,23 @@ test: deps
 test-lua: all
 	$(BUSTED) spec
 
-demo: deps all
+# deps first, then a make of its own: with -j, `demo: deps all` could
+# compile before the packages are there.
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
 	@$(LUA) examples/tour.lua
 
 # Debian keeps curl.h and the libraries under the multiarch directories.
-MULTIARCH := $(shell $(CC) -dumpmachine)
+MULTIARCH  = $(shell $(CC) -dumpmachine)
 rock:
 	luarocks --lua-version=5.4 make --deps-mode=none --tree=build/rock vigi-scm-1.rockspec \
 	  CURL_INCDIR=/usr/include/$(MULTIARCH) CURL_LIBDIR=/usr/lib/$(MULTIARCH) \
 	  OPENSSL_LIBDIR=/usr/lib/$(MULTIARCH)
 
 bench: all
-	@tools/install-deps bench
+	@$(INSTALL_DEPS) bench
 	@for b in bench/*; do if [ -x "$$b" ]; then "$$b" || exit 1; fi; done
 
 clean:

@@ -52,6 +52,8 @@ build = {
     ["vigi.resty_tcp"] = "lua/vigi/resty_tcp.lua",
     ["vigi.auth"] = "lua/vigi/auth.lua",
     ["vigi.camera"] = "lua/vigi/camera.lua",
+    ["vigi.codes"] = "lua/vigi/codes.lua",
+    ["vigi.host"] = "lua/vigi/host.lua",
     ["vigi.cli"] = "lua/vigi/cli.lua",
     ["vigi.sim"] = "lua/vigi/sim.lua",
     ["vigi.ipv4"] = "lua/vigi/ipv4.lua",
@@ -64,6 +66,7 @@ build = {
     ["vigi.talk"] = "lua/vigi/talk.lua",
     ["vigi.wav"] = "lua/vigi/wav.lua",
     ["vigi.cli_stream"] = "lua/vigi/cli_stream.lua",
+    ["vigi.printable"] = "lua/vigi/printable.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },

@@ -35,6 +35,8 @@ struct camera_config {
 	int lockout;                    /* consecutive failures that lock; 0 = never */
 	int lock_seconds;
 	int token_lifetime;             /* seconds */
+	int trailing_commas;            /* answers and parts written with trailing commas */
+	int unknown_method_code;        /* errCode of an unknown method (default -40210) */
 };
 
 struct camera_counters {
@@ -52,7 +54,8 @@ enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON,
 /* Discovery faults (odp.c applies them; names in odp.h). */
 enum odp_fault_kind {
 	ODP_FAULT_NONE, ODP_FAULT_BAD_CRC, ODP_FAULT_BARE_MAGIC, ODP_FAULT_DUPLICATE,
-	ODP_FAULT_OVERSIZED, ODP_FAULT_ENCRYPT, ODP_FAULT_FOREIGN_SERIAL, ODP_FAULT_SILENT
+	ODP_FAULT_OVERSIZED, ODP_FAULT_ENCRYPT, ODP_FAULT_FOREIGN_SERIAL, ODP_FAULT_SILENT,
+	ODP_FAULT_FLOOD, ODP_FAULT_SPOOF
 };
 
 struct fault {
@@ -109,6 +112,10 @@ struct camera {
 	size_t nfaults;
 	enum odp_fault_kind odp_fault;
 	int odp_fault_count;            /* replies it still applies to; -1 = until cleared */
+	unsigned odp_fault_gen;         /* + 1 at each camera_odp_fault_set: ends a flood */
+	unsigned odp_flood_ms;          /* the flood fault: how long each flood lasts */
+	char odp_spoof_ip[64];          /* the spoof fault: the "ip" the reply claims */
+	int odp_spoof_port;             /* and the "openapi_port" it claims; 0 = none */
 
 	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
 	int push_refuse;               /* the "refuse" push fault: refuse the next subscribeMsg */
@@ -165,7 +172,9 @@ enum fault_kind camera_fault_take(struct camera *cam, const char *method, int *s
 void camera_faults_clear(struct camera *cam);
 
 /* Discovery faults: one kind at a time, for count replies (-1 = until
- * cleared); take returns the kind that applies to the next reply. */
+ * cleared); take returns the kind that applies to the next reply. The
+ * flood and spoof faults' arguments (odp_flood_ms, odp_spoof_*) are set
+ * by the caller; a set ends a flood under way (odp_fault_gen). */
 void camera_odp_fault_set(struct camera *cam, enum odp_fault_kind kind, int count);
 enum odp_fault_kind camera_odp_fault_take(struct camera *cam);
 

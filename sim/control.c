@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "camera.h"
+#include "dialect.h"
 #include "log.h"
 #include "preset.h"
 #include "push.h"
@@ -91,6 +92,15 @@ static void reply(struct camera *cam, struct http_conn *c, int status, char *bod
 	if (!body) {
 		http_respond(c, 500, "application/json", "{}", 2, HTTP_CLOSE);
 		return;
+	}
+	if (cam->cfg.trailing_commas) {
+		char *commas = dialect_trailing_commas(body, len, &len);
+		cJSON_free(body);
+		if (!commas) {
+			http_respond(c, 500, "application/json", "{}", 2, HTTP_CLOSE);
+			return;
+		}
+		body = commas;
 	}
 	switch (fault) {
 	case FAULT_NONE:
@@ -220,7 +230,7 @@ static void call(struct camera *cam, struct http_conn *c, const char *stok,
 		return;
 	}
 	if (!m || m->kind == MK_SPECIAL) {
-		body = engine_error(NULL, name, SIM_E_UNKNOWN_METHOD, "unknown method", &len);
+		body = engine_error(NULL, name, cam->cfg.unknown_method_code, "unknown method", &len);
 		reply(cam, c, 200, body, len, fault, seconds);
 		return;
 	}

@@ -59,6 +59,8 @@ static void usage(FILE *f)
 "  --lockout N             failed logins that lock the account (default 5, 0 = never)\n"
 "  --lock-seconds S        how long the lock lasts (default 600)\n"
 "  --tz-spelling both|Timezone|TimeZone  time-zone method names (default both)\n"
+"  --trailing-commas       write every JSON answer and part with trailing commas\n"
+"  --unknown-method-code N errCode of an unknown method (default -40210)\n"
 "  --stream-port P         stream (MULTITRANS) port (default 20554, or any free\n"
 "                          one with --control-port 0; 0 = any free)\n"
 "  --digest-qop none|auth  digest qop of the stream port (default none)\n"
@@ -66,6 +68,8 @@ static void usage(FILE *f)
 "  --stream-speed X        media pace: 1 real time (default), 10 ten times\n"
 "                          faster, 0 as fast as the client reads\n"
 "  --stream-codec H264|H265  video codec of new sessions (default H264)\n"
+"  --stream-set KEY=VALUE  a stream_config key at start (docs/sim.md), e.g.\n"
+"                          download_framing=rtp; repeatable\n"
 "  --cert FILE --key FILE  use this certificate and key (PEM)\n"
 "  --cert-out FILE         write the certificate (PEM) to FILE\n"
 "  --camera-json FILE      use FILE instead of the built-in camera.json\n"
@@ -91,7 +95,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_ADDRESS = 256, O_PORT, O_USER, O_PASS, O_AUTH, O_STOKTOP, O_CLOSE,
 		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
 		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
-		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC
+		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC,
+		O_COMMAS, O_UNKNOWNCODE, O_SSET
 	};
 	static const struct option opts[] = {
 		{"address", required_argument, 0, O_ADDRESS},
@@ -105,6 +110,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"digest-algorithm", required_argument, 0, O_ALGO},
 		{"stream-speed", required_argument, 0, O_SPEED},
 		{"stream-codec", required_argument, 0, O_SCODEC},
+		{"stream-set", required_argument, 0, O_SSET},
 		{"username", required_argument, 0, O_USER},
 		{"password", required_argument, 0, O_PASS},
 		{"auth", required_argument, 0, O_AUTH},
@@ -115,6 +121,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"lockout", required_argument, 0, O_LOCKOUT},
 		{"lock-seconds", required_argument, 0, O_LOCKSEC},
 		{"tz-spelling", required_argument, 0, O_TZ},
+		{"trailing-commas", no_argument, 0, O_COMMAS},
+		{"unknown-method-code", required_argument, 0, O_UNKNOWNCODE},
 		{"cert", required_argument, 0, O_CERT},
 		{"key", required_argument, 0, O_KEY},
 		{"cert-out", required_argument, 0, O_CERTOUT},
@@ -181,6 +189,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			else
 				goto bad;
 			break;
+		case O_SSET: {
+			const char *why = stream_settings_set(&o->stream, optarg);
+			if (why) {
+				fprintf(stderr, "vigi-sim: %s\n", why);
+				return -1;
+			}
+			break;
+		}
 		case O_USER:
 			if (!*optarg || strlen(optarg) >= sizeof k->username)
 				goto bad;
@@ -229,6 +245,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 			else if (strcmp(optarg, "TimeZone") == 0)
 				k->tz = TZ_ONLY_TIMEZONE_CAMEL;
 			else
+				goto bad;
+			break;
+		case O_COMMAS: k->trailing_commas = 1; break;
+		case O_UNKNOWNCODE:
+			if (parse_int(optarg, -99999999, 99999999, &k->unknown_method_code) < 0 ||
+			    k->unknown_method_code == 0)
 				goto bad;
 			break;
 		case O_CERT: o->cert = optarg; break;
@@ -362,10 +384,12 @@ int main(int argc, char **argv)
 	o.cfg.lockout = 5;
 	o.cfg.lock_seconds = 600;
 	o.cfg.tz = TZ_BOTH;
+	o.cfg.unknown_method_code = SIM_E_UNKNOWN_METHOD;
 	o.stream.speed = 1;
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
-	snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
+	if (!o.stream.username[0])      /* --stream-set username=... wins */
+		snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
 	if (!o.stream_port_given)
 		o.stream_port = o.control_port == 0 ? 0 : STREAM_DEFAULT_PORT;
 

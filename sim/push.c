@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dialect.h"
 #include "json_rules.h"
 #include "log.h"
 
@@ -40,20 +41,28 @@ static const char *const event_types[] = {
 			"Content-Type: application/json\r\n" \
 			"Content-Length: %zu\r\n\r\n"
 
-static void write_part(struct http_conn *c, const char *json)
+static void write_part(struct http_conn *c, const struct camera *cam, const char *json)
 {
 	char head[128];
 	size_t n = strlen(json);
+	char *commas = NULL;
+	if (cam->cfg.trailing_commas) {
+		commas = dialect_trailing_commas(json, n, &n);
+		if (!commas)
+			return;
+		json = commas;
+	}
 	int h = snprintf(head, sizeof head, PART_HEAD_FMT, n);
 	/* One buffer, so the part goes out in one TLS record. */
 	char *buf = malloc((size_t)h + n + 2);
-	if (!buf)
-		return;
-	memcpy(buf, head, (size_t)h);
-	memcpy(buf + h, json, n);
-	memcpy(buf + h + n, "\r\n", 2);
-	http_write(c, buf, (size_t)h + n + 2);
-	free(buf);
+	if (buf) {
+		memcpy(buf, head, (size_t)h);
+		memcpy(buf + h, json, n);
+		memcpy(buf + h + n, "\r\n", 2);
+		http_write(c, buf, (size_t)h + n + 2);
+		free(buf);
+	}
+	cJSON_free(commas);
 }
 
 static void sub_free(struct push_sub *s)
@@ -92,7 +101,7 @@ static int sub_send(struct push_sub *s, const char *json)
 		sub_drop(s);
 		return -1;
 	}
-	write_part(s->conn, json);
+	write_part(s->conn, s->cam, json);
 	return 0;
 }
 
@@ -172,7 +181,8 @@ static int check(const cJSON *params, int *heartbeat, char *msg, size_t msgsz)
 	return 0;
 }
 
-static void refuse(struct http_conn *c, const char *echo, const char *msg, enum http_after after)
+static void refuse(const struct camera *cam, struct http_conn *c, const char *echo,
+		   const char *msg, enum http_after after)
 {
 	cJSON *a = cJSON_CreateObject();
 	size_t len = 0;
@@ -184,6 +194,11 @@ static void refuse(struct http_conn *c, const char *echo, const char *msg, enum 
 		cJSON_AddStringToObject(a, "msg", msg);
 		body = engine_print(a, &len);
 		cJSON_Delete(a);
+	}
+	if (body && cam->cfg.trailing_commas) {
+		char *commas = dialect_trailing_commas(body, len, &len);
+		cJSON_free(body);
+		body = commas;
 	}
 	if (body)
 		http_respond(c, 200, "application/json", body, len, after);
@@ -199,12 +214,12 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 	int heartbeat = PUSH_HEARTBEAT_DEFAULT;
 	if (cam->push_refuse) {
 		cam->push_refuse = 0;
-		refuse(c, echo, "subscription refused (push fault)", after);
+		refuse(cam, c, echo, "subscription refused (push fault)", after);
 		return;
 	}
 	if ((m && m->params && engine_check_params(cam->engine, m, params, msg, sizeof msg) < 0) ||
 	    check(params, &heartbeat, msg, sizeof msg) < 0) {
-		refuse(c, echo, msg, after);
+		refuse(cam, c, echo, msg, after);
 		return;
 	}
 	struct push_sub *s = calloc(1, sizeof *s);
@@ -230,12 +245,12 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 		"\r\n";
 	http_hold(c, on_gone, s);
 	http_write(c, head, sizeof head - 1);
-	if (cam->push_trickle) { /* the head, then garbage: never an answer part */
+	if (cam->push_trickle) { /* the head, then blank lines: never an answer part */
 		s->silent = s->trickle = 1;
 		loop_timer_start(cam->lp, &s->beat, PUSH_TRICKLE_MS);
 		return;
 	}
-	write_part(c, "{\"result\":\"success\",\"errCode\":0}");
+	write_part(c, cam, "{\"result\":\"success\",\"errCode\":0}");
 	loop_timer_start(cam->lp, &s->beat, (uint64_t)heartbeat * 1000u);
 	sim_log("subscribeMsg: conn %lu subscribed, heartbeat %d s", http_conn_id(c), heartbeat);
 }
@@ -328,13 +343,31 @@ static double event_interval(const struct camera *cam)
 	return d;
 }
 
+/* type as the inside of a JSON string: ", \ and control bytes escaped
+ * (a type injected "unchecked" may hold any byte). out has 6 * strlen + 1. */
+static void json_inside(const char *type, char *out)
+{
+	for (const unsigned char *p = (const unsigned char *)type; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*out++ = '\\';
+			*out++ = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			out += sprintf(out, "\\u%04x", *p);
+		} else {
+			*out++ = (char)*p;
+		}
+	}
+	*out = '\0';
+}
+
 void push_event(struct camera *cam, const char *type, long long t, long count, int seq,
 		struct push_result *r)
 {
-	char base[PUSH_EVENT_TYPE_MAX], json[PUSH_EVENT_TYPE_MAX + 96];
+	char base[PUSH_EVENT_TYPE_MAX], esc[6 * PUSH_EVENT_TYPE_MAX], json[6 * PUSH_EVENT_TYPE_MAX + 96];
 	double interval = event_interval(cam);
 	memset(r, 0, sizeof *r);
 	base_type(type, base);
+	json_inside(type, esc);
 	for (const struct push_sub *s = cam->subs; s; s = s->next)
 		if (sub_wants(s, type, base))
 			r->subscriptions++;
@@ -344,9 +377,9 @@ void push_event(struct camera *cam, const char *type, long long t, long count, i
 			if (i == 0)
 				r->first_seq = cam->push_seq;
 			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld,\"seq\":%llu}",
-				 type, t, cam->push_seq);
+				 esc, t, cam->push_seq);
 		} else {
-			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld}", type, t);
+			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld}", esc, t);
 		}
 		struct push_sub *s = cam->subs;
 		while (s) {

@@ -48,7 +48,10 @@ local CASES = {
   { "setSystemTime", { system_time = 946655999 }, field = "system_time",
     rule = "range 946656000..2147483647" },
   { "setSystemTime", { system_time = "1692864317" }, send = { system_time = "1692864317" } },
-  { "formatSdCard", { card_index = 0 }, field = "card_index", rule = "at least 1" },
+  { "formatSdCard", { card_index = 0 }, field = "card_index", rule = "range 1..1" },
+  -- the cameras have one card
+  { "formatSdCard", { card_index = 2 }, field = "card_index", rule = "range 1..1" },
+  { "formatSdCard", { card_index = 1 }, send = { card_index = 1 } },
   { "formatSdCard", {}, send = true },
   { "formatSdCard", nil, send = true },
   { "setPresetPoint", { id = "3", name = "door" }, send = { id = "3", name = "door" } },
@@ -76,16 +79,28 @@ local CASES = {
   { "setDeviceAlias", { alias = "" }, field = "alias", rule = "length 1..32" },
   { "setDeviceAlias", { alias = rep("x", 33) }, field = "alias", rule = "length 1..32" },
   { "setDeviceAlias", { alias = rep("x", 32) }, send = { alias = rep("x", 32) } },
-  { "doAuth", { password = rep("a", 32), passwdType = "md5" }, field = "password",
-    rule = "format 32 uppercase hex digits" },
+  { "doAuth", { password = rep("g", 32), passwdType = "md5" }, field = "password",
+    rule = "format 32 hex digits (sent in upper case)" },
+  -- a hash in lower case is taken (cam:doAuth upper-cases it)
+  { "doAuth", { password = rep("a", 32), passwdType = "md5" },
+    send = { password = rep("a", 32), passwdType = "md5" } },
   { "doAuth", { password = rep("A", 31), passwdType = "md5" }, field = "password",
     rule = "length exactly 32" },
   { "doAuth", { password = rep("A", 32), passwdType = "sha256" }, field = "passwdType",
     rule = "one of md5" },
   { "searchVideoCalendar", { start_date = "2021-03", end_date = "202104" },
     field = "start_date", rule = "format yyyymm" },
-  { "setResolution", { main_resolution = "2560x1440" }, field = "main_resolution",
+  { "setResolution", { main_resolution = "2560-1440" }, field = "main_resolution",
     rule = "format WIDTH*HEIGHT, one of getVideoCapability's main resolutions" },
+  { "setResolution", { main_resolution = "2560x" }, field = "main_resolution",
+    rule = "format WIDTH*HEIGHT, one of getVideoCapability's main resolutions" },
+  { "setResolution", { minor_resolution = "640x480x1" }, field = "minor_resolution",
+    rule = "format WIDTH*HEIGHT, one of getVideoCapability's minor resolutions" },
+  -- getVideoCapability prints 1920x1080; the request is sent as the
+  -- document's examples write it
+  { "setResolution", { main_resolution = "1920x1080" }, send = { main_resolution = "1920*1080" } },
+  { "setResolution", { main_resolution = "1920X1080", minor_resolution = "640x480" },
+    send = { main_resolution = "1920*1080", minor_resolution = "640*480" } },
   -- a number for a string is sent as its decimal string
   { "setDeviceAlias", { alias = 12 }, send = { alias = "12" } },
   { "setDeviceAlias", { alias = 12.0 }, send = { alias = "12" } },
@@ -251,7 +266,7 @@ describe("check.params messages", function()
   end)
 
   it("never show a password", function()
-    local secret = "0123456789abcdef0123456789abcdef"
+    local secret = "0123456789abcdefg123456789abcdef"
     local _, err = check.params(methods.by_name.doAuth, { password = secret, passwdType = "md5" })
     assert.equal("password", err.field)
     assert.is_nil(err.message:find(secret, 1, true))

@@ -66,3 +66,119 @@ describe("json.decode", function()
     end
   end)
 end)
+
+-- Answers as the document prints them: trailing commas before } and ],
+-- accepted on every answer, without accepting anything else cjson refuses.
+describe("json.decode, trailing commas", function()
+  local function fixture(name)
+    local f = assert(io.open("spec/fixtures/doc-trailing-commas/" .. name .. ".txt"))
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+
+  -- The document's own response examples that end objects or arrays with
+  -- a comma (spec/fixtures/doc-trailing-commas/README.md), and what they say.
+  local examples = {
+    { "setDeviceAlias", '{"errCode":0,"method":"setDeviceAlias"}' },
+    { "doSoftReset", '{"errCode":0,"method":"doSoftReset"}' },
+    { "setTimezone", '{"errCode":0,"method":"setTimezone"}' },
+    { "getEventEnhanceCapability", '{"errCode":0,"method":"getEventEnhanceCapability",'
+      .. '"result":{"people_enhance_ver":"63","vehicle_enhance_ver":"63"}}' },
+    { "getPTZCapability", '{"errCode":0,"method":"getPTZCapability","result":{"speed_x_max":'
+      .. '"1.000000","speed_y_max":"1.000000","speed_z_max":"1.000000"}}' },
+    { "getStreamPort", '{"errCode":0,"method":"getStreamPort","result":{"streamPort":"554"}}' },
+    { "download", '{"av_config":[{"audio_bitwidth":"16","audio_channels":"1","audio_codec":'
+      .. '"G711alaw","audio_sampling_rate":"8","channel":0,"video_codec":"H264"}],"error_code":0,'
+      .. '"interleaved":[{"channel":0,"interleaved_id":"0-1"}],"range":"x-y/n","session_id":"xxx"}' },
+  }
+  for _, c in ipairs(examples) do
+    it("reads the document's " .. c[1] .. " answer", function()
+      local text = fixture(c[1])
+      assert.is_nil(require("cjson.safe").decode(text)) -- it does need the fallback
+      local v, err = json.decode(text)
+      assert.is_nil(err)
+      assert.equal(c[2], json.encode(v))
+    end)
+  end
+
+  local accepted = {
+    { "an object", '{"a":1,}', '{"a":1}' },
+    { "an array", "[1,2,]", "[1,2]" },
+    { "with whitespace around", '{ "a" : [ 1 , 2 ,\r\n\t] ,\n }', '{"a":[1,2]}' },
+    { "nested, at every level", '{"a":{"b":[{"c":1,},],},}', '{"a":{"b":[{"c":1}]}}' },
+    { "after a string", '["x",]', '["x"]' },
+    { "after true, false, null", '[true,false,null,]', '[true,false,null]' },
+    { "commas and brackets inside strings stay", '{"s":",}",}', '{"s":",}"}' },
+    { "an escaped quote does not end a string", '{"s":"a\\",]",}', '{"s":"a\\",]"}' },
+    { "an escaped backslash does", '{"s":"a\\\\",}', '{"s":"a\\\\"}' },
+    { "a top-level array of objects", '[{"a":1,},{"b":2,},]', '[{"a":1},{"b":2}]' },
+  }
+  for _, c in ipairs(accepted) do
+    it("accepts a trailing comma: " .. c[1], function()
+      local v, err = json.decode(c[2])
+      assert.is_nil(err)
+      assert.equal(c[3], json.encode(v))
+    end)
+  end
+
+  -- Only a comma that follows a value and closes a container is dropped;
+  -- everything else cjson refuses stays refused, with cjson's message.
+  local refused = {
+    { "an empty object with a comma", "{,}" },
+    { "an empty array with a comma", "[,]" },
+    { "two commas", "[1,,]" },
+    { "two commas in an object", '{"a":1,,}' },
+    { "a missing value", '{"a":,}' },
+    { "a key without a value", '{"a",}' },
+    { "a comma alone", ",]" },
+    { "garbage after the value", '{"a":1,}x' },
+    { "a second value", '{"a":1,}{}' },
+    { "a comment", '{"a":1,/* c */}' },
+    { "a line comment", '{"a":1,}// c' },
+    { "single quotes", "{'a':1,}" },
+    { "an unterminated string", '{"a":"1,}' },
+    { "an unclosed object", '{"a":1,' },
+    { "nesting past the depth limit", ("[1,"):rep(100) .. ("]"):rep(100) },
+    { "NaN", '{"a":NaN}' },
+    { "NaN with a trailing comma", '{"a":NaN,}' },
+    { "Infinity", '{"a":Infinity}' },
+    { "-inf", '[-inf]' },
+    { "a hex number", '{"a":0x10}' },
+  }
+  for _, c in ipairs(refused) do
+    it("refuses " .. c[1], function()
+      local v, err = json.decode(c[2])
+      assert.is_nil(v)
+      assert.is_string(err)
+    end)
+  end
+
+  it("keeps cjson's message when the fallback does not help", function()
+    local _, want = require("cjson.safe").decode("[1,,]")
+    local _, err = json.decode("[1,,]")
+    assert.equal(want, err)
+  end)
+
+  it("takes time linear in the answer's size, whatever it holds", function()
+    local core = require "vigi.core"
+    local hostile = {
+      "[" .. ("1," .. (" "):rep(50)):rep(20000) .. "]",                  -- 1 MiB, all trailing-comma work
+      "[" .. (",         "):rep(100000) .. "]",                          -- commas after nothing
+      '{"s":"' .. ('\\",]'):rep(200000) .. '",}',                         -- escapes and brackets in a string
+      ("," .. (" "):rep(1000)):rep(1000) .. "}",                          -- commas before whitespace, no value
+    }
+    for _, s in ipairs(hostile) do
+      local t0 = core.now()
+      json.decode(s)
+      assert.is_true(core.now() - t0 < 2, "took " .. (core.now() - t0) .. " s for " .. #s .. " bytes")
+    end
+  end)
+
+  it("is the one decoder: no other module decodes JSON itself", function()
+    local p = assert(io.popen("grep -l cjson lua/vigi/*.lua"))
+    local users = p:read("*a")
+    p:close()
+    assert.equal("lua/vigi/json.lua\n", users)
+  end)
+end)

@@ -42,7 +42,7 @@ local COMMON = { name = true, type = true, required = true, doc = true,
 local BY_TYPE = {
   int = { min = true, max = true, wire = true },
   float = { min = true, max = true, wire = true },
-  string = { min_len = true, max_len = true, pattern = true, format = true },
+  string = { min_len = true, max_len = true, pattern = true, format = true, rewrite = true },
   bool = {},
   array = { items = true, min_items = true, max_items = true },
   object = { fields = true },
@@ -68,6 +68,11 @@ local function well_formed(spec, where, named)
   assert(le(spec.min_len, spec.max_len), where .. ": min_len > max_len")
   assert(le(spec.min_items, spec.max_items), where .. ": min_items > max_items")
   assert(spec.wire == nil or spec.wire == "string", where .. ": wire")
+  if spec.rewrite then
+    local r = spec.rewrite
+    assert(type(r.from) == "string" and r.from:match("^%^.*%$$"), where .. ": rewrite.from anchored")
+    assert(type(r.to) == "string" and type(r.doc) == "string", where .. ": rewrite.to, rewrite.doc")
+  end
   if spec.enum then
     assert(#spec.enum > 0, where .. ": empty enum")
     local seen = {}

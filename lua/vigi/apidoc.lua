@@ -51,6 +51,7 @@ local function _rule(spec, q)
   elseif spec.type == "string" then
     add(_bounds(spec.min_len, spec.max_len, "bytes"))
     if spec.pattern then add("format " .. (spec.format or q(spec.pattern))) end
+    if spec.rewrite then add(spec.rewrite.doc) end
   elseif spec.type == "bool" then
     add("true or false")
   elseif spec.type == "array" then
@@ -143,7 +144,7 @@ function _M.describe(row)
     row.name .. ": " .. row.summary,
     "  " .. row.access .. ", result: " .. _result(row):gsub("`", "")
       .. ", document section " .. row.section
-      .. (row.alias and ", also spelt " .. row.alias or ""),
+      .. (row.alias and ", also spelt " .. row.alias .. " (cam:" .. row.alias .. " too)" or ""),
   }
   local params = _flatten(row.params)
   if #params == 0 then lines[#lines + 1] = "  no parameters" end
@@ -177,8 +178,9 @@ local function _method(out, row)
   w("- Result: " .. _result(row))
   if row.pair then w("- Read back with: [" .. row.pair .. "](" .. _anchor(row.pair) .. ")") end
   if row.alias then
-    w("- Also spelt " .. _code(row.alias) .. " by the document; tried when the camera"
-      .. " does not know " .. _code(row.name))
+    w("- Also spelt " .. _code(row.alias) .. " by the document, and " .. _code("cam:" .. row.alias)
+      .. " works too. The spelling called is sent first; if the camera refuses it (whatever"
+      .. " the code), the other is sent once, and the one that worked is kept for that camera")
   end
   if row.one_of then w("- Give at least one of: " .. _code(concat(row.one_of, "`, `"))) end
   if row.together then w("- Give all or none of: " .. _code(concat(row.together, "`, `"))) end
@@ -232,6 +234,7 @@ function _M.markdown()
     local links = {}
     for i, row in ipairs(g.rows) do
       links[i] = "[" .. row.name .. "](" .. _anchor(row.name) .. ")"
+        .. (row.alias and " (also " .. row.alias .. ")" or "")
     end
     w("- **" .. g.name .. "** (" .. g.section .. "): " .. concat(links, ", "))
   end

@@ -16,6 +16,8 @@
 --               wire = "string" sends numbers as their decimal string.
 --   string      a Lua string; a Lua number is accepted and sent as its
 --               decimal string (150 -> "150", 0.5 -> "0.5", never "150.0").
+--               A spec's `rewrite` turns another form of the value into
+--               the one sent (1920x1080 -> 1920*1080) before the checks.
 --   array       a Lua sequence (keys 1..n, no holes); {} is an empty array.
 --   object      a table with the spec's field names.
 -- Parameters the row does not know are refused.
@@ -177,6 +179,7 @@ function CHECKS.string(ctx, spec, v, path)
   elseif type(v) ~= "string" then
     return _bad(ctx, spec, path, v, "a string", "is not a string")
   end
+  if spec.rewrite then s = (s:gsub(spec.rewrite.from, spec.rewrite.to, 1)) end
   if (spec.min_len and #s < spec.min_len) or (spec.max_len and #s > spec.max_len) then
     local bounds = _bounds(spec.min_len, spec.max_len)
     return _bad(ctx, spec, path, v, "length " .. bounds,

@@ -77,7 +77,7 @@ function Sub:_start(deadline)
   local body = '{"method":"subscribeMsg","params":' ..
     json.encode_params(self.params, self.row.params) .. '}'
   local started, serr = self.http:start {
-    url = cam._base .. "/stok=" .. cam._stok .. cam.path_suffix, body = body,
+    url = cam._base .. cam:_token_path(), body = body,
     connect_timeout = math.min(cam.connect_timeout, math.max(0.001, self.attempt_until - core.now())),
     timeout = 0, verify = cam.tls.verify, cafile = cam.tls.cafile, pin = cam.tls.pin,
     max_body = self.opts.max_part * 4,
@@ -218,7 +218,7 @@ function Sub:_pump(deadline)
       local doc = json.decode(self.plain or r.body or "")
       if r.status == 401 or r.status == 403 or
           (type(doc) == "table" and auth.TOKEN_ERRORS[auth.code_of(doc)]) then
-        self.cam._stok = nil -- log in again on the next attempt
+        self.cam:_drop_token() -- log in again on the next attempt
         return "ended"
       end
       if type(doc) == "table" then return nil, api_failed(self, doc) end

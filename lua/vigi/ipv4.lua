@@ -2,13 +2,21 @@
 -- that the same code runs on Lua 5.1, LuaJIT and 5.4).
 local _M = {}
 
--- "10.1.2.3" -> 167838211, or nil.
+-- One part of a dotted quad: 0..255 in decimal, without leading zeros.
+local function part(p)
+  if #p > 3 or (#p > 1 and p:sub(1, 1) == "0") then return nil end
+  local n = tonumber(p)
+  return n <= 255 and n or nil
+end
+
+-- "10.1.2.3" -> 167838211, or nil. The form inet_pton(3) reads, and only
+-- that: "010.1.2.3" is refused, as other readers take 010 for octal 8.
 function _M.parse(s)
   if type(s) ~= "string" then return nil end
   local a, b, c, d = s:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
   if not a then return nil end
-  a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
-  if a > 255 or b > 255 or c > 255 or d > 255 then return nil end
+  a, b, c, d = part(a), part(b), part(c), part(d)
+  if not (a and b and c and d) then return nil end
   return ((a * 256 + b) * 256 + c) * 256 + d
 end
 

@@ -1,7 +1,9 @@
 -- JSON in and out.
 --
 -- Decoding goes through lua-cjson (fast C, and a depth limit against
--- hostile nesting). Encoding is ours, because request bodies must be exact
+-- hostile nesting); an answer cjson refuses gets one more try with its
+-- trailing commas dropped (the document's own examples have them).
+-- Encoding is ours, because request bodies must be exact
 -- and cjson cannot tell an empty array from an empty object: an encoder
 -- that follows the method table's parameter specs writes `[]` where the
 -- document wants an array, whatever Lua table it was given.
@@ -11,6 +13,9 @@ local _M = {}
 
 local decoder = cjson.new()
 decoder.decode_max_depth(64)
+-- NaN, Infinity, hex and other numbers JSON does not have are refused:
+-- a NaN from the wire would compare false with every limit it meets.
+decoder.decode_invalid_numbers(false)
 
 -- JSON null, as found in decoded answers; also accepted by encode.
 _M.null = cjson.null
@@ -37,10 +42,61 @@ local function integers(t, depth)
   return t
 end
 
+local find, byte, sub, concat = string.find, string.byte, string.sub, table.concat
+
+-- Bytes that may stand between a value and the comma after it.
+local SPACE = { [32] = true, [9] = true, [10] = true, [13] = true }
+-- What a trailing comma may follow: the end of a value, not "{", "[" or
+-- another comma ("{,}", "[1,,]" stay refused).
+local NOT_A_VALUE = { [123] = true, [91] = true, [44] = true }
+
+-- s without the commas that close a non-empty object or array ("{"a":1,}",
+-- "[1,2,\n]"), or nil when it has none. Commas inside strings stay, escapes
+-- included. One pass over s, so a hostile answer costs time linear in its
+-- size, which the transport has already bounded.
+local function without_trailing_commas(s)
+  if not find(s, ",[ \t\r\n]*[%]}]") then return nil end
+  local out, n, from, pos = {}, 0, 1, 1
+  while true do
+    local i = find(s, '[",]', pos)
+    if not i then break end
+    if byte(s, i) == 34 then
+      -- a string: to its closing quote, stepping over escaped characters
+      local j = i + 1
+      while true do
+        local k = find(s, '["\\]', j)
+        if not k then return nil end -- unterminated: cjson's message stands
+        if byte(s, k) == 92 then j = k + 2 else pos = k + 1 break end
+      end
+    else
+      pos = i + 1
+      if find(s, "^[ \t\r\n]*[%]}]", pos) then
+        local b = i - 1
+        while b > 0 and SPACE[byte(s, b)] do b = b - 1 end
+        if b > 0 and not NOT_A_VALUE[byte(s, b)] then
+          n = n + 1
+          out[n] = sub(s, from, i - 1)
+          from = i + 1
+        end
+      end
+    end
+  end
+  if n == 0 then return nil end
+  out[n + 1] = sub(s, from)
+  return concat(out)
+end
+
 -- decode(s) -> value | nil, message
+-- Well-formed JSON goes through cjson alone; only what it refuses is looked
+-- at again for trailing commas, so the fallback costs nothing when unused.
 function _M.decode(s)
   local v, err = decoder.decode(s)
-  if v == nil and err then return nil, err end
+  if v == nil and err then
+    local stripped = type(s) == "string" and without_trailing_commas(s)
+    if not stripped then return nil, err end
+    v = decoder.decode(stripped)
+    if v == nil then return nil, err end
+  end
   if tointeger then
     if type(v) == "table" then return integers(v, 1) end
     if type(v) == "number" then return tointeger(v) or v end

@@ -26,8 +26,11 @@
 -- (bytes), pattern (an anchored Lua pattern) with format (how to say it to a
 -- person), items (spec of array elements), min_items/max_items, fields
 -- (ordered specs of an object), wire = "string" (a number the document
--- sends as a string: numbers given are converted), secret (the value is
--- never shown in a message), doc.
+-- sends as a string: numbers given are converted), rewrite = { from, to,
+-- doc } (a string matching the Lua pattern `from` is rewritten by gsub to
+-- `to` before it is checked and sent: another form of the same value that
+-- the document also prints), secret (the value is never shown in a
+-- message), doc.
 --
 -- Ranges and enums come from the Request tables; where the document's own
 -- example disagrees, the row says so in a comment.
@@ -81,6 +84,10 @@ local AREAS = {
   "Asia/Magadan", "Pacific/Auckland", "Pacific/Fiji", "Asia/Kamchatka",
   "Pacific/Tongatapu",
 }
+
+-- 1920x1080 (getVideoCapability's form) -> 1920*1080 (setResolution's).
+local RESOLUTION_X = { from = "^(%d+)[xX](%d+)$", to = "%1*%2",
+                       doc = "WIDTHxHEIGHT is sent as WIDTH*HEIGHT" }
 
 local UINT32_MAX = 4294967295
 local INT32_MAX = 2147483647
@@ -194,8 +201,8 @@ _M.list = {
     access = "auth", result = false,   -- stok comes at the top level
     params = {
       { name = "password", type = "string", required = true, secret = true,
-        min_len = 32, max_len = 32, pattern = "^[%dA-F]+$",
-        format = "32 uppercase hex digits", doc = "MD5 of the camera password" },
+        min_len = 32, max_len = 32, pattern = "^%x+$",
+        format = "32 hex digits (sent in upper case)", doc = "MD5 of the camera password" },
       { name = "passwdType", type = "string", required = true, enum = { "md5" },
         doc = "hash of the password; only md5" },
     } },
@@ -274,14 +281,18 @@ _M.list = {
   -- 4.5 video ----------------------------------------------------------------
   -- The table lists one model's resolutions and says the range comes from
   -- getVideoCapability, so only the WIDTH*HEIGHT form is checked here.
+  -- getVideoCapability's table prints them as 1920x1080: that form is
+  -- taken too and sent as the document's requests write it, 1920*1080.
   { name = "setResolution", group = "video", section = "4.5.1",
     summary = "Set the resolution of the main and/or minor stream.",
     access = "write", result = false, pair = "getResolution",
     params = {
       { name = "main_resolution", type = "string", pattern = "^%d+%*%d+$",
+        rewrite = RESOLUTION_X,
         format = "WIDTH*HEIGHT, one of getVideoCapability's main resolutions",
         doc = "main stream resolution, e.g. 2560*1440, 2304*1296, 2048*1280, 1920*1080, 1280*720" },
       { name = "minor_resolution", type = "string", pattern = "^%d+%*%d+$",
+        rewrite = RESOLUTION_X,
         format = "WIDTH*HEIGHT, one of getVideoCapability's minor resolutions",
         doc = "minor stream resolution, e.g. 640*480, 352*288, 320*240" },
     },
@@ -304,9 +315,10 @@ _M.list = {
     summary = "Format the SD card.",
     access = "action", result = false,
     params = {
-      -- "[1, 2, ...]": no upper bound, though today's cameras have one card.
-      { name = "card_index", type = "int", min = 1,
-        doc = "SD card index (cameras have one card today: 1)" },
+      -- The table says "[1, 2, ...]", but the cameras it describes have one
+      -- card: an index past it could only be refused or, worse, misread.
+      { name = "card_index", type = "int", min = 1, max = 1,
+        doc = "SD card index (the cameras have one card: 1)" },
     } },
   _get("getSdCardStatus", "sdCard", "4.7.2", "Get the status and space of the SD card."),
 
