@@ -128,7 +128,7 @@ static int l_waitset(lua_State *L) {
 }
 
 static const char *const outcome_names[] = {
-  "ok", "timeout", "network", "tls_trust", "no_resend", "too_big", "internal"
+  "ok", "timeout", "network", "tls_trust", "no_resend", "too_big", "internal", "tls_handshake"
 };
 
 static int l_result(lua_State *L) {
@@ -148,6 +148,10 @@ static int l_result(lua_State *L) {
   if (r->error) {
     lua_pushstring(L, r->error);
     lua_setfield(L, -2, "error");
+  }
+  if (r->tls) {
+    lua_pushstring(L, r->tls);
+    lua_setfield(L, -2, "tls");
   }
   lua_pushinteger(L, r->connects);
   lua_setfield(L, -2, "connects");

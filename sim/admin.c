@@ -167,7 +167,8 @@ static const char *apply_config(struct camera *cam, const cJSON *in)
 
 static const char *parse_fault(const cJSON *in, struct fault *f)
 {
-	static const char *const kinds[] = {"stall", "close_mid", "non_json", "http500"};
+	static const char *const kinds[] = {"stall", "close_mid", "non_json", "http500",
+		"endless_1xx", "endless_headers", "endless_trailers", "trickle"};
 	memset(f, 0, sizeof *f);
 	f->kind = FAULT_NONE;
 	f->count = 1;
@@ -176,11 +177,12 @@ static const char *parse_fault(const cJSON *in, struct fault *f)
 	cJSON_ArrayForEach(v, in) {
 		const char *key = v->string;
 		if (strcmp(key, "kind") == 0) {
-			for (int i = 0; i < 4; i++)
+			for (int i = 0; i < (int)(sizeof kinds / sizeof *kinds); i++)
 				if (cJSON_IsString(v) && strcmp(v->valuestring, kinds[i]) == 0)
 					f->kind = (enum fault_kind)i;
 			if (f->kind == FAULT_NONE)
-				return "kind: \"stall\", \"close_mid\", \"non_json\" or \"http500\"";
+				return "kind: \"stall\", \"close_mid\", \"non_json\", \"http500\", "
+				       "\"endless_1xx\", \"endless_headers\", \"endless_trailers\" or \"trickle\"";
 		} else if (strcmp(key, "method") == 0) {
 			if (cJSON_IsNull(v))
 				continue;
@@ -458,7 +460,7 @@ static void push_fault_request(struct camera *cam, struct http_conn *c, const cJ
 		if (strcmp(v->string, "kind") == 0) {
 			if (!cJSON_IsString(v) || push_fault_parse(v->valuestring, &kind) < 0) {
 				send_error(c, 400, "kind: \"silence\", \"drop\", \"garbage\", "
-					   "\"oversized\", \"refuse\" or \"none\"");
+					   "\"oversized\", \"refuse\", \"trickle\" or \"none\"");
 				return;
 			}
 			has_kind = 1;

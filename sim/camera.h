@@ -47,7 +47,9 @@ struct camera_counters {
 	unsigned long long push_events, push_filtered, push_heartbeats, push_overflows;
 };
 
-enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500 };
+enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500,
+	/* answers that never end while bytes flow (httpd.h, http_endless) */
+	FAULT_ENDLESS_1XX, FAULT_ENDLESS_HEADERS, FAULT_ENDLESS_TRAILERS, FAULT_TRICKLE };
 
 /* Discovery faults (odp.c applies them; names in odp.h). */
 enum odp_fault_kind {
@@ -117,6 +119,7 @@ struct camera {
 
 	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
 	int push_refuse;               /* the "refuse" push fault: refuse the next subscribeMsg */
+	int push_trickle;               /* the "trickle" push fault: new subscriptions trickle garbage */
 	size_t nsubs;                   /* how many */
 	unsigned long long push_seq;    /* last "seq" given to an injected event */
 

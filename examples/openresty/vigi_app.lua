@@ -118,26 +118,29 @@ function _M.preview()
 end
 
 -- An auth error ends the watch for good: trying again would send a
--- refused password, and repeated failures lock the camera's account.
+-- refused password, and repeated failures lock the camera's account. So
+-- does a TLS refusal (err.tls): the same peer would refuse again.
 local function stop_watching(err)
   ngx.log(ngx.ERR, "vigi: ", tostring(err), "; not watching events any more, and not " ..
-    "trying again: fix VIGI_PASSWORD (or unlock the camera), then reload nginx")
+    "trying again: ", err.tls and "check the camera and its certificate" or
+    "fix VIGI_PASSWORD (or unlock the camera)", ", then reload nginx")
 end
+local function final(err) return type(err) == "table" and (err.kind == "auth" or err.tls ~= nil) end
 
 -- A subscription in a timer, for the life of the worker: vigi makes it
 -- again after a loss by itself, and says so with a gap. When the camera
 -- cannot be reached, the timer tries again in 10 s; when it refuses the
--- login, never.
+-- login or TLS refuses it, never.
 local function watch(premature)
   if premature then return end
   local c, err = camera()
-  if not c and err.kind == "auth" then return stop_watching(err) end
+  if not c and final(err) then return stop_watching(err) end
   if not c then
     ngx.log(ngx.WARN, "vigi: ", tostring(err), "; trying again in 10 s")
     return ngx.timer.at(10, watch)
   end
   local sub, serr = c:subscribe { event_types = { "all" } }
-  if not sub and serr.kind == "auth" then return stop_watching(serr) end
+  if not sub and final(serr) then return stop_watching(serr) end
   if not sub then
     ngx.log(ngx.WARN, "vigi: ", tostring(serr), "; trying again in 10 s")
     return ngx.timer.at(10, watch)
@@ -148,13 +151,14 @@ local function watch(premature)
       ngx.log(ngx.NOTICE, "vigi event: ", ev.event_type, ev.enhance and (" (" .. ev.enhance .. ")") or "")
     elseif ev and ev.kind == "gap" then
       ngx.log(ngx.WARN, "vigi: events may have been lost from ", ev.from, " to ", ev.to)
-    elseif ev and ev.kind == "error" and ev.error.kind == "auth" then
+    elseif ev and ev.kind == "error" and final(ev.error) then
       sub:close()
       return stop_watching(ev.error)
     elseif not ev and why ~= "timeout" then
-      -- the subscription ended: an auth error stops, anything else waits 10 s
+      -- the subscription ended: an auth error or a TLS refusal stops,
+      -- anything else waits 10 s
       sub:close()
-      if type(why) == "table" and why.kind == "auth" then return stop_watching(why) end
+      if final(why) then return stop_watching(why) end
       ngx.log(ngx.WARN, "vigi: the subscription ended (", tostring(why), "); again in 10 s")
       return ngx.timer.at(10, watch)
     end

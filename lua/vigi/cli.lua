@@ -228,6 +228,7 @@ function verbs.events(opts, words)
   if not sub then eprint("vigi: " .. tostring(err)) return 1 end
   eprint("vigi: subscribed to " .. table.concat(types, ", ") .. " on " .. host .. "; Ctrl-C ends")
   for ev in sub:events() do
+    if ev.final then break end -- an error that ended the subscription: below
     if opts.json then
       local out = { kind = ev.kind, event_type = ev.event_type, enhance = ev.enhance, time = ev.time,
                     from = ev.from, to = ev.to, reason = ev.reason }
@@ -245,6 +246,8 @@ function verbs.events(opts, words)
     end
     io.stdout:flush()
   end
+  -- A TLS refusal or a failed login is not retried: say it and stop.
+  if sub.error then eprint("vigi: " .. tostring(sub.error)) return 1 end
   return 0
 end
 
