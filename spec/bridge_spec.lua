@@ -34,6 +34,15 @@ describe("vigi bridge #bridge", function()
   end)
   before_each(function() sim:reset(true) end)
 
+  -- What a case started, stopped after it whatever happened (busted's
+  -- finally keeps one function per case; a case here starts several).
+  local cleanups = {}
+  local function on_exit(fn) cleanups[#cleanups + 1] = fn end
+  after_each(function()
+    for i = #cleanups, 1, -1 do pcall(cleanups[i]) end
+    cleanups = {}
+  end)
+
   -- Starts the bridge for one camera `name` of `camsim` (default the
   -- shared sim); `top` adds or overrides settings of the configuration.
   local function start(name, top, camsim, password)
@@ -52,6 +61,11 @@ describe("vigi bridge #bridge", function()
     local w = broker:watch("vigi/" .. name .. "/#", 120)
     local b = mqtt.start_bridge("return " .. literal(t) .. "\n", dir)
     b.dir, b.watch = dir, w
+    -- whatever happens in the case, nothing of it stays running
+    on_exit(function()
+      b:stop()
+      w:stop()
+    end)
     return b
   end
 
@@ -221,6 +235,7 @@ describe("vigi bridge #bridge", function()
   it("marks a stopped camera offline, and online again when it returns", function()
     local own = helper.start_sim()
     local port = own.port
+    on_exit(function() own:stop() end)
     local b = start("gone", nil, own)
     assert.truthy(online(b, "gone"), b:output())
     own:stop()
@@ -266,6 +281,7 @@ describe("vigi bridge #bridge", function()
     local b = start("changed", { retry_min = 0.05, retry_max = 0.1, poll = 0.5 })
     assert.truthy(online(b, "changed"), b:output())
     sim:reset()
+    on_exit(function() sim:config { password = helper.PASSWORD } end)
     sim:config { password = "changed-by-the-owner" }
     sim:expire_tokens()
     sim:admin("POST", "push_fault", { kind = "drop" }) -- the subscription makes itself again
@@ -276,7 +292,6 @@ describe("vigi bridge #bridge", function()
     assert.equal(1, sim:counters().logins.failed)
     assert.equal("offline", latest(b, "vigi/changed/availability"))
     finish(b)
-    sim:config { password = helper.PASSWORD }
   end)
 
   it("leaves its will: the bridge's availability offline when it dies", function()

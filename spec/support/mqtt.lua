@@ -218,9 +218,17 @@ function M.start_bridge(text, dir)
   dir = dir or M.tmpdir()
   local conf = dir .. "/bridge.conf"
   write_file(conf, text)
-  local env = "env -u LD_PRELOAD LUA_PATH=" .. q(package.path) .. " LUA_CPATH=" .. q(package.cpath)
+  -- the C modules built for this Lua first (where .busted finds them)
+  local cdir = jit and "build/luajit" or ({ ["Lua 5.1"] = "build/lua5.1", ["Lua 5.3"] = "build/lua5.3" })[_VERSION]
+    or "lua"
+  local cpath = cdir .. "/?.so;" .. package.cpath
+  local env = "env -u LD_PRELOAD LUA_PATH=" .. q(package.path) .. " LUA_CPATH=" .. q(cpath)
   local log = dir .. "/bridge.log"
-  local pid = spawn(env .. " " .. lua_binary() .. " bin/vigi bridge --config " .. q(conf), log)
+  -- bin/vigi would load the modules built for Lua 5.4; this launcher
+  -- takes the ones of the Lua running the specs
+  local launcher = dir .. "/vigi.lua"
+  write_file(launcher, 'os.exit(require("vigi.cli").main(arg))\n')
+  local pid = spawn(env .. " " .. lua_binary() .. " " .. q(launcher) .. " bridge --config " .. q(conf), log)
   return setmetatable({ pid = pid, log = log, dir = dir }, Bridge)
 end
 

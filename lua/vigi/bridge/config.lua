@@ -294,7 +294,7 @@ function _M.secret(t, what, getenv)
   if t.password_env then
     local v = getenv(t.password_env)
     if v == nil or v == "" then
-      return bad(what, "the environment variable " .. t.password_env .. " (its password) is not set")
+      return bad(what, "its password comes from the environment variable " .. t.password_env .. ", which is not set")
     end
     return v
   elseif t.password_file then
