@@ -132,10 +132,19 @@ demo-run: all
 
 # Debian keeps curl.h and the libraries under the multiarch directories.
 MULTIARCH  = $(shell $(CC) -dumpmachine)
+# The rocks are made from a copy of the sources without what `make` built
+# in the tree: luarocks takes a lua/ directory along whole, and the
+# modules built beside the Lua files (core.so, mqtt.so) are not the rock's.
 rock:
-	luarocks --lua-version=5.4 make --deps-mode=none --tree=build/rock vigi-scm-1.rockspec \
-	  CURL_INCDIR=/usr/include/$(MULTIARCH) CURL_LIBDIR=/usr/lib/$(MULTIARCH) \
+	rm -rf build/rock-src && mkdir -p build/rock-src
+	tar -c --exclude='*.so' --exclude='*.o' bin csrc lua vigi-scm-1.rockspec | tar -x -C build/rock-src
+	cd build/rock-src && luarocks --lua-version=5.4 make --deps-mode=none --tree=$(CURDIR)/build/rock \
+	  vigi-scm-1.rockspec CURL_INCDIR=/usr/include/$(MULTIARCH) CURL_LIBDIR=/usr/lib/$(MULTIARCH) \
 	  OPENSSL_LIBDIR=/usr/lib/$(MULTIARCH)
+ifneq ($(HAVE_MOSQUITTO),)
+	cd build/rock-src/csrc/mqtt && luarocks --lua-version=5.4 make --deps-mode=none \
+	  --tree=$(CURDIR)/build/rock vigi-mqtt-scm-1.rockspec MOSQUITTO_LIBDIR=/usr/lib/$(MULTIARCH)
+endif
 
 bench: all
 	@$(INSTALL_DEPS) bench

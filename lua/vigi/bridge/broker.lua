@@ -24,7 +24,7 @@ function _M.binding()
   local ok, mqtt = pcall(require, "vigi.mqtt")
   if ok then return mqtt end
   return nil, "the MQTT binding vigi.mqtt is not built: it needs libmosquitto " ..
-    "(Debian: apt-get install libmosquitto-dev, then make; or luarocks make vigi-mqtt-scm-1.rockspec)"
+    "(Debian: apt-get install libmosquitto-dev, then make; or, for a rock: cd csrc/mqtt && luarocks make)"
 end
 
 local Broker = {}
