@@ -70,6 +70,12 @@ end
 function Cam:wake() wait.wake(self.co) end
 
 function Cam:enqueue(id, payload)
+  if not self.cam then
+    self.stats.refused = self.stats.refused + 1
+    self:report(id, payload, { kind = "network", message = "the camera is not connected (" ..
+      tostring(self.reason or self.status) .. "); nothing was sent" })
+    return
+  end
   if #self.inbox >= _M.MAX_INBOX then
     self.stats.refused = self.stats.refused + 1
     self:report(id, payload, { kind = "invalid", message = "too many commands waiting for this camera; refused" })
