@@ -1,6 +1,7 @@
 /* crypto.c: digests and randomness over libcrypto (see crypto.h). */
 #include "crypto.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -11,14 +12,22 @@ int crypto_hex_digest(int algo, const void *data, size_t len, int upper,
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0, i;
   const EVP_MD *type = algo == CRYPTO_MD5 ? EVP_md5() : EVP_sha256();
-  if (!EVP_Digest(data, len, md, &mdlen, type, NULL)) return -1;
-  if (outlen < (size_t)mdlen * 2 + 1) return -1;
-  for (i = 0; i < mdlen; i++) {
-    out[2 * i] = digits[md[i] >> 4];
-    out[2 * i + 1] = digits[md[i] & 15];
+  int rc = -1;
+  /* The digest may be a password's (the MD5 login) or HA1: wiped after. */
+  if (EVP_Digest(data, len, md, &mdlen, type, NULL) && outlen >= (size_t)mdlen * 2 + 1) {
+    for (i = 0; i < mdlen; i++) {
+      out[2 * i] = digits[md[i] >> 4];
+      out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[2 * mdlen] = '\0';
+    rc = 0;
   }
-  out[2 * mdlen] = '\0';
-  return 0;
+  crypto_cleanse(md, sizeof md);
+  return rc;
+}
+
+void crypto_cleanse(void *p, size_t n) {
+  OPENSSL_cleanse(p, n);
 }
 
 int crypto_random(void *out, size_t n) {

@@ -15,4 +15,9 @@ int crypto_hex_digest(int algo, const void *data, size_t len, int upper,
 /* n cryptographically random bytes. Returns 0, or -1 on failure. */
 int crypto_random(void *out, size_t n);
 
+/* Overwrite n bytes with zeros in a way the compiler cannot drop (a plain
+ * memset of a buffer that is not read again may be optimised away): for
+ * every buffer that held a password, a hash of it or a digest input. */
+void crypto_cleanse(void *p, size_t n);
+
 #endif

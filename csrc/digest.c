@@ -262,15 +262,19 @@ static int field(const char *v, int secret) {
 static int hash(int algorithm, char *out, const char *const *parts, int n) {
   char buf[8 * (DIGEST_MAX_FIELD + 1)];
   size_t len = 0;
-  int i;
+  int i, rc = -1;
   for (i = 0; i < n; i++) {
     size_t k = strlen(parts[i]);
-    if (len + k + 1 > sizeof buf) return -1;
+    if (len + k + 1 > sizeof buf) goto done;
     if (i) buf[len++] = ':';
     memcpy(buf + len, parts[i], k);
     len += k;
   }
-  return crypto_hex_digest(crypto_algo(algorithm), buf, len, 0, out, 65);
+  rc = crypto_hex_digest(crypto_algo(algorithm), buf, len, 0, out, 65);
+done:
+  /* user:realm:password, or HA1 with the nonces: wiped before return. */
+  crypto_cleanse(buf, len);
+  return rc;
 }
 
 typedef struct {
@@ -351,8 +355,8 @@ int digest_authorization(const digest_request *q, char *out, size_t cap, const c
     const char *r[] = {ha1, q->nonce, ha2};
     if (hash(alg, resp, r, 3) != 0) goto digest_failed;
   }
-  /* The hashes held the password; they are not needed any more. */
-  memset(ha1, 0, sizeof ha1);
+  /* HA1 is as good as the password for this realm: wiped at once. */
+  crypto_cleanse(ha1, sizeof ha1);
 
   memset(&w, 0, sizeof w);
   w.out = out;
@@ -378,7 +382,7 @@ int digest_authorization(const digest_request *q, char *out, size_t cap, const c
   return (int)w.len;
 
 digest_failed:
-  memset(ha1, 0, sizeof ha1);
+  crypto_cleanse(ha1, sizeof ha1);
   *why = "digest computation failed";
   return -1;
 }

@@ -8,6 +8,11 @@
 #include <time.h>
 
 #define MAX_SOCKS 8
+/* Header bytes of one answer, interim (1xx) answers and trailers
+ * included: libcurl keeps every trailer line it is sent (its own 300 KiB
+ * limit counts headers only), so a peer sending trailers without end
+ * would grow it until the deadline. */
+#define MAX_HEAD_BYTES (64u * 1024u)
 
 struct http_client {
   CURLM *multi;
@@ -25,6 +30,8 @@ struct http_client {
   char *buf;
   size_t len, cap, take_off, max_body;
   int too_big;
+  size_t head_bytes;           /* header lines so far (on_header) */
+  int head_too_big;
 
   /* what libcurl wants us to wait on */
   http_waitfd socks[MAX_SOCKS];
@@ -118,6 +125,18 @@ static size_t on_write(char *src, size_t size, size_t n, void *ud) {
   return k;
 }
 
+static size_t on_header(char *src, size_t size, size_t n, void *ud) {
+  http_client *c = ud;
+  size_t k = size * n;
+  (void)src;
+  c->head_bytes += k;
+  if (c->head_bytes > MAX_HEAD_BYTES) {
+    c->head_too_big = 1;
+    return 0; /* CURLE_WRITE_ERROR */
+  }
+  return k;
+}
+
 http_client *http_new(void) {
   http_client *c = calloc(1, sizeof *c);
   if (!c) return NULL;
@@ -144,6 +163,8 @@ http_client *http_new(void) {
   curl_easy_setopt(c->easy, CURLOPT_SEEKDATA, c);
   curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+  curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
   curl_easy_setopt(c->easy, CURLOPT_POST, 1L);
   return c;
 }
@@ -165,6 +186,8 @@ static void reset_result(http_client *c) {
   c->ctype[0] = '\0';
   c->len = c->take_off = 0;
   c->too_big = 0;
+  c->head_bytes = 0;
+  c->head_too_big = 0;
   c->sent_body = 0;
 }
 
@@ -220,18 +243,41 @@ int http_start(http_client *c, const http_request *r, const char **err) {
   return 0;
 }
 
+/* A handshake that failed because the connection closed or was reset is
+ * the network's doing (worth another try); any other failure is the
+ * peer's TLS refusing ours (an alert, not TLS at all, no common
+ * protocol), which another try would meet again. libcurl tells them apart
+ * only in its message. */
+static int handshake_cut(const char *msg) {
+  return strstr(msg, "SSL_ERROR_SYSCALL") || strstr(msg, "reset by peer") ||
+         strstr(msg, "unexpected eof") || strstr(msg, "Broken pipe");
+}
+
 static int classify(http_client *c, CURLcode rc) {
+  c->res.tls = NULL;
   switch (rc) {
   case CURLE_OK: return HTTP_OK;
   case CURLE_OPERATION_TIMEDOUT: return HTTP_ETIMEOUT;
   case CURLE_SEND_FAIL_REWIND: return HTTP_ENORESEND;
-  case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    c->res.tls = "pin";
+    return HTTP_ETLS_TRUST;
+  case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:
   case CURLE_SSL_ISSUER_ERROR:
+    c->res.tls = "ca";
     return HTTP_ETLS_TRUST;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_SSL_CIPHER:
+    if (handshake_cut(c->errbuf)) return HTTP_ENETWORK;
+    c->res.tls = "handshake";
+    return HTTP_ETLS_HANDSHAKE;
+  case CURLE_RECV_ERROR:
+    /* libcurl's own limit on an answer's headers (300 KiB, 1xx answers
+     * counted), should it come before MAX_HEAD_BYTES. */
+    return strstr(c->errbuf, "Too large") ? HTTP_ETOOBIG : HTTP_ENETWORK;
   case CURLE_WRITE_ERROR:
-    return c->too_big ? HTTP_ETOOBIG : HTTP_EINTERNAL;
+    return c->too_big || c->head_too_big ? HTTP_ETOOBIG : HTTP_EINTERNAL;
   case CURLE_OUT_OF_MEMORY:
   case CURLE_BAD_FUNCTION_ARGUMENT:
   case CURLE_URL_MALFORMAT:
@@ -252,6 +298,10 @@ static void finish(http_client *c, CURLcode rc) {
   }
   if (r->outcome != HTTP_OK)
     r->error = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+  if (c->head_too_big)
+    r->error = "its header lines (interim answers and trailers included) pass 64 KiB";
+  else if (c->too_big)
+    r->error = "its body passes max_body";
   r->sent_body = c->sent_body;
   r->body = c->buf ? c->buf + c->take_off : "";
   r->body_len = c->len - c->take_off;

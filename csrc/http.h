@@ -45,10 +45,15 @@ enum {
   HTTP_OK = 0,        /* an answer arrived (any status code) */
   HTTP_ETIMEOUT,      /* connect or total deadline passed */
   HTTP_ENETWORK,      /* connect refused, reset, closed early, TLS failure */
-  HTTP_ETLS_TRUST,    /* certificate or pin did not verify */
+  HTTP_ETLS_TRUST,    /* certificate or pin did not verify (tls: "ca", "pin") */
   HTTP_ENORESEND,     /* connection lost after the body went out; not resent */
-  HTTP_ETOOBIG,       /* answer larger than max_body */
-  HTTP_EINTERNAL      /* libcurl refused an option or ran out of memory */
+  HTTP_ETOOBIG,       /* answer larger than max_body, or its header lines
+                         (interim answers and trailers included) larger
+                         than 64 KiB */
+  HTTP_EINTERNAL,     /* libcurl refused an option or ran out of memory */
+  HTTP_ETLS_HANDSHAKE /* the peer refused or broke the TLS handshake (tls:
+                         "handshake"); a connection merely closed or reset
+                         during it is HTTP_ENETWORK */
 };
 
 typedef struct http_result {
@@ -59,6 +64,8 @@ typedef struct http_result {
   size_t body_len;
   const char *content_type; /* or NULL; valid like body */
   const char *error;     /* readable reason when outcome != HTTP_OK */
+  const char *tls;       /* a TLS refusal's cause: "pin", "ca", "handshake";
+                            NULL for other outcomes */
   long connects;         /* new connections this call opened (0: reused) */
   int sent_body;         /* the body was handed to the socket at least once */
 } http_result;

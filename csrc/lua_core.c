@@ -4,6 +4,7 @@
  * sockets come from lua_odp.c and lua_udp.c. */
 #include "compat.h"
 #include "crypto.h"
+#include "lua_opts.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,18 +21,19 @@ void vigi_open_digest(lua_State *L);
 void vigi_open_demux(lua_State *L);
 void vigi_open_talk(lua_State *L);
 void vigi_open_poller(lua_State *L);
+void vigi_open_term(lua_State *L);
 
 /* core.poll(set, timeout): set holds fd, events pairs (events: 1 read,
  * 2 write) with set.n pairs, as filled by the objects' waitset methods;
  * timeout in seconds, negative for none. Returns the number of ready
- * sockets (0 on timeout or signal), or nil, message. This is the one
+ * sockets (0 on timeout or signal), or nil, message. A NaN or infinite
+ * timeout raises (lua_opts.h). This is the one
  * blocking call of the module; only lua/vigi/wait.lua uses it. */
 static int l_poll(lua_State *L) {
   struct pollfd fds[64];
-  lua_Number tmo;
   int n, i, rc, ms;
   luaL_checktype(L, 1, LUA_TTABLE);
-  tmo = luaL_optnumber(L, 2, -1);
+  ms = vigi_wait_ms(L, 2);
   lua_getfield(L, 1, "n");
   n = (int)luaL_optinteger(L, -1, 0);
   lua_pop(L, 1);
@@ -46,7 +48,6 @@ static int l_poll(lua_State *L) {
     fds[i].events = (short)((ev & 1 ? POLLIN : 0) | (ev & 2 ? POLLOUT : 0));
     fds[i].revents = 0;
   }
-  ms = tmo < 0 ? -1 : tmo > 86400 ? 86400000 : (int)(tmo * 1000 + 0.999);
   rc = poll(fds, (nfds_t)n, ms);
   if (rc < 0) {
     if (errno == EINTR) rc = 0;
@@ -76,6 +77,8 @@ static int digest(lua_State *L, int algo) {
   if (crypto_hex_digest(algo, s, len, upper, out, sizeof out) != 0)
     return luaL_error(L, "vigi.core: digest failed");
   lua_pushstring(L, out);
+  /* The hex may be a password's MD5 (the login hash): not left on the stack. */
+  crypto_cleanse(out, sizeof out);
   return 1;
 }
 
@@ -121,6 +124,7 @@ int luaopen_vigi_core(lua_State *L) {
   vigi_open_demux(L);
   vigi_open_talk(L);
   vigi_open_poller(L);
+  vigi_open_term(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
   return 1;

@@ -10,6 +10,10 @@
  *                                    [, message when part of fmtp was malformed]
  *   d:untrack(channel)
  *   d:next()                      -> item | nil | nil, "protocol", message
+ *   d:push(channel, packet)       -> 0, 1 or 2 frames: one RTP packet given to
+ *                                    the channel's track by hand (a packet
+ *                                    first read as a data item, before the
+ *                                    track knew it was RTP)
  *   d:stats(), d:buffered(), d:peak(), d:close(), __tostring
  *
  * The demux keeps the received bytes in one buffer and parses them where
@@ -425,6 +429,27 @@ static int l_next(lua_State *L) {
   }
 }
 
+static int l_push(lua_State *L) {
+  ldemux *d = check(L);
+  unsigned ch = check_channel(L, 2);
+  size_t len;
+  const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 3, &len);
+  dtrack *tr = d->tracks[ch];
+  rtp_frame f;
+  int rc, n = 0;
+  /* A packet waiting in the buffer for this track goes first: order. */
+  if (!tr || tr->kind == K_DATA || (d->pend && d->pend_ch == ch)) return 0;
+  rc = rtp_track_push(&tr->t, p, len, &f);
+  if (rc != RTP_NONE) n += push_frame(L, tr, ch, &f);
+  if (rc == RTP_FRAME_RETRY) {
+    /* The pending unit is out (its bytes copied into the string); the
+     * packet itself is taken now. */
+    rc = rtp_track_push(&tr->t, p, len, &f);
+    if (rc != RTP_NONE) n += push_frame(L, tr, ch, &f);
+  }
+  return n;
+}
+
 static totals sum(const ldemux *d) {
   totals g = d->gone;
   int i;
@@ -491,7 +516,7 @@ void vigi_open_demux(lua_State *L);
 void vigi_open_demux(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"feed", l_feed}, {"recv", l_recv}, {"track", l_track}, {"untrack", l_untrack},
-    {"next", l_next}, {"stats", l_stats}, {"buffered", l_buffered}, {"peak", l_peak},
+    {"next", l_next}, {"push", l_push}, {"stats", l_stats}, {"buffered", l_buffered}, {"peak", l_peak},
     {"close", l_close}, {"__gc", l_close}, {"__close", l_close}, {"__tostring", l_tostring},
     {NULL, NULL}
   };

@@ -18,6 +18,7 @@
  * nil and a message that names the field, never a value: the password
  * never appears in an error. */
 #include "compat.h"
+#include "crypto.h"
 #include "digest.h"
 
 #include <string.h>
@@ -119,8 +120,10 @@ static int l_authorization(lua_State *L) {
     q.cnonce = cnonce;
   }
   n = digest_authorization(&q, out, sizeof out, &why);
+  if (n >= 0) lua_pushlstring(L, out, (size_t)n);
+  /* The answer is made from HA1; it is not left on the C stack either. */
+  crypto_cleanse(out, sizeof out);
   if (n < 0) return fail(L, why);
-  lua_pushlstring(L, out, (size_t)n);
   return 1;
 }
 

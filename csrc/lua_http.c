@@ -6,9 +6,12 @@
  *   while not h:step() do wait(h:waitset(t)) end
  *   local r = h:result()   -- { outcome=, status=, body=, ... }
  *
- * Timeouts are in seconds (numbers). Nothing here blocks. */
+ * Timeouts are in seconds (numbers), max_body in bytes (a whole number,
+ * 0 for the default); NaN, infinities and negatives raise. Nothing here
+ * blocks. */
 #include "compat.h"
 #include "http.h"
+#include "lua_opts.h"
 
 #include <string.h>
 
@@ -30,14 +33,22 @@ static const char *opt_string(lua_State *L, int t, const char *k) {
   return s;
 }
 
+/* A duration field in seconds as libcurl's milliseconds; absent is 0,
+ * which libcurl reads as "no limit" (a subscription's transfer). NaN,
+ * infinities and negatives raise (a negative used to become 0: no limit);
+ * more than 30 days is 30 days. */
 static long opt_ms(lua_State *L, int t, const char *k) {
-  lua_Number v;
+  long ms;
   lua_getfield(L, t, k);
-  v = lua_isnil(L, -1) ? 0 : luaL_checknumber(L, -1);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_type(L, -1) != LUA_TNUMBER)
+    luaL_argerror(L, t, lua_pushfstring(L, "%s: a number of seconds expected", k));
+  ms = vigi_seconds_ms(L, t, lua_tonumber(L, -1), 86400L * 30 * 1000, k);
   lua_pop(L, 1);
-  if (v < 0) v = 0;
-  if (v > 86400 * 30) v = 86400 * 30;
-  return (long)(v * 1000 + 0.5);
+  return ms;
 }
 
 static int opt_bool(lua_State *L, int t, const char *k) {
@@ -61,7 +72,6 @@ static int l_start(lua_State *L) {
   lhttp *h = check(L);
   http_request r;
   const char *err = NULL;
-  lua_Number maxb;
   luaL_checktype(L, 2, LUA_TTABLE);
   memset(&r, 0, sizeof r);
   r.url = opt_string(L, 2, "url");
@@ -77,10 +87,9 @@ static int l_start(lua_State *L) {
   r.verify = opt_bool(L, 2, "verify");
   r.may_resend = opt_bool(L, 2, "may_resend");
   r.fresh_connect = opt_bool(L, 2, "fresh_connect");
-  lua_getfield(L, 2, "max_body");
-  maxb = luaL_optnumber(L, -1, 0);
-  lua_pop(L, 1);
-  r.max_body = maxb > 0 ? (size_t)maxb : 0;
+  /* 0: http.c's default. 1 GiB: far beyond any answer or part, and a
+   * NaN or an infinity can no longer pass for "no limit". */
+  r.max_body = (size_t)vigi_opt_integer(L, 2, "max_body", 0, 0, 1 << 30);
   if (http_start(h->c, &r, &err) != 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
@@ -119,7 +128,7 @@ static int l_waitset(lua_State *L) {
 }
 
 static const char *const outcome_names[] = {
-  "ok", "timeout", "network", "tls_trust", "no_resend", "too_big", "internal"
+  "ok", "timeout", "network", "tls_trust", "no_resend", "too_big", "internal", "tls_handshake"
 };
 
 static int l_result(lua_State *L) {
@@ -139,6 +148,10 @@ static int l_result(lua_State *L) {
   if (r->error) {
     lua_pushstring(L, r->error);
     lua_setfield(L, -2, "error");
+  }
+  if (r->tls) {
+    lua_pushstring(L, r->tls);
+    lua_setfield(L, -2, "tls");
   }
   lua_pushinteger(L, r->connects);
   lua_setfield(L, -2, "connects");

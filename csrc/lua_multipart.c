@@ -1,12 +1,17 @@
 /* lua_multipart.c: the Lua face of multipart.c, class "vigi.multipart".
  *
  *   local r = core.multipart(boundary [, { max_part = 65536, max_header = 8192 }])
+ *                   -> nil, "protocol", message for a boundary that cannot
+ *                      be one (mp_boundary_ok): it comes from the peer
  *   r:feed(bytes)   -> { body, ... }   the parts completed so far, maybe none
  *                   -> nil, "protocol", message
  *   r:buffered()    -> bytes held for a part not yet complete
  *   r:done()        -> true once the closing delimiter was seen
  *   r:close()       frees the buffer (also __gc, __close); safe twice
- *   core.multipart_boundary(content_type) -> boundary | nil
+ *   core.multipart_boundary(content_type)
+ *                   -> boundary
+ *                   -> nil                 not multipart, or no boundary
+ *                   -> nil, message        a boundary that cannot be used
  *
  * The object keeps the bytes of an incomplete part itself, so the caller
  * just feeds what the socket gives. What it keeps is bounded by the limits
@@ -40,13 +45,17 @@ static int l_new(lua_State *L) {
   const char *boundary = luaL_checklstring(L, 1, &blen);
   size_t max_part = MP_DEFAULT_MAX_PART, max_header = MP_DEFAULT_MAX_HEADER;
   lmp *m;
-  luaL_argcheck(L, blen >= 1 && blen <= MP_MAX_BOUNDARY && strlen(boundary) == blen, 1,
-                "boundary of 1..70 bytes expected");
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
     /* 256 MiB: far beyond any event, and well inside size_t arithmetic. */
     max_part = (size_t)vigi_opt_integer(L, 2, "max_part", (lua_Integer)max_part, 1, 256 << 20);
     max_header = (size_t)vigi_opt_integer(L, 2, "max_header", (lua_Integer)max_header, 1, 1 << 20);
+  }
+  if (!mp_boundary_ok(boundary, blen)) { /* the peer's choice: a value, not a raise */
+    lua_pushnil(L);
+    lua_pushliteral(L, "protocol");
+    lua_pushliteral(L, "multipart: the boundary is empty, over 70 bytes or holds a control character");
+    return 3;
   }
   m = vigi_newuserdata(L, sizeof *m);
   memset(m, 0, sizeof *m);
@@ -164,8 +173,17 @@ static int l_boundary(lua_State *L) {
   const char *ct = luaL_checklstring(L, 1, &len);
   char out[MP_MAX_BOUNDARY + 1];
   int n = mp_boundary_from_content_type(ct, len, out, sizeof out);
-  if (n < 0) lua_pushnil(L);
-  else lua_pushlstring(L, out, (size_t)n);
+  if (n == -1) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (n < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "multipart: the Content-Type's boundary is empty, over 70 bytes, "
+                       "unterminated or holds a control character");
+    return 2;
+  }
+  lua_pushlstring(L, out, (size_t)n);
   return 1;
 }
 

@@ -10,6 +10,7 @@
  *   p:wait(timeout, out) -> n  ready sockets, out[2i-1] = fd, out[2i] = what
  *                              (1 readable, 2 writable, 4 error or hang-up);
  *                              timeout in seconds, negative: none
+ *                              (NaN or infinite: an argument error)
  *   p:fd()                     the epoll descriptor: readable when a socket
  *                              is ready, so another loop can wait on the
  *                              whole runner at once
@@ -18,6 +19,7 @@
  * Waiting here is the runner's, through wait.lua's design: nothing else
  * calls p:wait. Linux (epoll). */
 #include "compat.h"
+#include "lua_opts.h"
 #include "lua_sock.h"
 
 #include <errno.h>
@@ -80,11 +82,10 @@ static int l_unwatch(lua_State *L) {
 
 static int l_wait(lua_State *L) {
   lpoller *p = check(L);
-  lua_Number tmo = luaL_optnumber(L, 2, -1);
+  int ms = vigi_wait_ms(L, 2);
   struct epoll_event ev[BATCH];
-  int ms, n, i;
+  int n, i;
   luaL_checktype(L, 3, LUA_TTABLE);
-  ms = tmo < 0 ? -1 : tmo > 86400 ? 86400000 : (int)(tmo * 1000 + 0.999);
   n = epoll_wait(p->ep, ev, BATCH, ms);
   if (n < 0) {
     if (errno != EINTR) return vigi_sock_fail(L, errno);

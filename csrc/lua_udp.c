@@ -11,6 +11,7 @@
  * Addresses are IPv4 dotted quads; anything else is a programming mistake
  * and raises. Nothing here blocks. */
 #include "compat.h"
+#include "lua_opts.h"
 #include "lua_sock.h"
 #include "net.h"
 
@@ -44,24 +45,6 @@ static int push_addr(lua_State *L, struct in_addr ip) {
   return 1;
 }
 
-/* An integer field of the options table at index 1, or def when absent. */
-static lua_Integer opt_field(lua_State *L, const char *k, lua_Integer def, lua_Integer lo,
-                             lua_Integer hi) {
-  lua_Number v;
-  lua_getfield(L, 1, k);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return def;
-  }
-  v = lua_tonumber(L, -1);
-  /* The range test comes first (and also refuses NaN), so that the cast
-   * that tests for a whole number only ever sees values in range. */
-  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= lo && v <= hi) || v != (lua_Number)(lua_Integer)v)
-    luaL_argerror(L, 1, lua_pushfstring(L, "%s: integer in %d..%d expected", k, (int)lo, (int)hi));
-  lua_pop(L, 1);
-  return (lua_Integer)v;
-}
-
 /* core.udp([opts]) */
 static int l_new(lua_State *L) {
   net_udp_options o;
@@ -82,8 +65,8 @@ static int l_new(lua_State *L) {
         return luaL_argerror(L, 1, "address: IPv4 dotted quad expected");
       o.address = lua_tostring(L, -1);
     }
-    o.port = (unsigned)opt_field(L, "port", 0, 0, 65535);
-    o.rcvbuf = (int)opt_field(L, "rcvbuf", o.rcvbuf, 0, 1 << 30);
+    o.port = (unsigned)vigi_opt_integer(L, 1, "port", 0, 0, 65535);
+    o.rcvbuf = (int)vigi_opt_integer(L, 1, "rcvbuf", o.rcvbuf, 0, 1 << 30);
   }
   u = vigi_newuserdata(L, sizeof *u);
   u->fd = -1;

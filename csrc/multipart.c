@@ -56,6 +56,14 @@ static void new_unit(mp_reader *r, int state) {
 
 /* ---- Content-Type -------------------------------------------------- */
 
+int mp_boundary_ok(const char *b, size_t n) {
+  size_t i;
+  if (n == 0 || n > MP_MAX_BOUNDARY) return 0;
+  for (i = 0; i < n; i++)
+    if ((unsigned char)b[i] < 0x20 || b[i] == 0x7f) return 0;
+  return 1;
+}
+
 int mp_boundary_from_content_type(const char *ct, size_t len, char *out, size_t cap) {
   size_t i = 0, o;
   if (cap) out[0] = '\0';
@@ -95,13 +103,13 @@ int mp_boundary_from_content_type(const char *ct, size_t len, char *out, size_t 
         out[o++] = ct[i];
       }
     }
-    if (o == 0) goto bad;
+    if (!mp_boundary_ok(out, o)) goto bad;
     out[o] = '\0';
     return (int)o;
   }
 bad:
   if (cap) out[0] = '\0';
-  return -1;
+  return -2;
 }
 
 /* ---- Reader -------------------------------------------------------- */
@@ -113,7 +121,7 @@ int mp_init(mp_reader *r, const char *boundary) {
   r->max_part = MP_DEFAULT_MAX_PART;
   r->clen = -1;
   r->state = S_PREAMBLE;
-  if (n == 0 || n > MP_MAX_BOUNDARY) {
+  if (!mp_boundary_ok(boundary, n)) {
     fail(r, MP_EPROTO, "bad boundary");
     return -1;
   }

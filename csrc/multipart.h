@@ -90,20 +90,27 @@ typedef struct mp_reader {
   int has_ct;
 } mp_reader;
 
+/* Whether b[0..n) can be a boundary: 1..MP_MAX_BOUNDARY bytes, none of
+ * them a control character (NUL included). The peer chooses it: a NUL
+ * would cut it short in C, and a line end could never match. */
+int mp_boundary_ok(const char *b, size_t n);
+
 /* Extracts the boundary parameter from a Content-Type header value, e.g.
  * `multipart/mixed;boundary=--boundary--` or
  * `multipart/mixed; Boundary = "--boundary--"`: the parameter name in any
  * case, spaces around ';' and '=', the value quoted (backslash escapes
- * undone) or not. Writes it NUL-terminated to out. Returns its length,
- * or -1 when the type is not multipart/<anything>, there is no boundary,
- * it is empty or over MP_MAX_BOUNDARY, or it does not fit in cap bytes
- * (out is then "" if cap > 0). */
+ * undone) or not. Writes it NUL-terminated to out. Returns its length;
+ * -1 when the type is not multipart/<anything> or there is no boundary;
+ * -2 when there is one but it cannot be used: empty, over
+ * MP_MAX_BOUNDARY, an unterminated quote, a control character (see
+ * mp_boundary_ok), or it does not fit in cap bytes. On a failure out is
+ * "" (if cap > 0). */
 int mp_boundary_from_content_type(const char *ct, size_t len, char *out, size_t cap);
 
 /* Readies r for a new stream with the given boundary (NUL-terminated, as
  * from mp_boundary_from_content_type) and the default limits. Returns 0,
- * or -1 when the boundary is empty or over MP_MAX_BOUNDARY (r is then
- * set so that every mp_feed() returns MP_EPROTO). */
+ * or -1 when mp_boundary_ok refuses the boundary (r is then set so that
+ * every mp_feed() returns MP_EPROTO). */
 int mp_init(mp_reader *r, const char *boundary);
 
 /* Reads what it can of buf[0..len): the bytes received and not yet

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,6 +54,37 @@ int tcp_connect_ipv4(const char *ip, unsigned port, int *fd, int *err) {
     return NET_ERROR;
   }
   return tcp_connect(a, port, fd, err);
+}
+
+int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why) {
+  struct addrinfo hints, *res = NULL;
+  size_t i, n = name ? strlen(name) : 0;
+  int rc;
+  if (n == 0 || n > 253) {
+    *why = "not a host name";
+    return -1;
+  }
+  for (i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.')) {
+      *why = "not a host name (letters, digits, '-', '_' and '.' only)";
+      return -1;
+    }
+  }
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  rc = getaddrinfo(name, NULL, &hints, &res);
+  if (rc != 0 || !res) {
+    *why = rc == EAI_NONAME ? "no such host (or no IPv4 address for it)"
+         : rc == EAI_AGAIN ? "the name server did not answer" : "the name could not be resolved";
+    if (res) freeaddrinfo(res);
+    return -1;
+  }
+  *out = ((const struct sockaddr_in *)(const void *)res->ai_addr)->sin_addr;
+  freeaddrinfo(res);
+  return 0;
 }
 
 int tcp_connected(int fd, int *err) {

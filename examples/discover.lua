@@ -22,6 +22,12 @@ assert(list, stats)
 print(("%d camera(s), %d probes sent, %d answers"):format(#list, stats.sent, stats.received))
 
 for _, d in ipairs(list) do
+  -- d.ip is the address the reply came from, never the one written in it
+  -- (d.claimed_ip): the password goes only to a host that answered. A reply
+  -- whose claim differs is flagged; say so, and still talk to the source.
+  if d.spoofed then
+    print(("%-15s its reply claims to be %s"):format(d.ip, tostring(d.claimed_ip)))
+  end
   local cam, err = vigi.connect { host = d.ip, port = sim and sim.port or d.port, password = password }
   if cam then
     local info = assert(cam:getDeviceInfo())

@@ -22,6 +22,7 @@ vigi.run(function()
   print(("%d camera(s) found"):format(#devices))
   for _, d in ipairs(devices) do
     vigi.spawn(function()
+      -- d.ip: where the reply came from (what a reply claims is d.claimed_ip)
       local cam, err = vigi.connect { host = d.ip, port = port or d.port, password = password }
       if not cam then print(d.ip, err) return end
       local info = assert(cam:getDeviceInfo())

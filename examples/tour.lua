@@ -119,5 +119,7 @@ if failures > 0 then
   print(("%d step(s) of the tour were refused or failed on this camera (shown above)"):format(failures))
 end
 
+print("to try calls by hand: bin/vigi shell --sim (docs/shell.md)")
+
 cam:close()
 if sim then sim:stop() end

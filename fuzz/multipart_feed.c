@@ -6,7 +6,8 @@
  * must give the same parts and the same last result: where the network
  * cuts the stream must never matter. Every part byte is read, so ASan sees
  * a body pointer or length that strays, and the caller never has to keep
- * more than the limits allow. The input is also read as a Content-Type. */
+ * more than the limits allow. The input is also read as a Content-Type:
+ * a boundary found there must be one the reader accepts. */
 #include "fnv.h"
 #include "multipart.h"
 
@@ -78,7 +79,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t chunk, max_part, max_header;
   int i;
   if (size == 0) return 0;
-  (void)mp_boundary_from_content_type((const char *)data, size, b, sizeof b);
+  {
+    /* A boundary found is one the reader takes (the binding relies on it:
+     * the peer's Content-Type must never make core.multipart raise). */
+    mp_reader r;
+    int n = mp_boundary_from_content_type((const char *)data, size, b, sizeof b);
+    if (n >= 0 && (!mp_boundary_ok(b, (size_t)n) || strlen(b) != (size_t)n || mp_init(&r, b) != 0))
+      __builtin_trap();
+    if (n < 0 && (n < -2 || b[0] != '\0')) __builtin_trap();
+  }
   chunk = (size_t)(data[0] & 15) + 1;
   max_part = data[0] & 0x10 ? 40 : MP_DEFAULT_MAX_PART;
   max_header = data[0] & 0x20 ? 140 : MP_DEFAULT_MAX_HEADER;

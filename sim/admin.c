@@ -69,6 +69,7 @@ static cJSON *config_json(const struct camera *cam)
 	cJSON_AddBoolToObject(o, "trailing_commas", k->trailing_commas);
 	cJSON_AddNumberToObject(o, "unknown_method_code", k->unknown_method_code);
 	cJSON_AddBoolToObject(o, "locked", cam->locked_until != 0);
+	cJSON_AddNumberToObject(o, "failures", cam->failures);
 	cJSON_AddNumberToObject(o, "tokens", (double)cam->ntokens);
 	cJSON_AddNumberToObject(o, "faults_pending", (double)cam->nfaults);
 	return o;
@@ -166,7 +167,8 @@ static const char *apply_config(struct camera *cam, const cJSON *in)
 
 static const char *parse_fault(const cJSON *in, struct fault *f)
 {
-	static const char *const kinds[] = {"stall", "close_mid", "non_json", "http500"};
+	static const char *const kinds[] = {"stall", "close_mid", "non_json", "http500",
+		"endless_1xx", "endless_headers", "endless_trailers", "trickle"};
 	memset(f, 0, sizeof *f);
 	f->kind = FAULT_NONE;
 	f->count = 1;
@@ -175,11 +177,12 @@ static const char *parse_fault(const cJSON *in, struct fault *f)
 	cJSON_ArrayForEach(v, in) {
 		const char *key = v->string;
 		if (strcmp(key, "kind") == 0) {
-			for (int i = 0; i < 4; i++)
+			for (int i = 0; i < (int)(sizeof kinds / sizeof *kinds); i++)
 				if (cJSON_IsString(v) && strcmp(v->valuestring, kinds[i]) == 0)
 					f->kind = (enum fault_kind)i;
 			if (f->kind == FAULT_NONE)
-				return "kind: \"stall\", \"close_mid\", \"non_json\" or \"http500\"";
+				return "kind: \"stall\", \"close_mid\", \"non_json\", \"http500\", "
+				       "\"endless_1xx\", \"endless_headers\", \"endless_trailers\" or \"trickle\"";
 		} else if (strcmp(key, "method") == 0) {
 			if (cJSON_IsNull(v))
 				continue;
@@ -213,32 +216,71 @@ static cJSON *odp_fault_json(const struct camera *cam, int ok)
 		cJSON_AddTrueToObject(o, "ok");
 	cJSON_AddStringToObject(o, "kind", odp_fault_name(cam->odp_fault));
 	cJSON_AddNumberToObject(o, "count", cam->odp_fault_count);
+	if (cam->odp_fault == ODP_FAULT_FLOOD)
+		cJSON_AddNumberToObject(o, "seconds", cam->odp_flood_ms / 1000.0);
+	if (cam->odp_fault == ODP_FAULT_SPOOF) {
+		cJSON_AddStringToObject(o, "ip", cam->odp_spoof_ip);
+		if (cam->odp_spoof_port)
+			cJSON_AddNumberToObject(o, "port", cam->odp_spoof_port);
+	}
 	return o;
 }
 
-static const char *parse_odp_fault(const cJSON *in, enum odp_fault_kind *kind, int *count)
+/* The arguments of the flood and spoof faults. */
+struct odp_fault_args {
+	unsigned flood_ms;
+	const char *ip;
+	int port;
+	int has_seconds, has_ip_or_port;
+};
+
+static const char *parse_odp_fault(const cJSON *in, enum odp_fault_kind *kind, int *count,
+				   struct odp_fault_args *a)
 {
 	int has_kind = 0;
 	*kind = ODP_FAULT_NONE;
 	*count = 1;
+	memset(a, 0, sizeof *a);
+	a->flood_ms = 2000;
+	a->ip = "10.9.0.0";
 	const cJSON *v;
 	cJSON_ArrayForEach(v, in) {
 		const char *key = v->string;
 		if (strcmp(key, "kind") == 0) {
 			if (!cJSON_IsString(v) || odp_fault_parse(v->valuestring, kind) < 0)
 				return "kind: \"bad_crc\", \"bare_magic\", \"duplicate\", \"oversized\", "
-				       "\"encrypt\", \"foreign_serial\", \"silent\" or \"none\"";
+				       "\"encrypt\", \"foreign_serial\", \"silent\", \"flood\", \"spoof\" "
+				       "or \"none\"";
 			has_kind = 1;
 		} else if (strcmp(key, "count") == 0) {
 			if (!whole(v, -1, 1e6) || v->valuedouble == 0)
 				return "count: an integer >= 1, or -1 (until cleared)";
 			*count = (int)v->valuedouble;
+		} else if (strcmp(key, "seconds") == 0) {
+			if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.001 && v->valuedouble <= 60))
+				return "seconds: a number 0.001..60";
+			a->flood_ms = (unsigned)(v->valuedouble * 1000 + 0.5);
+			a->has_seconds = 1;
+		} else if (strcmp(key, "ip") == 0) {
+			if (!cJSON_IsString(v) || v->valuestring[0] == '\0' || strlen(v->valuestring) > 63)
+				return "ip: a string of 1..63 bytes";
+			a->ip = v->valuestring;
+			a->has_ip_or_port = 1;
+		} else if (strcmp(key, "port") == 0) {
+			if (!whole(v, 1, 65535))
+				return "port: an integer 1..65535";
+			a->port = (int)v->valuedouble;
+			a->has_ip_or_port = 1;
 		} else {
 			return unknown_key("odp_fault", key);
 		}
 	}
 	if (!has_kind)
 		return "kind is required";
+	if (a->has_seconds && *kind != ODP_FAULT_FLOOD)
+		return "seconds: only with kind \"flood\"";
+	if (a->has_ip_or_port && *kind != ODP_FAULT_SPOOF)
+		return "ip, port: only with kind \"spoof\"";
 	return NULL;
 }
 
@@ -247,12 +289,16 @@ static void odp_fault_request(struct camera *cam, struct http_conn *c, int post,
 {
 	enum odp_fault_kind kind;
 	int count;
+	struct odp_fault_args a;
 	const char *err;
 	if (!post) {
 		send_json(c, 200, odp_fault_json(cam, 0));
-	} else if ((err = parse_odp_fault(in, &kind, &count)) != NULL) {
+	} else if ((err = parse_odp_fault(in, &kind, &count, &a)) != NULL) {
 		send_error(c, 400, err);
 	} else {
+		cam->odp_flood_ms = a.flood_ms;
+		snprintf(cam->odp_spoof_ip, sizeof cam->odp_spoof_ip, "%s", a.ip);
+		cam->odp_spoof_port = a.port;
 		camera_odp_fault_set(cam, kind, count);
 		sim_log("admin: odp fault %s", odp_fault_name(cam->odp_fault));
 		send_json(c, 200, odp_fault_json(cam, 1));
@@ -265,16 +311,22 @@ static void event_request(struct camera *cam, struct http_conn *c, const cJSON *
 	const char *type = NULL;
 	long long t = (long long)time(NULL);
 	long count = 1;
-	int seq = 0;
+	int seq = 0, unchecked = 0;
 	const cJSON *v;
 	cJSON_ArrayForEach(v, in) {
 		const char *key = v->string;
 		if (strcmp(key, "event_type") == 0) {
-			if (!cJSON_IsString(v) || !push_event_type_ok(v->valuestring)) {
+			if (!cJSON_IsString(v)) {
 				send_error(c, 400, "event_type: 1..63 characters of [A-Za-z0-9_]");
 				return;
 			}
 			type = v->valuestring;
+		} else if (strcmp(key, "unchecked") == 0) {
+			if (!cJSON_IsBool(v)) {
+				send_error(c, 400, "unchecked: true or false");
+				return;
+			}
+			unchecked = cJSON_IsTrue(v);
 		} else if (strcmp(key, "time") == 0) {
 			if (!whole(v, 0, 1e12)) {
 				send_error(c, 400, "time: seconds, an integer >= 0");
@@ -300,6 +352,13 @@ static void event_request(struct camera *cam, struct http_conn *c, const cJSON *
 	}
 	if (!type) {
 		send_error(c, 400, "event_type is required");
+		return;
+	}
+	/* unchecked: any bytes, as a hostile camera would name its events */
+	if (unchecked ? (type[0] == '\0' || strlen(type) >= PUSH_EVENT_TYPE_MAX)
+		      : !push_event_type_ok(type)) {
+		send_error(c, 400, unchecked ? "event_type: 1..63 bytes"
+					     : "event_type: 1..63 characters of [A-Za-z0-9_]");
 		return;
 	}
 	struct push_result r;
@@ -401,7 +460,7 @@ static void push_fault_request(struct camera *cam, struct http_conn *c, const cJ
 		if (strcmp(v->string, "kind") == 0) {
 			if (!cJSON_IsString(v) || push_fault_parse(v->valuestring, &kind) < 0) {
 				send_error(c, 400, "kind: \"silence\", \"drop\", \"garbage\", "
-					   "\"oversized\", \"refuse\" or \"none\"");
+					   "\"oversized\", \"refuse\", \"trickle\" or \"none\"");
 				return;
 			}
 			has_kind = 1;
@@ -420,6 +479,40 @@ static void push_fault_request(struct camera *cam, struct http_conn *c, const cJ
 		cJSON_AddTrueToObject(o, "ok");
 		cJSON_AddStringToObject(o, "kind", cJSON_GetObjectItemCaseSensitive(in, "kind")->valuestring);
 		cJSON_AddNumberToObject(o, "subscriptions", (double)n);
+	}
+	send_json(c, 200, o);
+}
+
+/* POST /__sim__/password {"password":P}: the owner changes the password,
+ * as on the camera's own page: the new one for doAuth and the stream
+ * digest, every token revoked, every subscription closed (their clients
+ * must log in again). Stream sessions already open go on; their next
+ * request needs the new password. The count of failures starts again. */
+static void password_request(struct camera *cam, struct http_conn *c, const cJSON *in)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, "password");
+	const cJSON *k;
+	cJSON_ArrayForEach(k, in) {
+		if (strcmp(k->string, "password") != 0) {
+			send_error(c, 400, unknown_key("password", k->string));
+			return;
+		}
+	}
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof cam->cfg.password) {
+		send_error(c, 400, "password: a string (up to 127 bytes) is required");
+		return;
+	}
+	size_t tokens = cam->ntokens;
+	camera_set_password(cam, v->valuestring);
+	camera_tokens_clear(cam);
+	cam->failures = 0;
+	size_t subs = push_fault(cam, PUSH_FAULT_DROP);
+	sim_log("admin: password changed; %zu tokens revoked, %zu subscriptions closed", tokens, subs);
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddNumberToObject(o, "tokens_revoked", (double)tokens);
+		cJSON_AddNumberToObject(o, "subscriptions_closed", (double)subs);
 	}
 	send_json(c, 200, o);
 }
@@ -497,6 +590,9 @@ void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 			camera_tokens_clear(cam);
 			send_ok(c);
 		}
+	} else if (strcmp(path, "password") == 0) {
+		if ((verb_ok = post))
+			password_request(cam, c, in);
 	} else if (strcmp(path, "unlock") == 0) {
 		if ((verb_ok = post)) {
 			camera_unlock(cam);

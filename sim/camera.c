@@ -454,6 +454,7 @@ void camera_odp_fault_set(struct camera *cam, enum odp_fault_kind kind, int coun
 {
 	cam->odp_fault = count == 0 ? ODP_FAULT_NONE : kind;
 	cam->odp_fault_count = cam->odp_fault == ODP_FAULT_NONE ? 0 : count;
+	cam->odp_fault_gen++;
 }
 
 enum odp_fault_kind camera_odp_fault_take(struct camera *cam)

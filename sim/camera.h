@@ -47,12 +47,15 @@ struct camera_counters {
 	unsigned long long push_events, push_filtered, push_heartbeats, push_overflows;
 };
 
-enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500 };
+enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500,
+	/* answers that never end while bytes flow (httpd.h, http_endless) */
+	FAULT_ENDLESS_1XX, FAULT_ENDLESS_HEADERS, FAULT_ENDLESS_TRAILERS, FAULT_TRICKLE };
 
 /* Discovery faults (odp.c applies them; names in odp.h). */
 enum odp_fault_kind {
 	ODP_FAULT_NONE, ODP_FAULT_BAD_CRC, ODP_FAULT_BARE_MAGIC, ODP_FAULT_DUPLICATE,
-	ODP_FAULT_OVERSIZED, ODP_FAULT_ENCRYPT, ODP_FAULT_FOREIGN_SERIAL, ODP_FAULT_SILENT
+	ODP_FAULT_OVERSIZED, ODP_FAULT_ENCRYPT, ODP_FAULT_FOREIGN_SERIAL, ODP_FAULT_SILENT,
+	ODP_FAULT_FLOOD, ODP_FAULT_SPOOF
 };
 
 struct fault {
@@ -109,9 +112,14 @@ struct camera {
 	size_t nfaults;
 	enum odp_fault_kind odp_fault;
 	int odp_fault_count;            /* replies it still applies to; -1 = until cleared */
+	unsigned odp_fault_gen;         /* + 1 at each camera_odp_fault_set: ends a flood */
+	unsigned odp_flood_ms;          /* the flood fault: how long each flood lasts */
+	char odp_spoof_ip[64];          /* the spoof fault: the "ip" the reply claims */
+	int odp_spoof_port;             /* and the "openapi_port" it claims; 0 = none */
 
 	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
 	int push_refuse;               /* the "refuse" push fault: refuse the next subscribeMsg */
+	int push_trickle;               /* the "trickle" push fault: new subscriptions trickle garbage */
 	size_t nsubs;                   /* how many */
 	unsigned long long push_seq;    /* last "seq" given to an injected event */
 
@@ -164,7 +172,9 @@ enum fault_kind camera_fault_take(struct camera *cam, const char *method, int *s
 void camera_faults_clear(struct camera *cam);
 
 /* Discovery faults: one kind at a time, for count replies (-1 = until
- * cleared); take returns the kind that applies to the next reply. */
+ * cleared); take returns the kind that applies to the next reply. The
+ * flood and spoof faults' arguments (odp_flood_ms, odp_spoof_*) are set
+ * by the caller; a set ends a flood under way (odp_fault_gen). */
 void camera_odp_fault_set(struct camera *cam, enum odp_fault_kind kind, int count);
 enum odp_fault_kind camera_odp_fault_take(struct camera *cam);
 

@@ -130,6 +130,14 @@ static void reply(struct camera *cam, struct http_conn *c, int status, char *bod
 		sim_log("fault: HTTP 500");
 		http_respond(c, 500, "text/html", html500, sizeof html500 - 1, after_mode(cam));
 		break;
+	case FAULT_ENDLESS_1XX:
+	case FAULT_ENDLESS_HEADERS:
+	case FAULT_ENDLESS_TRAILERS:
+	case FAULT_TRICKLE:
+		sim_log("fault: an answer without end (%d) for %d s", (int)fault, seconds);
+		http_endless(c, (enum http_endless)(HTTP_ENDLESS_1XX + (fault - FAULT_ENDLESS_1XX)),
+			     body, len, (unsigned)seconds);
+		break;
 	}
 	cJSON_free(body);
 }

@@ -387,6 +387,116 @@ unsigned long http_conn_id(const struct http_conn *c)
 	return c->id;
 }
 
+/* ---- answers that never end (http_endless) ---- */
+
+struct endless {
+	struct http_conn *c;
+	struct loop_timer t;
+	enum http_endless kind;
+	char *data;             /* the part written once, or the trickled answer */
+	size_t len, pos;
+	uint64_t until;         /* loop ms */
+	unsigned long n;        /* lines written */
+};
+
+static void endless_gone(void *arg)
+{
+	struct endless *e = arg;
+	loop_timer_stop(e->c->srv->lp, &e->t);
+	free(e->data);
+	free(e);
+}
+
+/* One more piece of the endless part; returns its length in buf. */
+static size_t endless_piece(struct endless *e, char *buf, size_t size)
+{
+	int n;
+	switch (e->kind) {
+	case HTTP_ENDLESS_1XX:
+		n = snprintf(buf, size, "HTTP/1.1 100 Continue\r\n\r\n");
+		break;
+	case HTTP_ENDLESS_HEADERS:
+		n = snprintf(buf, size, "X-Pad-%lu: %040lu\r\n", e->n, e->n);
+		break;
+	default:
+		n = snprintf(buf, size, "X-Trailer-%lu: %040lu\r\n", e->n, e->n);
+		break;
+	}
+	e->n++;
+	return n > 0 ? (size_t)n : 0;
+}
+
+static void endless_tick(void *arg)
+{
+	struct endless *e = arg;
+	struct loop *lp = e->c->srv->lp;
+	if (loop_now(lp) >= e->until || (e->kind == HTTP_TRICKLE && e->pos == e->len)) {
+		sim_log("conn %lu: endless answer over, closing", e->c->id);
+		http_abort(e->c);
+		free(e->data);
+		free(e);
+		return;
+	}
+	if (e->kind == HTTP_TRICKLE) {
+		http_write(e->c, e->data + e->pos++, 1);
+		loop_timer_start(lp, &e->t, HTTP_TRICKLE_MS);
+		return;
+	}
+	if (e->pos < e->len) { /* the head (and body) first */
+		http_write(e->c, e->data, e->len);
+		e->pos = e->len;
+	}
+	static char batch[HTTP_ENDLESS_BATCH]; /* one loop, one thread */
+	size_t k = 0;
+	while (http_unsent(e->c) + k < HTTP_ENDLESS_UNSENT && k + 128 < sizeof batch)
+		k += endless_piece(e, batch + k, sizeof batch - k);
+	if (k)
+		http_write(e->c, batch, k);
+	loop_timer_start(lp, &e->t, HTTP_ENDLESS_TICK_MS);
+}
+
+void http_endless(struct http_conn *c, enum http_endless kind, const char *body, size_t len,
+		  unsigned seconds)
+{
+	struct endless *e = calloc(1, sizeof *e);
+	size_t cap = len + 256;
+	char *d = e ? malloc(cap) : NULL;
+	int h = 0;
+	if (!d) {
+		free(e);
+		http_abort(c);
+		return;
+	}
+	switch (kind) {
+	case HTTP_ENDLESS_1XX:
+		break;
+	case HTTP_ENDLESS_HEADERS:
+		h = snprintf(d, cap, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n");
+		break;
+	case HTTP_ENDLESS_TRAILERS:
+		h = snprintf(d, cap, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n%zx\r\n", len);
+		memcpy(d + h, body, len);
+		h += (int)len;
+		h += snprintf(d + h, cap - (size_t)h, "\r\n0\r\n");
+		break;
+	case HTTP_TRICKLE:
+		h = snprintf(d, cap, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+			     "Content-Length: %zu\r\n\r\n", len);
+		memcpy(d + h, body, len);
+		h += (int)len;
+		break;
+	}
+	e->c = c;
+	e->kind = kind;
+	e->data = d;
+	e->len = (size_t)h;
+	e->until = loop_now(c->srv->lp) + (uint64_t)seconds * 1000u;
+	loop_timer_init(&e->t, endless_tick, e);
+	loop_timer_start(c->srv->lp, &e->t, 0);
+	http_hold(c, endless_gone, e);
+}
+
 /* An error answer from the HTTP layer itself; the connection closes. */
 static void http_error(struct http_conn *c, int status, const char *msg)
 {

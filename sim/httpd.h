@@ -86,6 +86,28 @@ void http_hold(struct http_conn *c, void (*on_gone)(void *arg), void *arg);
  * freed at once unless this is called from inside on_request. */
 void http_abort(struct http_conn *c);
 
+/* Answers that never end while bytes keep flowing: a hostile peer's
+ * attacks on a client's deadlines and buffers (the control faults
+ * endless_1xx, endless_headers, endless_trailers and trickle). */
+enum http_endless {
+	HTTP_ENDLESS_1XX,       /* "HTTP/1.1 100 Continue" answers, one after another */
+	HTTP_ENDLESS_HEADERS,   /* a status line, then header lines without end */
+	HTTP_ENDLESS_TRAILERS,  /* a chunked answer: its body, the last chunk, then
+				   trailer lines without end */
+	HTTP_TRICKLE            /* the answer, one byte every HTTP_TRICKLE_MS */
+};
+#define HTTP_ENDLESS_TICK_MS  10u              /* the endless kinds write this often, */
+#define HTTP_ENDLESS_BATCH    (256u * 1024u)   /* up to this much at a time, */
+#define HTTP_ENDLESS_UNSENT   (1024u * 1024u)  /* while less than this is unsent: the
+						  bytes never pause for a slower reader */
+#define HTTP_TRICKLE_MS       100u
+/* Take the connection (as http_hold) and write such an answer to it, body
+ * (copied) being the JSON it would have carried, until `seconds` passed
+ * (or a trickled answer is out) or the client goes; then close it without
+ * close_notify. */
+void http_endless(struct http_conn *c, enum http_endless kind, const char *body, size_t len,
+		  unsigned seconds);
+
 /* Bytes of answer not yet handed to the kernel. */
 size_t http_unsent(const struct http_conn *c);
 /* A small number naming the connection in logs. */

@@ -68,6 +68,8 @@ static void usage(FILE *f)
 "  --stream-speed X        media pace: 1 real time (default), 10 ten times\n"
 "                          faster, 0 as fast as the client reads\n"
 "  --stream-codec H264|H265  video codec of new sessions (default H264)\n"
+"  --stream-set KEY=VALUE  a stream_config key at start (docs/sim.md), e.g.\n"
+"                          download_framing=rtp; repeatable\n"
 "  --cert FILE --key FILE  use this certificate and key (PEM)\n"
 "  --cert-out FILE         write the certificate (PEM) to FILE\n"
 "  --camera-json FILE      use FILE instead of the built-in camera.json\n"
@@ -94,7 +96,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
 		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
 		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC,
-		O_COMMAS, O_UNKNOWNCODE
+		O_COMMAS, O_UNKNOWNCODE, O_SSET
 	};
 	static const struct option opts[] = {
 		{"address", required_argument, 0, O_ADDRESS},
@@ -108,6 +110,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"digest-algorithm", required_argument, 0, O_ALGO},
 		{"stream-speed", required_argument, 0, O_SPEED},
 		{"stream-codec", required_argument, 0, O_SCODEC},
+		{"stream-set", required_argument, 0, O_SSET},
 		{"username", required_argument, 0, O_USER},
 		{"password", required_argument, 0, O_PASS},
 		{"auth", required_argument, 0, O_AUTH},
@@ -186,6 +189,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			else
 				goto bad;
 			break;
+		case O_SSET: {
+			const char *why = stream_settings_set(&o->stream, optarg);
+			if (why) {
+				fprintf(stderr, "vigi-sim: %s\n", why);
+				return -1;
+			}
+			break;
+		}
 		case O_USER:
 			if (!*optarg || strlen(optarg) >= sizeof k->username)
 				goto bad;
@@ -377,7 +388,8 @@ int main(int argc, char **argv)
 	o.stream.speed = 1;
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
-	snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
+	if (!o.stream.username[0])      /* --stream-set username=... wins */
+		snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
 	if (!o.stream_port_given)
 		o.stream_port = o.control_port == 0 ? 0 : STREAM_DEFAULT_PORT;
 

@@ -19,6 +19,25 @@
 
 /* Datagrams read per wake-up, so that a flood cannot starve the other fds. */
 #define ODP_BATCH 64
+/* Datagrams of the flood fault sent per wake-up: as fast as the loop
+ * turns, while the other fds are still served between batches. */
+#define ODP_FLOOD_BATCH 256
+
+/* The flood fault under way: one per socket (a new one replaces it). */
+struct odp_flood {
+	int on;
+	struct camera *cam;
+	unsigned gen;               /* cam->odp_fault_gen when it began */
+	struct in_addr src;         /* pktinfo: the camera's address */
+	int has_src;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	uint64_t until;             /* loop ms */
+	struct odp_header h;
+	char *payload;              /* the reply's JSON; its MAC rewritten per datagram */
+	size_t plen, mac_off;
+	unsigned char *pkt;
+};
 
 struct odp_server {
 	struct loop *lp;
@@ -28,11 +47,16 @@ struct odp_server {
 	struct camera **cams;
 	size_t ncams;
 	struct in_addr *src;        /* pktinfo: each camera's address (0 if not IPv4) */
+	struct odp_flood flood;
 };
+
+/* Flood MACs: distinct across every flood of the process (locally
+ * administered, never a fleet camera's 02:56:49:47:..). */
+static unsigned long long flood_macs;
 
 static const char *const fault_names[] = {
 	"none", "bad_crc", "bare_magic", "duplicate", "oversized", "encrypt",
-	"foreign_serial", "silent"
+	"foreign_serial", "silent", "flood", "spoof"
 };
 
 const char *odp_fault_name(enum odp_fault_kind k)
@@ -63,8 +87,9 @@ static const char *state_string(const struct camera *cam, const char *key, const
 }
 
 /* The document's reply payload, from the camera's live state (so that
- * setDeviceAlias shows in discovery too). malloc'd, or NULL. */
-static char *summary_json(const struct camera *cam, size_t *len)
+ * setDeviceAlias shows in discovery too). With spoof, the "ip" (and
+ * "openapi_port") the spoof fault claims. malloc'd, or NULL. */
+static char *summary_json(const struct camera *cam, int spoof, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s = NULL;
@@ -77,10 +102,12 @@ static char *summary_json(const struct camera *cam, size_t *len)
 				state_string(cam, "deviceInfo", "alias", cam->alias[0] ? cam->alias : "VIGI sim"));
 	cJSON_AddStringToObject(r, "device_type", "SMART.IPCAMERA");
 	cJSON_AddStringToObject(r, "device_model", state_string(cam, "deviceInfo", "model", "VIGI sim"));
-	cJSON_AddStringToObject(r, "ip", cam->ip);
+	cJSON_AddStringToObject(r, "ip", spoof ? cam->odp_spoof_ip : cam->ip);
 	cJSON_AddStringToObject(r, "mac", cam->mac);
 	cJSON_AddFalseToObject(r, "factory_default");
 	cJSON_AddNumberToObject(r, "http_port", 443);
+	if (spoof && cam->odp_spoof_port)
+		cJSON_AddNumberToObject(r, "openapi_port", cam->odp_spoof_port);
 	s = engine_print(o, len);
 out:
 	cJSON_Delete(o);
@@ -132,6 +159,81 @@ static int send_one(struct odp_server *s, const struct in_addr *src, const unsig
 	return r == (ssize_t)len ? 0 : -1;
 }
 
+/* ---- the flood fault ---- */
+
+static void flood_stop(struct odp_server *s)
+{
+	struct odp_flood *f = &s->flood;
+	if (!f->on)
+		return;
+	cJSON_free(f->payload);
+	free(f->pkt);
+	memset(f, 0, sizeof *f);
+	loop_io_set(s->lp, s->fd, POLLIN);
+}
+
+/* A flood in answer to request h from `to`: the camera's reply, with
+ * another MAC in each datagram, sent by flood_step each time the socket
+ * is writable until odp_flood_ms have passed. */
+static void flood_start(struct odp_server *s, struct camera *cam, const struct in_addr *src,
+			const struct odp_header *req, const struct sockaddr_storage *to,
+			socklen_t tolen)
+{
+	struct odp_flood *f = &s->flood;
+	size_t jlen = 0;
+	char *json = summary_json(cam, 0, &jlen);
+	const char *m = json ? strstr(json, "\"mac\":\"") : NULL;
+	unsigned char *pkt = json ? malloc(ODP_HEADER_LEN + jlen) : NULL;
+	if (!m || !pkt || jlen - (size_t)(m - json) < 7 + 12) {
+		free(pkt);
+		cJSON_free(json);
+		return;
+	}
+	flood_stop(s);
+	f->on = 1;
+	f->cam = cam;
+	f->gen = cam->odp_fault_gen;
+	if (src && src->s_addr) {
+		f->src = *src;
+		f->has_src = 1;
+	}
+	memcpy(&f->to, to, tolen);
+	f->tolen = tolen;
+	f->until = loop_clock_ms() + cam->odp_flood_ms;
+	f->h = (struct odp_header){
+		.version = ODP_VERSION,
+		.flags = (uint8_t)(ODP_FLAG_REPLY | (req->flags & (ODP_FLAG_UNICAST | ODP_FLAG_BROADCAST))),
+		.result = ODP_RESULT_OK,
+		.opcode = req->opcode,
+		.serial = req->serial,
+	};
+	f->payload = json;
+	f->plen = jlen;
+	f->mac_off = (size_t)(m - json) + 7;
+	f->pkt = pkt;
+	loop_io_set(s->lp, s->fd, POLLIN | POLLOUT);
+}
+
+static void flood_step(struct odp_server *s)
+{
+	struct odp_flood *f = &s->flood;
+	if (f->cam->odp_fault_gen != f->gen || loop_clock_ms() >= f->until) {
+		sim_log("odp %s: flood over", f->cam->address);
+		flood_stop(s);
+		return;
+	}
+	for (int i = 0; i < ODP_FLOOD_BATCH; i++) {
+		char mac[24];
+		snprintf(mac, sizeof mac, "0E%010llX", flood_macs++ & 0xFFFFFFFFFFull);
+		memcpy(f->payload + f->mac_off, mac, 12);
+		struct odp_header h = f->h;
+		size_t n = odp_build(f->pkt, ODP_HEADER_LEN + f->plen, &h, f->payload, f->plen);
+		if (!n || send_one(s, f->has_src ? &f->src : NULL, f->pkt, n, &f->to, f->tolen) < 0)
+			break; /* the socket's buffer is full: on at the next turn */
+		f->cam->cnt.odp_replies++;
+	}
+}
+
 /* One camera's answer to one datagram. */
 static void handle(struct odp_server *s, struct camera *cam, const struct in_addr *src,
 		   const unsigned char *pkt, size_t len,
@@ -155,9 +257,13 @@ static void handle(struct odp_server *s, struct camera *cam, const struct in_add
 		sim_log("odp %s: fault %s", cam->address, odp_fault_name(fault));
 	if (fault == ODP_FAULT_SILENT)
 		return;
+	if (fault == ODP_FAULT_FLOOD) {
+		flood_start(s, cam, src, &h, from, fromlen);
+		return;
+	}
 
 	size_t jlen = 0;
-	char *json = summary_json(cam, &jlen);
+	char *json = summary_json(cam, fault == ODP_FAULT_SPOOF, &jlen);
 	if (!json)
 		return;
 	size_t plen = jlen;
@@ -212,11 +318,14 @@ out:
 
 /* ---- the socket ---- */
 
-static void on_readable(void *arg, int fd, unsigned revents)
+static void on_io(void *arg, int fd, unsigned revents)
 {
 	struct odp_server *s = arg;
 	unsigned char buf[65536];
-	(void)revents;
+	if (s->flood.on && (revents & POLLOUT))
+		flood_step(s);
+	if (!(revents & ~(unsigned)POLLOUT))
+		return;
 	for (int round = 0; round < ODP_BATCH; round++) {
 		struct sockaddr_storage from;
 		union {
@@ -335,7 +444,7 @@ struct odp_server *odp_listen(struct loop *lp, const char *address, int port, in
 	if (getsockname(s->fd, (struct sockaddr *)&sa, &sl) == 0)
 		s->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
 							 : ((struct sockaddr_in *)&sa)->sin_port);
-	if (loop_io_add(lp, s->fd, POLLIN, on_readable, s) < 0) {
+	if (loop_io_add(lp, s->fd, POLLIN, on_io, s) < 0) {
 		snprintf(err, errsz, "out of memory");
 		odp_server_free(s);
 		errno = ENOMEM;
@@ -354,6 +463,7 @@ void odp_server_free(struct odp_server *s)
 	if (!s)
 		return;
 	if (s->fd >= 0) {
+		flood_stop(s);
 		loop_io_del(s->lp, s->fd);
 		close(s->fd);
 	}

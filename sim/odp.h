@@ -36,7 +36,14 @@ void odp_server_free(struct odp_server *s);
 
 /* Fault names as the admin path spells them: "none", "bad_crc",
  * "bare_magic", "duplicate", "oversized", "encrypt", "foreign_serial",
- * "silent". parse returns 0, or -1 for an unknown name. */
+ * "silent", "flood", "spoof". parse returns 0, or -1 for an unknown name.
+ *
+ * flood: the answer to a request is a flood of valid replies (its serial,
+ * right CRC), each with another MAC, sent to the requester from the
+ * camera's address as fast as the socket takes them, for the camera's
+ * odp_flood_ms; one flood per socket at a time, ended early by any new
+ * fault set. spoof: the reply claims odp_spoof_ip as its "ip" (and
+ * odp_spoof_port as "openapi_port" when not 0). */
 const char *odp_fault_name(enum odp_fault_kind k);
 int odp_fault_parse(const char *name, enum odp_fault_kind *k);
 

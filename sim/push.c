@@ -23,6 +23,8 @@ struct push_sub {
 	struct loop_timer beat;
 	int heartbeat;          /* seconds */
 	int silent;             /* the "silence" fault: send nothing */
+	int trickle;            /* the "trickle" fault: a byte per tick, never a part */
+	unsigned long trickled; /* bytes of it sent */
 	cJSON *event_types;     /* as subscribed */
 	struct push_last *last; /* per base event type, for event_interval */
 	size_t nlast, caplast;
@@ -110,10 +112,23 @@ static void on_gone(void *arg)
 	sub_free(s);
 }
 
+/* The "trickle" fault: a byte every tick, CR and LF in turn: blank lines,
+ * which a multipart reader skips (between parts, or as a preamble before
+ * the first), so that bytes keep flowing while no part ever comes. */
+static void trickle(struct push_sub *s)
+{
+	http_write(s->conn, s->trickled++ % 2 ? "\n" : "\r", 1);
+	loop_timer_start(s->cam->lp, &s->beat, PUSH_TRICKLE_MS);
+}
+
 static void on_beat(void *arg)
 {
 	struct push_sub *s = arg;
 	char json[64];
+	if (s->trickle) {
+		trickle(s);
+		return;
+	}
 	snprintf(json, sizeof json, "{\"Heartbeat\":\"%d\"}", s->heartbeat);
 	loop_timer_start(s->cam->lp, &s->beat, (uint64_t)s->heartbeat * 1000u);
 	struct camera *cam = s->cam;
@@ -230,6 +245,11 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 		"\r\n";
 	http_hold(c, on_gone, s);
 	http_write(c, head, sizeof head - 1);
+	if (cam->push_trickle) { /* the head, then blank lines: never an answer part */
+		s->silent = s->trickle = 1;
+		loop_timer_start(cam->lp, &s->beat, PUSH_TRICKLE_MS);
+		return;
+	}
 	write_part(c, cam, "{\"result\":\"success\",\"errCode\":0}");
 	loop_timer_start(cam->lp, &s->beat, (uint64_t)heartbeat * 1000u);
 	sim_log("subscribeMsg: conn %lu subscribed, heartbeat %d s", http_conn_id(c), heartbeat);
@@ -323,13 +343,31 @@ static double event_interval(const struct camera *cam)
 	return d;
 }
 
+/* type as the inside of a JSON string: ", \ and control bytes escaped
+ * (a type injected "unchecked" may hold any byte). out has 6 * strlen + 1. */
+static void json_inside(const char *type, char *out)
+{
+	for (const unsigned char *p = (const unsigned char *)type; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*out++ = '\\';
+			*out++ = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			out += sprintf(out, "\\u%04x", *p);
+		} else {
+			*out++ = (char)*p;
+		}
+	}
+	*out = '\0';
+}
+
 void push_event(struct camera *cam, const char *type, long long t, long count, int seq,
 		struct push_result *r)
 {
-	char base[PUSH_EVENT_TYPE_MAX], json[PUSH_EVENT_TYPE_MAX + 96];
+	char base[PUSH_EVENT_TYPE_MAX], esc[6 * PUSH_EVENT_TYPE_MAX], json[6 * PUSH_EVENT_TYPE_MAX + 96];
 	double interval = event_interval(cam);
 	memset(r, 0, sizeof *r);
 	base_type(type, base);
+	json_inside(type, esc);
 	for (const struct push_sub *s = cam->subs; s; s = s->next)
 		if (sub_wants(s, type, base))
 			r->subscriptions++;
@@ -339,9 +377,9 @@ void push_event(struct camera *cam, const char *type, long long t, long count, i
 			if (i == 0)
 				r->first_seq = cam->push_seq;
 			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld,\"seq\":%llu}",
-				 type, t, cam->push_seq);
+				 esc, t, cam->push_seq);
 		} else {
-			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld}", type, t);
+			snprintf(json, sizeof json, "{\"event_type\":\"%s\",\"time\":%lld}", esc, t);
 		}
 		struct push_sub *s = cam->subs;
 		while (s) {
@@ -509,8 +547,9 @@ void push_rate_get(struct push_rate_info *info)
 
 int push_fault_parse(const char *name, enum push_fault_kind *kind)
 {
-	static const char *const names[] = {"none", "silence", "drop", "garbage", "oversized", "refuse"};
-	for (int i = 0; i < 6; i++)
+	static const char *const names[] = {"none", "silence", "drop", "garbage", "oversized", "refuse",
+					    "trickle"};
+	for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
 		if (strcmp(name, names[i]) == 0) {
 			*kind = (enum push_fault_kind)i;
 			return 0;
@@ -542,12 +581,18 @@ size_t push_fault(struct camera *cam, enum push_fault_kind kind)
 	struct push_sub *s = cam->subs;
 	if (kind == PUSH_FAULT_REFUSE || kind == PUSH_FAULT_NONE)
 		cam->push_refuse = kind == PUSH_FAULT_REFUSE;
+	if (kind == PUSH_FAULT_TRICKLE || kind == PUSH_FAULT_NONE)
+		cam->push_trickle = kind == PUSH_FAULT_TRICKLE;
 	while (s) {
 		struct push_sub *next = s->next;
 		n++;
 		switch (kind) {
 		case PUSH_FAULT_NONE:
 			s->silent = 0;
+			if (s->trickle) {
+				s->trickle = 0;
+				loop_timer_start(cam->lp, &s->beat, (uint64_t)s->heartbeat * 1000u);
+			}
 			break;
 		case PUSH_FAULT_SILENCE:
 			s->silent = 1;
@@ -566,6 +611,10 @@ size_t push_fault(struct camera *cam, enum push_fault_kind kind)
 			write_oversized(s);
 			break;
 		case PUSH_FAULT_REFUSE: /* acts on the next subscription, above */
+			break;
+		case PUSH_FAULT_TRICKLE:
+			s->silent = s->trickle = 1;
+			loop_timer_start(cam->lp, &s->beat, PUSH_TRICKLE_MS);
 			break;
 		}
 		s = next;

@@ -35,8 +35,12 @@ enum push_fault_kind {
 	PUSH_FAULT_DROP,        /* close the connection now */
 	PUSH_FAULT_GARBAGE,     /* PUSH_GARBAGE_LEN alphanumeric bytes + CRLF, then go on */
 	PUSH_FAULT_OVERSIZED,   /* a part claiming 10 MB, 1 MiB of it, then close */
-	PUSH_FAULT_REFUSE       /* answer the next subscribeMsg {"result":"failed"} */
+	PUSH_FAULT_REFUSE,      /* answer the next subscribeMsg {"result":"failed"} */
+	PUSH_FAULT_TRICKLE      /* CR, LF, CR, ... a byte every PUSH_TRICKLE_MS instead of
+				   parts, on live subscriptions and on new ones (after the
+				   head, no answer part) until "none" */
 };
+#define PUSH_TRICKLE_MS      100u
 
 /* What one push_event() did. */
 struct push_result {

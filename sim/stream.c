@@ -33,6 +33,7 @@ void conn_kill(struct conn *c)
 		sess_free(c, c->sess);
 	loop_timer_stop(srv->lp, &c->pump);
 	loop_timer_stop(srv->lp, &c->idle);
+	loop_timer_stop(srv->lp, &c->trickle_timer);
 	loop_io_del(srv->lp, c->fd);
 	close(c->fd);
 	if (c->prev)
@@ -152,6 +153,7 @@ static void on_request(struct conn *c, struct req *r)
 	}
 	if (authorize(c, r) < 0)
 		return;
+	fault_on_request(c);
 	dispatch(c, r);
 }
 
@@ -381,6 +383,7 @@ static void on_accept(void *arg, int cfd)
 	fault_conn_init(c);
 	loop_timer_init(&c->pump, conn_pump_timer, c);
 	loop_timer_init(&c->idle, conn_idle_timer, c);
+	loop_timer_init(&c->trickle_timer, fault_trickle_timer, c);
 	loop_timer_start(srv->lp, &c->idle, STREAM_IDLE_MS);
 	c->next = srv->conns;
 	if (srv->conns)

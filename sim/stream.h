@@ -51,7 +51,20 @@ struct stream_settings {
 	int h265;               /* video codec of new sessions */
 	double speed;           /* --stream-speed: 1 real time, 0 as fast as possible */
 	char username[64];
+	/* Downloads and ends (--stream-set, zero is the default): */
+	int dl_rtp;             /* download_framing "rtp": RTP packets, not file bytes */
+	int dl_unsized;         /* download_size false: the answer's range has no size */
+	int dl_end;             /* download_end: DL_END_NOTIFY, DL_END_QUIET, DL_END_CLOSE */
+	char end_event[48];     /* end_event: "" is "stream_end" */
+	char end_status[24];    /* end_status: "" sends none */
 };
+
+enum { DL_END_NOTIFY, DL_END_QUIET, DL_END_CLOSE };
+
+/* --stream-set KEY=VALUE: one key of stream_config (docs/sim.md) into s,
+ * VALUE read as JSON when it is JSON (numbers, true, false), else as a
+ * string. Returns NULL, or what is wrong. */
+const char *stream_settings_set(struct stream_settings *s, const char *key_value);
 
 /* Parse the media and open a stream listener for each camera, each on its
  * own address, all on the same port (0: the one picked on the first

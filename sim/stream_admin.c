@@ -11,6 +11,7 @@
 #include "stream_digest.h"
 
 static const char *const kind_names[] = {"preview", "playback", "download", "talk"};
+static const char *const dl_end_names[] = {"notification", "quiet", "close"};
 
 static void service_all(struct stream_server *srv)
 {
@@ -38,6 +39,11 @@ static cJSON *config_json(const struct stream_server *srv)
 	cJSON_AddStringToObject(o, "video_codec", s->h265 ? "H265" : "H264");
 	cJSON_AddStringToObject(o, "username", s->username);
 	cJSON_AddStringToObject(o, "realm", SD_REALM);
+	cJSON_AddStringToObject(o, "download_framing", s->dl_rtp ? "rtp" : "raw");
+	cJSON_AddBoolToObject(o, "download_size", !s->dl_unsized);
+	cJSON_AddStringToObject(o, "download_end", dl_end_names[s->dl_end]);
+	cJSON_AddStringToObject(o, "end_event", s->end_event[0] ? s->end_event : "stream_end");
+	cJSON_AddStringToObject(o, "end_status", s->end_status);
 	return o;
 }
 
@@ -46,10 +52,24 @@ static int is_str(const cJSON *v, const char *s)
 	return cJSON_IsString(v) && strcmp(v->valuestring, s) == 0;
 }
 
-static const char *apply_config(struct stream_server *srv, const cJSON *in)
+/* A name for end_event / end_status: printable ASCII, no quote or
+ * backslash (it goes into JSON as is), shorter than n. */
+static int name_ok(const cJSON *v, size_t n, int empty_ok)
+{
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= n || (!empty_ok && !*v->valuestring))
+		return 0;
+	for (const char *p = v->valuestring; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+			return 0;
+	return 1;
+}
+
+/* The keys of in applied to a copy of *set; *set changes only if all are
+ * right. Returns NULL or what is wrong. */
+static const char *settings_apply(struct stream_settings *set, const cJSON *in)
 {
 	static char msg[160];
-	struct stream_settings s = srv->set;
+	struct stream_settings s = *set;
 	const cJSON *v;
 	cJSON_ArrayForEach(v, in) {
 		const char *k = v->string;
@@ -96,15 +116,79 @@ static const char *apply_config(struct stream_server *srv, const cJSON *in)
 			    strlen(v->valuestring) >= sizeof s.username)
 				return "username: a non-empty string";
 			snprintf(s.username, sizeof s.username, "%s", v->valuestring);
+		} else if (strcmp(k, "download_framing") == 0) {
+			if (is_str(v, "raw"))
+				s.dl_rtp = 0;
+			else if (is_str(v, "rtp"))
+				s.dl_rtp = 1;
+			else
+				return "download_framing: \"raw\" or \"rtp\"";
+		} else if (strcmp(k, "download_size") == 0) {
+			if (!cJSON_IsBool(v))
+				return "download_size: true or false";
+			s.dl_unsized = !cJSON_IsTrue(v);
+		} else if (strcmp(k, "download_end") == 0) {
+			int found = -1;
+			for (int i = 0; i < 3; i++)
+				if (is_str(v, dl_end_names[i]))
+					found = i;
+			if (found < 0)
+				return "download_end: \"notification\", \"quiet\" or \"close\"";
+			s.dl_end = found;
+		} else if (strcmp(k, "end_event") == 0) {
+			if (!name_ok(v, sizeof s.end_event, 0))
+				return "end_event: a name of 1..47 printable characters";
+			snprintf(s.end_event, sizeof s.end_event, "%s", v->valuestring);
+		} else if (strcmp(k, "end_status") == 0) {
+			if (!name_ok(v, sizeof s.end_status, 1))
+				return "end_status: a name of 0..23 printable characters";
+			snprintf(s.end_status, sizeof s.end_status, "%s", v->valuestring);
 		} else {
 			snprintf(msg, sizeof msg, "unknown stream_config key \"%.100s\"", k);
 			return msg;
 		}
 	}
-	if (s.speed != srv->set.speed)
-		srv->speed_gen++;
-	srv->set = s;
+	*set = s;
 	return NULL;
+}
+
+static const char *apply_config(struct stream_server *srv, const cJSON *in)
+{
+	double speed = srv->set.speed;
+	const char *err = settings_apply(&srv->set, in);
+	if (!err && srv->set.speed != speed)
+		srv->speed_gen++;
+	return err;
+}
+
+const char *stream_settings_set(struct stream_settings *s, const char *key_value)
+{
+	static char msg[160];
+	const char *eq = strchr(key_value, '=');
+	if (!eq || eq == key_value || (size_t)(eq - key_value) > 64)
+		return "--stream-set: KEY=VALUE expected";
+	char key[65];
+	memcpy(key, key_value, (size_t)(eq - key_value));
+	key[eq - key_value] = '\0';
+	cJSON *in = cJSON_CreateObject();
+	cJSON *v = cJSON_Parse(eq + 1);
+	if (!v || cJSON_IsObject(v) || cJSON_IsArray(v) || cJSON_IsNull(v)) {
+		cJSON_Delete(v);
+		v = cJSON_CreateString(eq + 1);
+	}
+	if (!in || !v) {
+		cJSON_Delete(in);
+		cJSON_Delete(v);
+		return "out of memory";
+	}
+	cJSON_AddItemToObject(in, key, v);
+	const char *err = settings_apply(s, in);
+	if (err) {
+		snprintf(msg, sizeof msg, "--stream-set %s", err);
+		err = msg;
+	}
+	cJSON_Delete(in);
+	return err;
 }
 
 static cJSON *fault_json(const struct stream_server *srv, int ok)
@@ -136,7 +220,8 @@ static const char *parse_fault(const cJSON *in, enum sfault *f, int *after)
 				}
 			if (!has)
 				return "fault: \"none\", \"cut_mid_frame\", \"garbage\", \"huge_frame\", "
-				       "\"stale_nonce\", \"stall\", \"stray_channel\" or \"codec_change\"";
+				       "\"stale_nonce\", \"stall\", \"stray_channel\", \"codec_change\", "
+				       "\"notify_flood\", \"garbage_trickle\" or \"giant_frames\"";
 		} else if (strcmp(v->string, "after") == 0) {
 			if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
 			    v->valuedouble < 0 || v->valuedouble > 1e6)
@@ -164,7 +249,9 @@ static cJSON *session_json(const struct recent *r, int live)
 		cJSON_AddStringToObject(o, "codec", "G711alaw");
 	else
 		cJSON_AddStringToObject(o, "codec", sm_codec_name(r->codec));
-	if (r->kind == K_PLAYBACK) {
+	if (r->kind == K_DOWNLOAD)
+		cJSON_AddStringToObject(o, "framing", r->rtp ? "rtp" : "raw");
+	if (r->kind == K_PLAYBACK || (r->kind == K_DOWNLOAD && r->rtp)) {
 		cJSON *w = cJSON_AddObjectToObject(o, "window");
 		if (w) {
 			add_epoch(w, "start", r->start);

@@ -1,20 +1,111 @@
 /* The stream port's faults (stream_fault in docs/sim.md): which one is in
  * force, and what it does to a connection's output once enough frames have
  * gone out (cut, garbage, a huge frame, a stall, stray channels, a codec
- * change; a stale nonce is played by the authorization in stream.c). */
+ * change; a stale nonce is played by the authorization in stream.c).
+ *
+ * Three are a hostile peer's: answers are withheld and the connection
+ * sends, as fast as the client reads, notifications without end
+ * (notify_flood) or giant pictures (giant_frames), or nothing but one
+ * garbage byte every TRICKLE_MS (garbage_trickle). With after 0 they start
+ * at the first authorized request of a connection, before its answer. */
+#define _GNU_SOURCE
 #include "stream_int.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
 #define GARBAGE_LEN     100
 #define STRAY_FRAMES    3
+#define TRICKLE_MS      500u
+#define GIANT_BYTES     (3984588u)      /* 3.8 MiB: one picture of giant_frames */
 
 const char *const fault_names[F_COUNT] = {
 	"none", "cut_mid_frame", "garbage", "huge_frame", "stale_nonce", "stall",
-	"stray_channel", "codec_change"
+	"stray_channel", "codec_change", "notify_flood", "garbage_trickle", "giant_frames"
 };
+
+static int hostile(enum sfault f)
+{
+	return f == F_NOTIFY_FLOOD || f == F_GARBAGE_TRICKLE || f == F_GIANT_FRAMES;
+}
+
+/* The hostile faults, once they fire on c. */
+static void fire_hostile(struct conn *c, enum sfault f)
+{
+	c->mute = 1;
+	if (f == F_NOTIFY_FLOOD) {
+		c->flood = 1;
+	} else if (f == F_GIANT_FRAMES) {
+		c->giant = 1;
+	} else {
+		c->stalled = 1;
+		c->stall_end = c->outlen;
+		c->trickle = 1;
+		loop_timer_start(c->srv->lp, &c->trickle_timer, TRICKLE_MS);
+	}
+}
+
+void fault_on_request(struct conn *c)
+{
+	struct stream_server *srv = c->srv;
+	if (!hostile(srv->fault) || srv->fault_after != 0 || c->fault_done ||
+	    c->fault_gen != srv->fault_gen)
+		return;
+	c->fault_done = 1;
+	sim_log("stream conn %lu: fault %s", c->id, fault_names[srv->fault]);
+	fire_hostile(c, srv->fault);
+}
+
+/* garbage_trickle: one byte, straight to the socket once everything
+ * allowed out has gone (never '$', so that no frame header swallows the
+ * bytes that follow). */
+void fault_trickle_timer(void *arg)
+{
+	struct conn *c = arg;
+	if (!c->trickle)
+		return;
+	if (c->outoff >= c->stall_end) {
+		uint8_t b;
+		do
+			b = (uint8_t)rand32();
+		while (b == '$');
+		(void)send(c->fd, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	loop_timer_start(c->srv->lp, &c->trickle_timer, TRICKLE_MS);
+}
+
+/* giant_frames: one picture of GIANT_BYTES, a single non-key NAL unit of
+ * the session's codec in fragmentation units (FU-A, RFC 6184 5.8; FU,
+ * RFC 7798 4.4.3), sent whatever the pace. */
+void step_giant(struct conn *c, struct sess *s)
+{
+	static uint8_t fill[STREAM_MTU];
+	int h265 = s->codec == SM_H265;
+	uint8_t fu[3];
+	size_t hl = h265 ? 3 : 2, left = GIANT_BYTES, chunk = STREAM_MTU - hl;
+	uint32_t ts = s->vts0 + (uint32_t)(s->vframes * SM_VIDEO_TICKS);
+	if (fill[0] == 0)
+		memset(fill, 0x5a, sizeof fill);
+	if (h265) {
+		fu[0] = 49 << 1;        /* FU, layer 0 */
+		fu[1] = 1;              /* tid 1 */
+	} else {
+		fu[0] = 0x40 | 28;      /* nri 2, FU-A */
+	}
+	for (int first = 1; left > 0 && !c->closing && !c->overflow; first = 0) {
+		size_t k = left < chunk ? left : chunk;
+		left -= k;
+		/* type 1: a non-IDR slice (H.264), TRAIL_R (H.265) */
+		fu[hl - 1] = (uint8_t)((first ? 0x80 : 0) | (left == 0 ? 0x40 : 0) | 1);
+		put_rtp(c, s, s->ch0, 96, left == 0, s->vseq++, ts, s->vssrc, fu, hl, fill, k);
+	}
+	s->vframes++;
+	s->ev++;
+	s->wv++;
+	s->frames_sent++;
+}
 
 /* A new connection starts under the fault in force. */
 void fault_conn_init(struct conn *c)
@@ -81,6 +172,11 @@ void frame_done(struct conn *c, struct sess *s)
 			if (x->kind == K_PREVIEW || x->kind == K_PLAYBACK)
 				x->switch_codec = 1;
 		break;
+	case F_NOTIFY_FLOOD:
+	case F_GARBAGE_TRICKLE:
+	case F_GIANT_FRAMES:
+		fire_hostile(c, srv->fault);
+		break;
 	default:
 		break;
 	}
@@ -101,5 +197,7 @@ void set_fault(struct stream_server *srv, enum sfault f, int after)
 			c->stalled = 0;
 		if (f != F_CUT_MID_FRAME)
 			c->cut_next = 0;
+		c->mute = c->flood = c->trickle = c->giant = 0;
+		loop_timer_stop(srv->lp, &c->trickle_timer);
 	}
 }

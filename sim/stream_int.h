@@ -32,7 +32,8 @@ enum kind { K_PREVIEW, K_PLAYBACK, K_DOWNLOAD, K_TALK };
 
 enum sfault {
 	F_NONE, F_CUT_MID_FRAME, F_GARBAGE, F_HUGE_FRAME, F_STALE_NONCE, F_STALL,
-	F_STRAY_CHANNEL, F_CODEC_CHANGE, F_COUNT
+	F_STRAY_CHANNEL, F_CODEC_CHANGE, F_NOTIFY_FLOOD, F_GARBAGE_TRICKLE, F_GIANT_FRAMES,
+	F_COUNT
 };
 extern const char *const fault_names[F_COUNT];
 
@@ -54,6 +55,7 @@ struct sess {
 	long long start, end;           /* playback window (epoch seconds) */
 	unsigned long long wv, wa;      /* pictures, audio packets in the window */
 	size_t off, stop_at, size;      /* download: next byte, end, file size */
+	int rtp;                        /* download: RTP of the clip, not the file's bytes */
 	int ended, stopped;
 	unsigned long long frames_sent, bytes_sent;
 	struct talk_rec *talk;
@@ -68,7 +70,7 @@ struct recent {
 	enum sm_codec codec;
 	long long start, end;
 	unsigned long long frames_sent, bytes_sent;
-	int ended, stopped;
+	int ended, stopped, rtp;
 	unsigned long conn;
 };
 
@@ -107,8 +109,13 @@ struct conn {
 	int stalled;            /* the stall fault: send nothing past stall_end */
 	size_t stall_end;       /* offset in out of the end of what goes out */
 	int cut_next;           /* the cut_mid_frame fault: cut the next frame */
+	/* The hostile faults: answers are never sent (mute), and instead
+	 * notifications without end (flood), a garbage byte every
+	 * TRICKLE_MS (trickle, with stalled), or giant pictures (giant). */
+	int mute, flood, trickle, giant;
+	unsigned long long flood_n;
 	unsigned events;
-	struct loop_timer pump, idle;
+	struct loop_timer pump, idle, trickle_timer;
 	char nonce[33], prev_nonce[33], opaque[33];
 	unsigned long last_nc;
 	unsigned long auth_ok;
@@ -156,6 +163,7 @@ void answer_error(struct conn *c, const struct req *r, const char *seq, int code
 cJSON *result(int code, const char *id);
 cJSON *av_config(enum sm_codec codec, int extra);
 void notify_end(struct conn *c, struct sess *s, const char *reason);
+void notify_flood(struct conn *c);
 void notify_codec(struct conn *c, struct sess *s);
 void channels_str(int ch0, int nch, char *out, size_t n);
 void add_epoch(cJSON *o, const char *name, long long t);
@@ -174,5 +182,8 @@ void conn_pump_timer(void *arg);
 void fault_conn_init(struct conn *c);
 void frame_done(struct conn *c, struct sess *s);
 void set_fault(struct stream_server *srv, enum sfault f, int after);
+void fault_on_request(struct conn *c);
+void fault_trickle_timer(void *arg);
+void step_giant(struct conn *c, struct sess *s);
 
 #endif

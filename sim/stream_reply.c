@@ -47,17 +47,50 @@ static void notify(struct conn *c, struct sess *s, cJSON *params)
 	cJSON_free(body);
 }
 
+/* The end of a playback window or of a download: the end notification
+ * (end_event, end_status), or for a download as download_end says:
+ * nothing at all (quiet), or the connection closed after what is queued. */
 void notify_end(struct conn *c, struct sess *s, const char *reason)
 {
+	const struct stream_settings *set = &c->srv->set;
+	s->ended = 1;
+	if (s->kind == K_DOWNLOAD && set->dl_end != DL_END_NOTIFY) {
+		int quiet = set->dl_end == DL_END_QUIET;
+		sim_log("stream conn %lu: session %s ended (%s), %s", c->id, s->id, reason,
+			quiet ? "quiet" : "closing");
+		if (!quiet)
+			c->closing = 1;
+		return;
+	}
 	cJSON *p = cJSON_CreateObject();
 	if (p) {
-		cJSON_AddStringToObject(p, "event_type", "stream_end");
+		cJSON_AddStringToObject(p, "event_type", set->end_event[0] ? set->end_event : "stream_end");
+		if (set->end_status[0])
+			cJSON_AddStringToObject(p, "status", set->end_status);
 		cJSON_AddStringToObject(p, "session_id", s->id);
 		cJSON_AddStringToObject(p, "reason", reason);
 	}
-	s->ended = 1;
 	sim_log("stream conn %lu: session %s ended (%s)", c->id, s->id, reason);
 	notify(c, s, p);
+}
+
+/* One notification of the notify_flood fault: for the connection's first
+ * session, or for none (no Session header) when it has none. */
+void notify_flood(struct conn *c)
+{
+	char head[256], body[160];
+	c->flood_n++;
+	if (c->sess)
+		snprintf(head, sizeof head,
+			 "MULTITRANS rtsp://%s/multitrans RTSP/1.0\r\nCSeq: %u\r\nSession: %s\r\n",
+			 c->srv->cam->address, ++c->cseq_out, c->sess->id);
+	else
+		snprintf(head, sizeof head, "MULTITRANS rtsp://%s/multitrans RTSP/1.0\r\nCSeq: %u\r\n",
+			 c->srv->cam->address, ++c->cseq_out);
+	snprintf(body, sizeof body,
+		 "{\"type\":\"notification\",\"params\":{\"event_type\":\"flood\",\"n\":%llu}}",
+		 c->flood_n);
+	put_message(c, head, body);
 }
 
 /* av_config: [{channel, video_codec, audio_codec, ..., extra_data}] */
@@ -113,10 +146,21 @@ void notify_codec(struct conn *c, struct sess *s)
 
 /* ---- answers ---- */
 
+/* Under a hostile fault (mute) no answer goes out: the client waits. */
+static int muted(const struct conn *c, const struct req *r)
+{
+	if (!c->mute)
+		return 0;
+	sim_log("stream conn %lu: answer to CSeq %s withheld", c->id, r->cseq ? r->cseq : "-");
+	return 1;
+}
+
 void answer_status(struct conn *c, const struct req *r, int code, const char *reason,
 		   const char *extra)
 {
 	char head[1024];
+	if (muted(c, r))
+		return;
 	snprintf(head, sizeof head, "RTSP/1.0 %d %s\r\n%s%s%s%s", code, reason,
 		 r->cseq ? "CSeq: " : "", r->cseq ? r->cseq : "", r->cseq ? "\r\n" : "",
 		 extra ? extra : "");
@@ -127,6 +171,10 @@ void answer_status(struct conn *c, const struct req *r, int code, const char *re
 void answer(struct conn *c, const struct req *r, const char *seq, cJSON *params)
 {
 	char *body = NULL;
+	if (muted(c, r)) {
+		cJSON_Delete(params);
+		return;
+	}
 	if (params) {
 		if (c->srv->set.bare_responses) {
 			body = cJSON_PrintUnformatted(params);

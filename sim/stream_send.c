@@ -168,7 +168,7 @@ static int sess_due(struct stream_server *srv, struct sess *s, uint64_t *due, in
 		sess_rebase(srv, s);
 	double t;
 	*video = 0;
-	if (s->kind == K_DOWNLOAD) {
+	if (s->kind == K_DOWNLOAD && !s->rtp) {
 		t = s->size ? (double)s->eb * SM_CLIP_MS / (double)s->size : 0;
 	} else {
 		double tv = (double)s->ev * SM_FRAME_MS, ta = (double)s->ea * SM_AUDIO_MS;
@@ -187,8 +187,8 @@ static int sess_due(struct stream_server *srv, struct sess *s, uint64_t *due, in
 
 static void step_video(struct conn *c, struct sess *s)
 {
-	if (s->kind == K_PLAYBACK && !video_left(s) && !audio_left(s)) {
-		notify_end(c, s, "end_time");
+	if (s->kind != K_PREVIEW && !video_left(s) && !audio_left(s)) {
+		notify_end(c, s, s->kind == K_DOWNLOAD ? "file_end" : "end_time");
 		return;
 	}
 	if (s->switch_codec) {
@@ -262,6 +262,10 @@ static int pump(struct conn *c)
 			return 0;
 		if (unsent(c) >= STREAM_OUT_LOW)
 			return 1;
+		if (c->flood) {
+			notify_flood(c);
+			continue;
+		}
 		struct sess *best = NULL;
 		uint64_t best_due = 0;
 		int best_video = 0;
@@ -278,6 +282,10 @@ static int pump(struct conn *c)
 		}
 		if (!best)
 			return 0;
+		if (c->giant && best->kind != K_DOWNLOAD) {
+			step_giant(c, best);        /* whatever the pace */
+			continue;
+		}
 		if (best_due > now) {
 			loop_timer_start(srv->lp, &c->pump, best_due - now);
 			return 0;
@@ -287,7 +295,7 @@ static int pump(struct conn *c)
 			sess_rebase(srv, best);
 			continue;
 		}
-		if (best->kind == K_DOWNLOAD)
+		if (best->kind == K_DOWNLOAD && !best->rtp)
 			step_download(c, best);
 		else if (best_video)
 			step_video(c, best);

@@ -95,6 +95,7 @@ void recent_fill(struct recent *r, const struct conn *c, const struct sess *s)
 	r->bytes_sent = s->bytes_sent;
 	r->ended = s->ended;
 	r->stopped = s->stopped;
+	r->rtp = s->rtp;
 	r->conn = c->id;
 }
 
@@ -279,18 +280,47 @@ static void do_download(struct conn *c, const struct req *r, const char *seq, co
 		if (has_y && y + 1 < size)
 			to = (size_t)y + 1;
 	}
+	const struct stream_settings *set = &c->srv->set;
+	long long start = 0, end = 0;
+	if (set->dl_rtp && (get_time(cJSON_GetObjectItemCaseSensitive(args, "start_time"), &start) < 0 ||
+			    get_time(cJSON_GetObjectItemCaseSensitive(args, "end_time"), &end) < 0 ||
+			    end <= start)) {
+		answer_error(c, r, seq, STREAM_E_INVALID,
+			     "start_time and end_time: epoch seconds, as strings, end after start");
+		return;
+	}
 	struct sess *s = session_open(c, r, seq, K_DOWNLOAD, 2);
 	if (!s)
 		return;
+	cJSON *p = result(0, s->id);
+	if (set->dl_rtp) {
+		/* The clip's RTP for the window, as a playback sends it; no
+		 * resume: always from the start, never a size. */
+		s->rtp = 1;
+		s->start = start;
+		s->end = end;
+		s->au = clip_position(start);
+		if (p) {
+			if (range)
+				cJSON_AddStringToObject(p, "range", "0-");
+			add_interleaved(p, s);
+			add_av_config(p, s->codec, 1);
+		}
+		sim_log("stream conn %lu: download session %s, RTP, %lld..%lld", c->id, s->id, start, end);
+		answer(c, r, seq, p);
+		return;
+	}
 	s->codec = SM_H264;             /* the recording's codec */
 	s->size = size;
 	s->off = from;
 	s->stop_at = to;
-	cJSON *p = result(0, s->id);
 	if (p) {
 		if (range) {
 			char rs[64];
-			snprintf(rs, sizeof rs, "%zu-%zu/%zu", from, to - 1, size);
+			if (set->dl_unsized)
+				snprintf(rs, sizeof rs, "%zu-", from);
+			else
+				snprintf(rs, sizeof rs, "%zu-%zu/%zu", from, to - 1, size);
 			cJSON_AddStringToObject(p, "range", rs);
 		}
 		add_interleaved(p, s);

@@ -57,12 +57,24 @@ describe("control plane", function()
 
   it("logs in by challenge when the camera asks for it", function()
     sim:config { auth = "challenge" }
-    local cam = assert(vigi.connect(sim:options()))
+    local cam = assert(vigi.connect(sim:options { login = "challenge" }))
     assert.equal("challenge", cam.login_form)
     assert(cam:getDeviceInfo())
     local c = sim:counters()
     assert.equal(1, c.logins.challenge)
     assert.equal(0, c.logins.md5)
+    cam:close()
+  end)
+
+  it("asks again when the form it knew for this address is refused as unsupported", function()
+    assert(vigi.connect(sim:options())):close()  -- md5, now known for this host:port
+    sim:reset()
+    sim:config { auth = "challenge" }
+    local cam = assert(vigi.connect(sim:options()))
+    assert.equal("challenge", cam.login_form)
+    local l = sim:counters().logins
+    -- the MD5 form was answered -10030 (no failed login), then one probe
+    assert.same({ 1, 1, 1, 0 }, { l.md5, l.probe, l.challenge, l.failed })
     cam:close()
   end)
 
@@ -112,13 +124,18 @@ describe("control plane", function()
   it("reports a locked account with its own message and never retries", function()
     sim:config { auth = "md5" }
     for _ = 1, 5 do assert.is_nil(vigi.connect(sim:options { password = "wrong" })) end
+    local before = sim:counters().logins
     local cam, err = vigi.connect(sim:options())  -- right password, but locked
     assert.is_nil(cam)
     assert.equal("auth", err.kind)
     assert.is_true(err.locked)
     assert.truthy(err.message:find("locked", 1, true))
-    -- the lock shows in the probe: the password was not sent a sixth time
-    assert.equal(5, sim:counters().logins.md5)
+    -- one doAuth for this connect: the probe that shows the lock, or (the
+    -- form being known for this address) the MD5 form answered -10022
+    local after = sim:counters().logins
+    local function all(l) return l.probe + l.md5 + l.challenge end
+    assert.equal(1, all(after) - all(before))
+    assert.equal(5, after.failed)
   end)
 
   it("hides an expired token from the caller", function()
@@ -227,7 +244,7 @@ describe("control plane", function()
         tls = { pin = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" } })
       assert.is_nil(cam)
       assert.equal("network", err.kind)
-      assert.is_true(err.tls)
+      assert.equal("pin", err.tls)
     end)
 
     it("verifies the certificate against a cafile", function()
@@ -243,7 +260,7 @@ describe("control plane", function()
     it("refuses a self-signed certificate when asked to verify without a cafile", function()
       local cam, err = vigi.connect(sim:options { tls = { verify = true } })
       assert.is_nil(cam)
-      assert.is_true(err.tls)
+      assert.equal("ca", err.tls)
       assert.truthy(err.message:find("tls.pin", 1, true))
     end)
   end)

@@ -136,6 +136,25 @@ describe("core.demux", function()
     assert.equal(SC .. P1, items[3].data)
   end)
 
+  it("takes packets by hand (push): data items that turned out RTP", function()
+    local d = core.demux()
+    d:track(0, { kind = "data", codec = "raw", session = "7" })
+    d:feed(frame(0, rtp(false, 1, 0, P1)) .. frame(0, rtp(false, 2, 0, P1)))
+    local a, b = d:next(), d:next()
+    assert.equal("data", a.kind)
+    -- the channel becomes video; the two packets go through it by hand
+    d:track(0, { kind = "video", codec = "H264", session = "7" })
+    assert.equal(0, select("#", d:push(0, a.data)))
+    assert.equal(0, select("#", d:push(0, b.data)))
+    -- a new timestamp ends the unit: the pending one out, the packet taken
+    local f1, f2 = d:push(0, rtp(true, 3, 3000, IDR))
+    assert.equal(SC .. P1 .. SC .. P1, f1.data)
+    assert.equal(SC .. IDR, f2.data)
+    assert.is_true(f2.keyframe)
+    assert.equal(0, select("#", d:push(5, a.data))) -- no track there
+    d:close()
+  end)
+
   it("puts the fmtp's SPS and PPS before an IDR that lacks them", function()
     local s = frame(0, rtp(true, 1, 0, IDR)) .. frame(0, rtp(true, 2, 3000, P1))
     local items = play(s, #s, nil, function(d)

@@ -41,9 +41,14 @@ end)
 
 describe("discover", function()
   it("refuses bad options before sending anything", function()
+    local nan, inf = 0 / 0, math.huge
     local cases = {
       { hosts = { "not-an-address" } }, { hosts = { "10.0.0.0/8" } },
       { timeout = -1 }, { on_device = 5 }, { hosts = "10.1.1.1/24/2" },
+      -- NaN compares false with everything: a deadline of NaN never comes
+      { timeout = nan }, { timeout = inf }, { timeout = "1" }, { rate = nan }, { rate = 0 },
+      { interval = inf }, { retries = 1.5 }, { port = 0 }, { port = 70000 },
+      { control_port = nan }, { max_devices = 0 }, { max_devices = nan }, { expect = -1 },
     }
     for _, o in ipairs(cases) do
       local list, err = vigi.discover(o)
@@ -118,6 +123,91 @@ describe("discover", function()
       assert.equal(1, stats.unsupported)
     end)
 
+    -- The process's resident memory, in KiB: now, and the peak since the
+    -- last reset_peak() (where the kernel allows resetting it).
+    local function vm(field)
+      for line in io.lines("/proc/self/status") do
+        local v = line:match("^" .. field .. ":%s+(%d+)")
+        if v then return tonumber(v) end
+      end
+    end
+    local function reset_peak()
+      local f = io.open("/proc/self/clear_refs", "w")
+      if f then f:write("5") f:close() end
+    end
+
+    -- A flood of valid replies, each with a MAC of its own, from the
+    -- camera's address: the call ends at its deadline, keeps at most
+    -- max_devices of them and counts the rest.
+    local function flooded(extra)
+      sim:admin("POST", "odp_fault", { kind = "flood", seconds = 5 })
+      collectgarbage()
+      collectgarbage()
+      local rss0 = vm("VmRSS")
+      reset_peak()
+      local t0 = require("vigi.core").now()
+      -- a second, silent target keeps the window open until the deadline
+      local list, stats = find(extra)
+      local took = require("vigi.core").now() - t0
+      local grown = math.max(vm("VmHWM"), vm("VmRSS")) - rss0
+      sim:admin("POST", "odp_fault", { kind = "none" }) -- ends the flood
+      return list, stats, took, grown
+    end
+
+    it("keeps its deadline and max_devices under a flood of distinct replies", function()
+      local list, stats, took, grown = flooded { hosts = { sim.host, "127.0.0.2" }, timeout = 1,
+                                                 max_devices = 500 }
+      assert.is_true(took < 1 + 1, "returned after " .. took .. " s")
+      assert.equal(500, #list)
+      assert.equal(500, stats.devices)
+      assert.is_true(stats.dropped > 0)
+      assert.equal(stats.received, stats.devices + stats.dropped + stats.duplicates + sum(stats.rejected))
+      assert.is_true(grown < 64 * 1024, "resident memory grew by " .. grown .. " KiB")
+    end)
+
+    it("keeps at most 4096 devices by default under a flood, in bounded memory", function()
+      local list, stats, took, grown = flooded { hosts = { sim.host, "127.0.0.2" }, timeout = 1 }
+      assert.is_true(took < 1 + 1, "returned after " .. took .. " s")
+      assert.is_true(#list <= 4096)
+      assert.is_true(#list > 1)
+      assert.equal("timeout", stats.ended)
+      assert.is_true(grown < 64 * 1024, "resident memory grew by " .. grown .. " KiB")
+    end)
+
+    it("ends a flooded unicast sweep as soon as every target answered", function()
+      local list, stats, took = flooded { timeout = 2 }
+      assert.equal("all_answered", stats.ended)
+      assert.is_true(took < 2, "returned after " .. took .. " s") -- before its deadline
+      assert.is_true(#list >= 1 and #list <= 256)
+    end)
+
+    it("takes a device's address from where its reply came, not from what it says", function()
+      sim:admin("POST", "odp_fault", { kind = "spoof", ip = "10.9.0.0", port = 8443, count = -1 })
+      local list, stats = find()
+      assert.equal(1, #list)
+      local d = list[1]
+      assert.equal(sim.host, d.ip)
+      assert.equal(sim.host, d.from)
+      assert.equal("10.9.0.0", d.claimed_ip)
+      assert.is_true(d.spoofed)
+      assert.equal(1, stats.spoofed)
+      -- a reply that lies about its address is not believed about its port
+      assert.equal(8443, d.claimed_port)
+      assert.equal(20443, d.port)
+      -- the user's control_port wins over anything
+      assert.equal(9443, find({ control_port = 9443 })[1].port)
+    end)
+
+    it("takes the control port a truthful reply claims, unless told otherwise", function()
+      sim:admin("POST", "odp_fault", { kind = "spoof", ip = sim.host, port = 8443, count = -1 })
+      local list, stats = find()
+      assert.is_false(list[1].spoofed)
+      assert.equal(sim.host, list[1].claimed_ip)
+      assert.equal(8443, list[1].port)
+      assert.equal(0, stats.spoofed)
+      assert.equal(9443, find({ control_port = 9443 })[1].port)
+    end)
+
     it("gives up at the timeout when the camera is silent, probing again meanwhile", function()
       sim:admin("POST", "odp_fault", { kind = "silent", count = -1 })
       local t0 = require("vigi.core").now()
@@ -130,10 +220,12 @@ describe("discover", function()
 
   describe("against a hostile peer", function()
     local function with_peer(mode, fn)
-      local p = assert(io.popen("exec lua5.4 spec/fixtures/odp_peer.lua 127.0.0.9 " .. mode, "r"))
+      -- the shell says its pid, then becomes the peer: that pid is the peer's
+      local p = assert(io.popen("echo $$; exec lua5.4 spec/fixtures/odp_peer.lua 127.0.0.9 " .. mode, "r"))
+      local pid = assert(tonumber(p:read("*l")))
       local port = tonumber(p:read("*l"))
       local ok, e = pcall(fn, port)
-      os.execute("env -u LD_PRELOAD pkill -f 'odp_peer.lua 127.0.0.9 " .. mode .. "'")
+      os.execute("kill " .. pid)
       p:close()
       assert(ok, e)
     end

@@ -56,6 +56,7 @@ function Admin:config(t) return self:admin("POST", "config", t) end
 function Admin:fault(t) return self:admin("POST", "fault", t) end
 function Admin:expire_tokens() return self:admin("POST", "expire_tokens") end
 function Admin:unlock() return self:admin("POST", "unlock") end
+function Admin:password(p) return self:admin("POST", "password", { password = p }) end
 
 -- The stream side (docs/sim.md).
 function Admin:stream_config(t) return self:admin("POST", "stream_config", t) end

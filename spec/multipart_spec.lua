@@ -121,11 +121,21 @@ describe("core.multipart", function()
 
   it("raises on bad arguments", function()
     assert.has_error(function() core.multipart() end)
-    assert.has_error(function() core.multipart("") end)
-    assert.has_error(function() core.multipart(string.rep("b", 71)) end)
     assert.has_error(function() core.multipart("b", { max_part = 0 }) end)
+    assert.has_error(function() core.multipart("b", { max_part = 0 / 0 }) end)
     assert.has_error(function() core.multipart("b", { max_header = "x" }) end)
     assert.has_error(function() core.multipart("b", "opts") end)
+  end)
+
+  -- The boundary comes from the peer's Content-Type: one that cannot be a
+  -- boundary is a protocol error as a value, never a raise inside sub:next.
+  it("refuses a boundary that cannot be one as a value", function()
+    for _, b in ipairs { "", string.rep("b", 71), "ab\0cd", "a\r\nb", "\27[2J" } do
+      local r, kind, msg = core.multipart(b)
+      assert.is_nil(r)
+      assert.equal("protocol", kind)
+      assert.matches("^multipart: ", msg)
+    end
   end)
 end)
 
@@ -136,9 +146,18 @@ describe("core.multipart_boundary", function()
     { "MULTIPART/MIXED; charset=utf-8; BOUNDARY=abc", "abc" },
     { "application/json", nil },
     { "multipart/mixed", nil },
-    { "multipart/mixed; boundary=", nil },
   }
   for _, row in ipairs(rows) do
-    it(row[1], function() assert.equal(row[2], core.multipart_boundary(row[1])) end)
+    it(row[1], function() assert.same({ row[2] }, { core.multipart_boundary(row[1]) }) end)
+  end
+
+  -- nil alone: not multipart; nil and a message: a boundary that cannot be used
+  for _, ct in ipairs { "multipart/mixed; boundary=", "multipart/mixed;boundary=ab\0cd",
+                        "multipart/mixed;boundary=\"a\27[31mb\"", "multipart/mixed;boundary=\"open" } do
+    it("refuses " .. ("%q"):format(ct) .. " with a message", function()
+      local b, msg = core.multipart_boundary(ct)
+      assert.is_nil(b)
+      assert.matches("^multipart: .*boundary", msg)
+    end)
   end
 end)

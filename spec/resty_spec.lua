@@ -120,6 +120,41 @@ function _M.preview()
   reply(t)
 end
 
+-- A call (or a subscription's opening) with timeout = 1 against a camera
+-- whose answer never ends: how long it took, how much the worker grew.
+function _M.hostile()
+  local rss = require "spec.support.rss"
+  local c = camera()
+  local m = rss.measure(function()
+    if ngx.var.arg_call == "subscribe" then return c:subscribe { timeout = 1 } end
+    return c:getDeviceInfo(nil, { timeout = 1 })
+  end)
+  local err = m[2]
+  reply { seconds = m.seconds, growth = m.growth, raised = m.raised and tostring(m.raised),
+          answered = m[1] ~= nil, kind = err and err.kind, message = err and err.message }
+end
+
+-- A subscription to a camera verified against nginx's trusted certificate
+-- (port given), read until an error item; the spec puts a camera with
+-- another certificate at its address meanwhile.
+function _M.tls_events()
+  local o = {}
+  for k, v in pairs(OPTS) do o[k] = v end
+  o.port, o.tls = tonumber(ngx.var.arg_port), { verify = true }
+  local c, err = vigi.connect(o)
+  local sub = c and c:subscribe { heartbeat = 1, backoff_min = 0.1, backoff_max = 0.2 }
+  if not sub then ngx.status = 502 return reply { error = tostring(err) } end
+  ngx.say("subscribed")
+  ngx.flush(true)
+  local stop, item = core.now() + 10, nil
+  repeat item = sub:next(math.max(0, stop - core.now())) until (item and item.kind == "error") or core.now() >= stop
+  local _, after = sub:next(1)
+  c:close()
+  if not item then return ngx.say(cjson.encode { error = "no error item in 10 s" }) end
+  ngx.say(cjson.encode { kind = item.error.kind, tls = item.error.tls, final = item.final,
+                         after = after and after.kind })
+end
+
 -- Options the cosocket transport cannot honour, and the libcurl one used
 -- where it would block the worker: each must fail clearly.
 function _M.refused()
@@ -145,7 +180,7 @@ return _M
 
 local function nginx_conf(dir, root, port)
   local loc = {}
-  for _, name in ipairs { "info", "slow", "events", "preview", "refused" } do
+  for _, name in ipairs { "info", "slow", "events", "preview", "refused", "hostile", "tls_events" } do
     loc[#loc + 1] = string.format("    location = /%s { content_by_lua_block { require('resty_spec_app').%s() } }",
       name, name)
   end
@@ -159,12 +194,14 @@ local function nginx_conf(dir, root, port)
     "events { worker_connections 256; }",
     "http {",
     "  access_log " .. dir .. "/access.log;",
+    "  lua_ssl_trusted_certificate " .. dir .. "/trusted.pem;",
+    "  lua_ssl_verify_depth 2;",
     "  client_body_temp_path " .. dir .. "/tmp/body;",
     "  proxy_temp_path " .. dir .. "/tmp/proxy;",
     "  fastcgi_temp_path " .. dir .. "/tmp/fastcgi;",
     "  uwsgi_temp_path " .. dir .. "/tmp/uwsgi;",
     "  scgi_temp_path " .. dir .. "/tmp/scgi;",
-    string.format('  lua_package_path "%s/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;";', dir, root, root),
+    string.format('  lua_package_path "%s/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;;";', dir, root, root, root),
     string.format('  lua_package_cpath "%s/build/luajit/?.so;;";', root),
     "  server {",
     "    listen 127.0.0.1:" .. port .. ";",
@@ -218,6 +255,11 @@ describe("inside nginx (resty transport)", function()
     cam:close()
     dir = helper.sh("mktemp -d /tmp/vigi-resty.XXXXXX"):gsub("%s+$", "")
     run("chmod 755 " .. helper.quote(dir) .. "; mkdir -p " .. helper.quote(dir .. "/tmp"))
+    -- A certificate nginx trusts, naming 127.0.0.1 as nginx checks it (a DNS name)
+    assert(run(string.format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
+      "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=DNS:127.0.0.1,IP:127.0.0.1 " ..
+      ">/dev/null 2>&1", helper.quote(dir .. "/trusted.key"), helper.quote(dir .. "/trusted.pem"))),
+      "openssl could not make a certificate")
     local opts = string.format("{ host = %q, port = %d, stream_port = %d, password = %q, timeout = 5 }",
       sim.host, sim.port, sim.stream, helper.PASSWORD)
     write(dir .. "/resty_spec_app.lua", APP:format(opts))
@@ -317,11 +359,58 @@ describe("inside nginx (resty transport)", function()
     assert.is_true(t.video > 0 and t.keyframes > 0, out)
   end)
 
+  -- A hostile camera (docs/sim.md, control faults): each call returns
+  -- within its deadline plus a margin, the worker grows by less than
+  -- 64 MiB, and the error says what happened.
+  it("keeps a call's deadline and memory bound when the answer never ends", function()
+    for _, case in ipairs {
+      { "endless_1xx", "protocol" }, { "endless_headers", "protocol" },
+      { "endless_trailers", "protocol" }, { "trickle", "timeout" },
+      { "endless_1xx", "protocol", "subscribe" }, { "trickle", "timeout", "subscribe" },
+    } do
+      local kind, expected, call = case[1], case[2], case[3]
+      sim:fault { kind = kind, method = call and "subscribeMsg" or "getDeviceInfo", count = 4 }
+      local out = get("/hostile" .. (call and "?call=subscribe" or ""))
+      local t = json.decode(out)
+      assert.is_table(t, kind .. ": " .. out .. error_log())
+      local what = kind .. (call and " (subscribe)" or "")
+      assert.is_nil(t.raised, what)
+      assert.is_false(t.answered, what)
+      assert.equal(expected, t.kind, what .. ": " .. tostring(t.message))
+      assert.is_true(t.seconds <= 2, what .. " took " .. t.seconds .. " s with timeout = 1")
+      assert.is_true(t.growth < 64 * 1024 * 1024, what .. " grew the worker by " .. t.growth .. " bytes")
+      sim:reset()
+    end
+  end)
+
+  it("ends a subscription whose camera's certificate stops verifying, tried once", function()
+    local a = helper.start_sim { "--cert", dir .. "/trusted.pem", "--key", dir .. "/trusted.key" }
+    get_bg("/tls_events?port=" .. a.port, "tls")
+    assert.truthy(eventually(function()
+      return (read(dir .. "/tls.body") or ""):find("subscribed", 1, true)
+    end, 5), "no subscription: " .. (read(dir .. "/tls.body") or "") .. error_log())
+    local its_port = a.port
+    a:stop()
+    local b = helper.start_sim { "--control-port", tostring(its_port), "--stream-port", "0" }
+    local body = eventually(function()
+      local t = read(dir .. "/tls.body") or ""
+      return t:find("}", 1, true) and t
+    end, 10)
+    local t = json.decode(body and body:match("{.*}") or "")
+    assert.is_table(t, tostring(body))
+    assert.equal("network", t.kind, body)
+    assert.equal("ca", t.tls)
+    assert.is_true(t.final)
+    assert.equal("network", t.after) -- next() after it: nil, the same error
+    assert.equal(1, b:counters().connections) -- one handshake, not retried
+    b:stop()
+  end)
+
   it("refuses clearly what it cannot do inside nginx", function()
     local t = json.decode(get("/refused"))
     -- the sim's certificate is self-signed: verification fails, with advice for nginx
     assert.equal("network", t.verify.kind)
-    assert.is_true(t.verify.tls)
+    assert.equal("ca", t.verify.tls)
     assert.truthy(t.verify.message:find("lua_ssl_trusted_certificate", 1, true), t.verify.message)
     assert.equal("invalid", t.pin.kind)
     assert.truthy(t.pin.message:find("not supported", 1, true))
@@ -333,6 +422,8 @@ describe("inside nginx (resty transport)", function()
     for line in error_log():gmatch("[^\n]+") do
       -- (the refused verification above is nginx's to log)
       if line:find("certificate verify error", 1, true) then line = "" end
+      -- (and the hostile camera's trickle, a read that timed out)
+      if line:find("read timed out", 1, true) and line:find("GET /hostile", 1, true) then line = "" end
       assert.is_nil(line:find("%[error%]") or line:find("%[alert%]") or line:find("%[crit%]"), line)
     end
   end)
@@ -351,4 +442,65 @@ describe("outside nginx", function()
     assert.has_error(function() vigi.connect(sim:options { transport = "socket" }) end)
     sim:stop()
   end)
+end)
+
+-- The OpenResty reader against a peer whose bytes never pause: a stand-in
+-- for nginx's cosocket that always has more (no socket, no scheduling gap
+-- that could end a read by chance). The clock alone, or a count, must end
+-- each call.
+describe("the OpenResty reader, with bytes that never pause", function()
+  local http = require "vigi.resty_http"
+
+  -- perform() on a fake cosocket whose receiveany returns feed()'s bytes.
+  local function perform(feed, timeout)
+    local sock = {
+      settimeout = function() end, connect = function() return true end,
+      getreusedtimes = function() return 0 end, sslhandshake = function() return {} end,
+      send = function(_, d) return #d end, receiveany = function() return feed() end,
+      close = function() end, setkeepalive = function() return true end,
+    }
+    rawset(_G, "ngx", { socket = { tcp = function() return sock end } })
+    local peer = http.peer("127.0.0.1", 20443, {})
+    local m = require("spec.support.rss").measure(http.perform, peer,
+      { url = "https://127.0.0.1:20443/", body = "{}", timeout = timeout })
+    rawset(_G, "ngx", nil)
+    return m
+  end
+
+  local function once_then(first, rest)
+    local sent = false
+    return function()
+      if sent then return rest() end
+      sent = true
+      return first
+    end
+  end
+
+  it("ends a body that keeps coming at the deadline", function()
+    -- 10 bytes a read, a read every 0.1 ms: the whole body would take 40 s
+    local m = perform(once_then("HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n", function()
+      local t = core.now() + 0.0001
+      while core.now() < t do end
+      return "xxxxxxxxxx"
+    end), 0.2)
+    assert.is_nil(m.raised)
+    assert.equal("timeout", m[1].outcome)
+    assert.is_true(m.seconds < 0.2 + 1, m.seconds)
+  end)
+
+  for name, case in pairs {
+    ["interim answers"] = { "", "HTTP/1.1 100 Continue\r\n\r\n", "interim" },
+    ["header lines"] = { "HTTP/1.1 200 OK\r\n", "X-Pad: 0123456789\r\n", "head" },
+    ["trailer lines"] = { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n",
+                          "X-Trailer: 0123456789\r\n", "trailers" },
+  } do
+    it("ends " .. name .. " without end with a protocol error", function()
+      local m = perform(once_then(case[1], function() return case[2] end), 5)
+      assert.is_nil(m.raised)
+      assert.equal("protocol", m[1].outcome)
+      assert.truthy(m[1].error:find(case[3], 1, true), m[1].error)
+      assert.is_true(m.seconds < 5)
+      assert.is_true(m.growth < 64 * 1024 * 1024)
+    end)
+  end
 end)

@@ -10,17 +10,22 @@ local FORBIDDEN = {
   PASSWORD,
   core.md5_hex(PASSWORD, true),
   core.md5_hex(PASSWORD),
-  core.sha256_hex("admin:VIGI:" .. PASSWORD),
+  core.sha256_hex("admin:VIGI:" .. PASSWORD),  -- the challenge login's inner hash
+  core.md5_hex("admin:VIGI:" .. PASSWORD),     -- the stream digest's HA1
 }
 
--- Everything reachable from a value, as text.
+-- Everything reachable from a value through fields, as text: keys and
+-- values, recursively, and metatables with their __index tables.
 local function dump(v, seen, out)
   seen, out = seen or {}, out or {}
   if type(v) == "table" and not seen[v] then
     seen[v] = true
     for k, x in pairs(v) do dump(k, seen, out) dump(x, seen, out) end
     local mt = getmetatable(v)
-    if mt and mt.__tostring then out[#out + 1] = tostring(v) end
+    if type(mt) == "table" then
+      dump(mt, seen, out)
+      if mt.__tostring then out[#out + 1] = tostring(v) end
+    end
   elseif type(v) ~= "table" then
     out[#out + 1] = tostring(v)
   end
@@ -71,6 +76,31 @@ describe("secrets", function()
     assert_clean(table.concat(lines, "\n"), "the log")
     assert_clean(dump(errs), "an error value")
     assert_clean(tb, "a traceback")
+  end)
+
+  it("are in no field of a camera, a subscription or a stream session, the stok neither", function()
+    for _, form in ipairs { "md5", "challenge" } do
+      sim:reset(true)
+      sim:config { auth = form }
+      local cam = assert(vigi.connect(sim:options { password = PASSWORD, stream_port = sim.stream }))
+      local stok = assert(cam:_token_path()):match("^/stok=(.+)$")
+      assert.truthy(#stok >= 16)
+      local sub = assert(cam:subscribe { event_types = { "all" }, heartbeat = 1 })
+      local s = assert(cam:preview {})
+      assert(s:next(5))
+      local secrets = { stok }
+      for _, x in ipairs(FORBIDDEN) do secrets[#secrets + 1] = x end
+      for what, obj in pairs { camera = cam, subscription = sub, session = s } do
+        local text = dump(obj)
+        for _, secret in ipairs(secrets) do
+          assert(not text:find(secret, 1, true), "a secret appears in the " .. what)
+        end
+        assert.is_nil(rawget(obj, "_stok"))
+      end
+      s:close()
+      sub:close()
+      cam:close()
+    end
   end)
 
   it("never appear in the output of the vigi command, even verbose", function()

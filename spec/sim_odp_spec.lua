@@ -256,6 +256,63 @@ describe("vigi-sim discovery", function()
       assert.matches("count", admin(sim, "POST", "odp_fault", { kind = "silent", count = 0 }).error)
       assert.equal("none", admin(sim, "GET", "odp_fault").kind)
     end)
+
+    it("flood: valid replies with a new MAC each, from its address, for `seconds`", function()
+      local set = admin(sim, "POST", "odp_fault", { kind = "flood", seconds = 0.5 })
+      assert.same({ ok = true, kind = "flood", count = 1, seconds = 0.5 }, set)
+      local r = ask({ serial = 0xABCD }, { expect = 3000, wait = "1" })
+      assert.equal(3000, #r)
+      local macs = {}
+      for _, one in ipairs(r) do
+        assert.equal("127.0.0.1", one.from)
+        assert.equal(0xABCD, one.serial)
+        assert.equal(0x11, one.flags)
+        assert.equal(one.zlib, one.checksum)
+        assert.equal("127.0.0.1", one.json.result.ip)
+        assert.is_nil(macs[one.json.result.mac])
+        macs[one.json.result.mac] = true
+      end
+      -- it ends by itself: the count of replies stops growing
+      os.execute("sleep 0.7")
+      local n = odp_counters(sim).replies
+      assert.is_true(n >= 3000)
+      os.execute("sleep 0.3")
+      assert.equal(n, odp_counters(sim).replies)
+    end)
+
+    it("flood: kind none ends it at once", function()
+      admin(sim, "POST", "odp_fault", { kind = "flood", seconds = 60 })
+      assert.equal(100, #ask({}, { expect = 100, wait = "1" }))
+      fault("none")
+      local n = odp_counters(sim).replies
+      os.execute("sleep 0.3")
+      assert.equal(n, odp_counters(sim).replies)
+    end)
+
+    it("spoof: the reply claims another address (and a port) than it comes from", function()
+      local set = admin(sim, "POST", "odp_fault", { kind = "spoof", ip = "10.9.0.0", port = 8443 })
+      assert.same({ ok = true, kind = "spoof", count = 1, ip = "10.9.0.0", port = 8443 }, set)
+      local r = ask { {}, {} }
+      assert.equal("127.0.0.1", r[1].from)
+      assert.equal("10.9.0.0", r[1].json.result.ip)
+      assert.equal(8443, r[1].json.result.openapi_port)
+      assert.equal(r[1].zlib, r[1].checksum)
+      assert.equal("127.0.0.1", r[2].json.result.ip) -- count 1: over
+      assert.is_nil(r[2].json.result.openapi_port)
+    end)
+
+    it("refuses flood and spoof arguments out of place or out of range", function()
+      local function refused(body, what)
+        assert.matches(what, admin(sim, "POST", "odp_fault", body).error)
+      end
+      refused({ kind = "spoof", seconds = 1 }, "seconds")
+      refused({ kind = "flood", ip = "10.0.0.1" }, "ip")
+      refused({ kind = "flood", seconds = 0 }, "seconds")
+      refused({ kind = "flood", seconds = 61 }, "seconds")
+      refused({ kind = "spoof", port = 0 }, "port")
+      refused({ kind = "spoof", ip = "" }, "ip")
+      assert.equal("none", admin(sim, "GET", "odp_fault").kind)
+    end)
   end)
 end)
 

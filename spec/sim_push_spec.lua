@@ -328,6 +328,21 @@ describe("vigi-sim subscribeMsg events", function()
     assert.are.equal(0, counters().push.subscriptions)
   end)
 
+  it("sends an unchecked event type as given, JSON-escaped", function()
+    local s = subscribe({ "all" }, 60)
+    local hostile = '\27]0;x\7\27[31m"\\\1'
+    assert.are.equal(1, admin("event", { event_type = hostile, unchecked = true, time = 3 }).subscriptions)
+    local list
+    assert.truthy(wait_for(function()
+      list = events_of(parts(s))
+      return #list == 1
+    end, 5))
+    assert.are.same({ event_type = hostile, time = 3 }, list[1])
+    assert.truthy(admin("event", { event_type = "", unchecked = true }).error)
+    assert.truthy(admin("event", { event_type = string.rep("x", 64), unchecked = true }).error)
+    assert.truthy(admin("event", { event_type = "x", unchecked = 1 }).error)
+  end)
+
   it("refuses bad admin requests", function()
     local _, out = admin("event", { event_type = 'a"b' })
     assert.truthy(out:find("event_type", 1, true))

@@ -8,11 +8,17 @@ local cjson = require "cjson"
 local _M = {}
 
 local cam
+-- A refused login (wrong password, locked account): kept, so that no
+-- request and no timer of this worker sends the password again, since
+-- repeated failures lock the camera's account. Fix VIGI_PASSWORD and
+-- reload nginx to try again.
+local refused
 
 -- The camera, logged in; nil, err when it cannot be reached. vigi picks
 -- the cosocket transport by itself in a request or a timer.
 local function camera()
   if cam then return cam end
+  if refused then return nil, refused end
   local c, err = vigi.connect {
     host = os.getenv("VIGI_HOST") or "127.0.0.1",
     port = tonumber(os.getenv("VIGI_PORT") or "") or 20443,
@@ -20,7 +26,10 @@ local function camera()
     password = os.getenv("VIGI_PASSWORD") or "secret",
     timeout = 5,
   }
-  if not c then return nil, err end
+  if not c then
+    if err.kind == "auth" then refused = err end
+    return nil, err
+  end
   cam = c
   return cam
 end
@@ -33,7 +42,8 @@ end
 
 local function failed(err)
   -- errors carry no secrets (never the password, its hash or the token)
-  reply(err.kind == "invalid" and 400 or 502, { error = err.message, kind = err.kind, code = err.code })
+  reply(err.kind == "invalid" and 400 or 502, { error = err.message, kind = err.kind, code = err.code,
+    hint = err.kind == "auth" and "the password is not tried again: fix VIGI_PASSWORD, then reload nginx" or nil })
 end
 
 -- GET /info: getDeviceInfo as JSON.
@@ -107,26 +117,50 @@ function _M.preview()
   reply(200, t)
 end
 
+-- An auth error ends the watch for good: trying again would send a
+-- refused password, and repeated failures lock the camera's account. So
+-- does a TLS refusal (err.tls): the same peer would refuse again.
+local function stop_watching(err)
+  ngx.log(ngx.ERR, "vigi: ", tostring(err), "; not watching events any more, and not " ..
+    "trying again: ", err.tls and "check the camera and its certificate" or
+    "fix VIGI_PASSWORD (or unlock the camera)", ", then reload nginx")
+end
+local function final(err) return type(err) == "table" and (err.kind == "auth" or err.tls ~= nil) end
+
 -- A subscription in a timer, for the life of the worker: vigi makes it
--- again after a loss by itself, and says so with a gap.
+-- again after a loss by itself, and says so with a gap. When the camera
+-- cannot be reached, the timer tries again in 10 s; when it refuses the
+-- login or TLS refuses it, never.
 local function watch(premature)
   if premature then return end
   local c, err = camera()
+  if not c and final(err) then return stop_watching(err) end
   if not c then
     ngx.log(ngx.WARN, "vigi: ", tostring(err), "; trying again in 10 s")
     return ngx.timer.at(10, watch)
   end
   local sub, serr = c:subscribe { event_types = { "all" } }
+  if not sub and final(serr) then return stop_watching(serr) end
   if not sub then
     ngx.log(ngx.WARN, "vigi: ", tostring(serr), "; trying again in 10 s")
     return ngx.timer.at(10, watch)
   end
   while not ngx.worker.exiting() do
-    local ev = sub:next(5) -- a bounded wait, to notice the worker's exit
+    local ev, why = sub:next(5) -- a bounded wait, to notice the worker's exit
     if ev and ev.kind == "event" then
       ngx.log(ngx.NOTICE, "vigi event: ", ev.event_type, ev.enhance and (" (" .. ev.enhance .. ")") or "")
     elseif ev and ev.kind == "gap" then
       ngx.log(ngx.WARN, "vigi: events may have been lost from ", ev.from, " to ", ev.to)
+    elseif ev and ev.kind == "error" and final(ev.error) then
+      sub:close()
+      return stop_watching(ev.error)
+    elseif not ev and why ~= "timeout" then
+      -- the subscription ended: an auth error or a TLS refusal stops,
+      -- anything else waits 10 s
+      sub:close()
+      if final(why) then return stop_watching(why) end
+      ngx.log(ngx.WARN, "vigi: the subscription ended (", tostring(why), "); again in 10 s")
+      return ngx.timer.at(10, watch)
     end
   end
   sub:close()

@@ -1,11 +1,16 @@
 -- doAuth and its two forms (WIRE-NOTES §2 and §4).
 --
--- A login always starts with the probe {"method":"doAuth","params":null}:
--- it costs no failed attempt. Its answer picks the form: an `authenticate`
--- object means the challenge form (SHA-256 over user, realm, password,
--- nonce), -10022 means the account is locked, anything else the MD5 form.
+-- A login whose form is not known starts with the probe
+-- {"method":"doAuth","params":null}: it costs no failed attempt. Its
+-- answer picks the form: an `authenticate` object means the challenge form
+-- (SHA-256 over user, realm, password, nonce), -10022 means the account is
+-- locked, anything else the MD5 form. A login whose form is known (the
+-- caller remembers it per camera, or the user pinned it) sends the MD5
+-- form at once; the challenge form always asks for its nonce first, since
+-- the nonce is what the camera answers the probe with.
 -- The password is tried exactly once per login, and a failed or locked
 -- login is never retried here: repeated failures lock the account.
+-- camera.lua keeps a failure, so that nothing else sends it again.
 --
 -- Nothing in this file puts a secret into a message, a log line or an
 -- error: bodies that carry credentials are built and sent, never shown.
@@ -15,7 +20,8 @@ local errors = require "vigi.errors"
 
 local _M = {}
 
-local LOGIN_FAILED, LOCKED = -10020, -10022
+local LOGIN_FAILED, LOCKED, UNSUPPORTED = -10020, -10022, -10030
+_M.UNSUPPORTED = UNSUPPORTED
 
 _M.PROBE = '{"method":"doAuth","params":null}'
 
@@ -37,15 +43,22 @@ local function stok_of(resp)
   return s
 end
 
-local function failed(resp, where)
+-- The error of a refused login. The messages say what the camera said;
+-- camera.lua adds what happens next (nothing is sent until the user logs
+-- in again).
+local function failed(resp, where, form)
   local code = code_of(resp)
   if code == LOCKED then
     return errors.fail("auth", where .. ": the account is locked after repeated failed " ..
-      "logins; wait for the lock to expire (or unlock it on the camera), then try again",
+      "logins; wait for the lock to expire (or unlock it on the camera)",
       { code = code, method = "doAuth", locked = true })
   elseif code == LOGIN_FAILED then
-    return errors.fail("auth", where .. ": wrong password; the login was not retried, " ..
-      "because repeated failures lock the account", { code = code, method = "doAuth" })
+    return errors.fail("auth", where .. ": wrong password (or user name)",
+      { code = code, method = "doAuth" })
+  elseif code == UNSUPPORTED then
+    return errors.fail("auth", where .. ": the camera does not take the " .. tostring(form) ..
+      " login form; connect with login = \"auto\" (the default)",
+      { code = code, method = "doAuth", form = form })
   end
   return errors.fail("auth", where .. ": login refused", { code = code, method = "doAuth" })
 end
@@ -65,14 +78,15 @@ local function md5_body(secret)
   return '{"method":"doAuth","params":{"password":"' .. secret.md5 .. '","passwdType":"md5"}}'
 end
 
--- login(post, secret, username, where [, md5_only]) -> stok, form | nil, err
+-- login(post, secret, username, where [, form [, pinned]]) -> stok, form | nil, err
 -- post(body, access) sends a doAuth body to "/" and returns the decoded
 -- answer or nil, err; access "probe" may be resent, "auth" never.
--- md5_only skips the probe and sends the document's MD5 form at once (an
--- explicit cam:doAuth{ password = ..., passwdType = "md5" }).
-function _M.login(post, secret, username, where, md5_only)
-  local resp, err, body, form
-  if md5_only then
+-- form: nil (probe, and the answer picks), "md5" (no probe: the MD5 form
+-- at once) or "challenge" (the probe, whose answer must be a challenge
+-- when `pinned`; else an answer without one goes on as nil does).
+function _M.login(post, secret, username, where, form, pinned)
+  local resp, err, body
+  if form == "md5" then
     resp = {}
   else
     resp, err = post(_M.PROBE, "probe")
@@ -96,12 +110,16 @@ function _M.login(post, secret, username, where, md5_only)
     form = "challenge"
   elseif code_of(resp) == LOCKED then
     return failed(resp, where)
+  elseif form == "challenge" and pinned then
+    return errors.fail("auth", where .. ": the camera did not answer with a login challenge " ..
+      "(login = \"challenge\"); connect with login = \"auto\" (the default)",
+      { method = "doAuth", form = form })
   else
     body, form = md5_body(secret), "md5"
   end
   resp, err = post(body, "auth")
   if not resp then return nil, err end
-  if code_of(resp) ~= 0 then return failed(resp, where) end
+  if code_of(resp) ~= 0 then return failed(resp, where, form) end
   local stok = stok_of(resp)
   if type(stok) ~= "string" or not stok:match("^[%w%-_]+$") then
     return errors.fail("protocol", where .. ": the login succeeded but the answer holds no usable stok")

@@ -4,6 +4,12 @@
 -- Token policy (WIRE-NOTES §2): log in at connect; log in again before the
 -- token ages out (token_refresh, 25 minutes); on a token error (HTTP
 -- 401/403, -40401, -10002) log in once and retry the call once; never loop.
+-- Account policy (DESIGN principle 8): a refused login (wrong password,
+-- locked account, a challenge vigi cannot answer, the stream port refusing
+-- the digest) is kept on the camera, and from then on nothing is sent to
+-- the camera (calls, token renewals, subscriptions, streams) until the
+-- user logs in again with cam:login. See docs/protocol.md, "Keeping the
+-- owner's account safe".
 -- Resend policy (WIRE-NOTES §4): a request that may have reached the
 -- camera is never sent twice, except read-only calls.
 local core = require "vigi.core"
@@ -13,10 +19,10 @@ local methods = require "vigi.methods"
 local check = require "vigi.check"
 local auth = require "vigi.auth"
 local transport = require "vigi.transport"
+local wait = require "vigi.wait"
 local events = require "vigi.events"
 local streamconn = require "vigi.streamconn"
 local codes = require "vigi.codes"
-local wait = require "vigi.wait"
 local hostname = require "vigi.host"
 
 local _M = {}
@@ -26,8 +32,14 @@ Camera.__index = Camera
 Camera.__name = "vigi.camera"
 
 -- Secrets live here, not in the camera table, so that printing or dumping
--- a camera never shows them. Weak keys: they go with the camera.
+-- a camera never shows them: the password, its MD5 and the stok. Weak
+-- keys: they go with the camera.
 local secrets = setmetatable({}, { __mode = "k" })
+
+-- The login form that worked, per "host:port", for the whole process: a
+-- camera whose form is known is not probed again (WIRE-NOTES §4).
+local known_forms = {}
+local LOGIN_MODES = { auto = true, md5 = true, challenge = true }
 
 local TOKEN_ERRORS = auth.TOKEN_ERRORS
 
@@ -49,10 +61,28 @@ local NUMBERS = {
   { name = "timeout", min = 0, max = MAX_SECONDS, seconds = true },
   { name = "connect_timeout", min = 0, max = MAX_SECONDS, seconds = true },
   { name = "token_refresh", min = 0, max = math.huge, seconds = true },
-  { name = "max_answer", integer = true, min = 1, max = 2 ^ 31 },
+  { name = "max_answer", integer = true, min = 1, max = 2 ^ 30 }, -- the C core takes at most 1 GiB
 }
 
 local function bad_option(msg) return errors.fail("invalid", "vigi.connect: " .. msg) end
+
+-- The credentials of connect and of cam:login, checked the same way.
+local function check_credentials(o, fn)
+  if o.password ~= nil and type(o.password) ~= "string" then
+    error(fn .. ": `password` must be a string", 3)
+  end
+  if o.password_md5 ~= nil and (type(o.password_md5) ~= "string" or
+      not o.password_md5:match("^%x+$") or #o.password_md5 ~= 32) then
+    error(fn .. ": `password_md5` must be 32 hex digits", 3)
+  end
+end
+
+local function credentials(o)
+  return {
+    password = o.password,
+    md5 = o.password_md5 and o.password_md5:upper() or core.md5_hex(o.password, true),
+  }
+end
 
 -- check_options(o) -> true | nil, err; raises on misuse.
 local function check_options(o)
@@ -61,11 +91,7 @@ local function check_options(o)
   if o.password == nil and o.password_md5 == nil then
     arg_error("give `password` (or `password_md5`)")
   end
-  if o.password ~= nil and type(o.password) ~= "string" then arg_error("`password` must be a string") end
-  if o.password_md5 ~= nil and (type(o.password_md5) ~= "string" or not o.password_md5:match("^%x+$")
-      or #o.password_md5 ~= 32) then
-    arg_error("`password_md5` must be 32 hex digits")
-  end
+  check_credentials(o, "vigi.connect")
   for _, n in ipairs(NUMBERS) do
     if o[n.name] ~= nil and type(o[n.name]) ~= "number" then
       arg_error("`" .. n.name .. "` must be a number")
@@ -82,6 +108,9 @@ local function check_options(o)
   end
   if o.log ~= nil and o.log ~= true and o.log ~= false and type(o.log) ~= "function" then
     arg_error("`log` must be a function or a boolean")
+  end
+  if o.login ~= nil and not LOGIN_MODES[o.login] then
+    arg_error("`login` must be \"auto\", \"md5\" or \"challenge\"")
   end
   for _, n in ipairs(NUMBERS) do
     local v = o[n.name]
@@ -130,13 +159,11 @@ function _M.connect(o)
   if not t then return nil, terr end
   self._transport = t
   self._spelling = {}  -- method name -> the spelling this camera answers to
-  secrets[self] = {
-    password = o.password,
-    md5 = o.password_md5 and o.password_md5:upper() or core.md5_hex(o.password, true),
-  }
+  self.login_mode = o.login or "auto"
+  secrets[self] = credentials(o)
   self.stats = { calls = 0, logins = 0, token_renewals = 0, resent = 0 }
   if not o.lazy then
-    local ok, err = self:login()
+    local ok, err = self:_login(core.now() + self.timeout, { connect = true })
     if not ok then self:close() return nil, err end
   end
   return self
@@ -149,7 +176,7 @@ end
 function Camera:close()
   if self._events then self._events:close() self._events = nil end
   if self._transport then self._transport:close() self._transport = nil end
-  self._stok = nil
+  if secrets[self] then secrets[self].stok = nil end
 end
 Camera.__gc = Camera.close
 Camera.__close = Camera.close
@@ -244,35 +271,134 @@ end
 
 local code_of = auth.code_of
 
--- login() -> true | nil, err. Also what a token error or an old token leads to.
--- md5: log in once with this password hash, in the MD5 form, without probe.
-function Camera:login(deadline, md5)
-  deadline = deadline or core.now() + self.timeout
+-- The token path of control calls, "/stok=<stok><suffix>", or nil
+-- without a token. The stok stays in `secrets`; other modules ask here.
+function Camera:_token_path()
+  local stok = secrets[self] and secrets[self].stok
+  return stok and ("/stok=" .. stok .. self.path_suffix) or nil
+end
+
+-- Forgets the token (the camera refused it), so that the next call logs
+-- in. With `path`, only when the token is still the one of that path:
+-- another task may have logged in meanwhile.
+function Camera:_drop_token(path)
+  local s = secrets[self]
+  if s and (path == nil or path == self:_token_path()) then s.stok = nil end
+end
+
+-- The refused login that stops everything (principle 8), as a new error
+-- value each time (callers may add to it), or nil. Every automatic path
+-- asks here before it sends: _ensure_token (calls, token renewals,
+-- subscriptions) and _stream_connection (streams).
+function Camera:_auth_refusal()
+  local e = self._refused
+  if not e then return nil end
+  local copy = {}
+  for k, v in pairs(e) do copy[k] = v end
+  return setmetatable(copy, getmetatable(e))
+end
+
+-- Keeps an `auth` error as the camera's refusal, and says in its message
+-- what follows. At connect (`connect`), the camera is dropped instead.
+function Camera:_refuse(err, connect)
+  if connect then
+    err.message = err.message .. "; vigi sends nothing more, since repeated failed " ..
+      "logins lock the account: check the password, then connect again"
+  else
+    err.message = err.message .. "; nothing more is sent to this camera until " ..
+      "cam:login{ password = ... } (or cam:login() to try the same one again), since " ..
+      "repeated failed logins lock the account"
+    self._refused = err
+  end
+  self:log("%s", err.message)
+  return nil, err
+end
+
+-- Credentials in flight: a login (`_login_busy`, one at a time) and the
+-- stream requests (`_streams_busy`, a set), each marked { co, deadline }.
+-- _await_auth waits while another task's login (and with `streams`, a
+-- stream request) is in flight, so that two tasks of a camera (vigi.run,
+-- cqueues, OpenResty) never send the password at once: the second one
+-- then finds the token, or the refusal. A mark counts until its own
+-- deadline at most, so a task abandoned midway holds no one up beyond it.
+function Camera:_await_auth(deadline, streams)
+  local me = coroutine.running()
+  while true do
+    local now, till = core.now(), nil
+    local b = self._login_busy
+    if b and b.co ~= me and b.deadline > now then till = b.deadline end
+    if streams and self._streams_busy then
+      for m in pairs(self._streams_busy) do
+        if m.deadline <= now then
+          self._streams_busy[m] = nil
+        elseif m.co ~= me then
+          till = math.max(till or 0, m.deadline)
+        end
+      end
+    end
+    if not till or now >= math.min(deadline, till) then return end
+    wait.sleep(math.min(0.02, math.min(deadline, till) - now))
+  end
+end
+
+-- _login(deadline, how) -> true | nil, err: one login, the password sent
+-- at most once. how.connect: the login of vigi.connect; how.md5: the hash
+-- of an explicit cam:doAuth{...}, sent in the MD5 form without probe.
+-- The form: the hash's, the one pinned by `login`, or the one that worked
+-- before on this host:port; else the probe's answer picks it.
+function Camera:_login(deadline, how)
+  how = how or {}
   local where = "doAuth on " .. self._where
   local function post(body, access)
-    if access == "auth" and self._closes_after_answer == nil then
-      -- Learn whether the camera hangs up after every answer before the
-      -- password goes out: a second probe on the kept-alive connection
-      -- shows it (it needed a new connection or not). Probes are harmless.
-      self:_post("/", auth.PROBE, "probe", where, deadline)
-    end
     local resp, err = self:_post("/", body, access, where, deadline)
     if resp and resp._token_error then
       return errors.fail("auth", where .. ": the camera answered HTTP " .. resp.status)
     end
     return resp, err
   end
-  self._stok = nil
-  local secret = md5 and { md5 = md5 } or secrets[self]
-  local stok, form = auth.login(post, secret, self.username, where, md5 ~= nil)
-  if not stok then
-    self:log("%s: %s", where, tostring(form))
-    return nil, form
+  local s = secrets[self]
+  s.stok = nil
+  local pinned = self.login_mode ~= "auto" and self.login_mode or nil
+  local form = how.md5 and "md5" or pinned or known_forms[self._where]
+  local secret = how.md5 and { md5 = how.md5 } or s
+  local mark = { co = coroutine.running(), deadline = deadline }
+  self._login_busy = mark
+  local stok, got = auth.login(post, secret, self.username, where, form, pinned ~= nil)
+  if not stok and form and not pinned and not how.md5 and got.code == auth.UNSUPPORTED then
+    -- The form remembered for this address is not this camera's (another
+    -- camera, or new firmware): the camera said so without counting a
+    -- failed login (-10030), so the probe decides, once.
+    known_forms[self._where] = nil
+    self:log("%s: the camera does not take the %s form any more; asking it", where, form)
+    stok, got = auth.login(post, secret, self.username, where, nil, false)
   end
-  self._stok, self._stok_at, self.login_form = stok, core.now(), form
+  if self._login_busy == mark then self._login_busy = nil end
+  if not stok then
+    if got.kind == "auth" then return self:_refuse(got, how.connect) end
+    self:log("%s: %s", where, tostring(got))
+    return nil, got
+  end
+  s.stok, self._stok_at, self.login_form = stok, core.now(), got
+  known_forms[self._where] = got
   self.stats.logins = self.stats.logins + 1
-  self:log("%s: logged in (%s form)", where, form)
+  self:log("%s: logged in (%s form)", where, got)
   return true
+end
+
+-- cam:login{ password = | password_md5 =, timeout = } -> true | nil, err
+-- A login the user asks for: with the credentials given (kept for later
+-- logins and streams), or with those of connect when there are none. It
+-- lifts a refusal (a failed or locked login) and sends the password once.
+function Camera:login(o)
+  if o ~= nil and type(o) ~= "table" then error("login: expects a table of options (or nothing)", 2) end
+  o = o or {}
+  check_credentials(o, "login")
+  local deadline, derr = wait.deadline(o.timeout or self.timeout, "login: timeout")
+  if not deadline then return nil, derr end
+  self:_await_auth(deadline, true)
+  if o.password ~= nil or o.password_md5 ~= nil then secrets[self] = credentials(o) end
+  self._refused = nil
+  return self:_login(deadline)
 end
 
 -- The camera's refusal as an `api` error. A known code is named as what
@@ -309,6 +435,8 @@ end
 function Camera:call(name, params, opts)
   if type(name) ~= "string" then error("call: method name must be a string", 2) end
   if opts ~= nil and type(opts) ~= "table" then error("call: options must be a table", 2) end
+  -- doAuth carries the password: it is a login, never a plain call.
+  if name == "doAuth" then return self:doAuth(params, opts) end
   local row = methods.by_name[name]
   if row then
     local checked, err = check.params(row, params)
@@ -336,8 +464,8 @@ function Camera:call(name, params, opts)
     local ok, lerr = self:_ensure_token(deadline)
     if not ok then return nil, lerr end
     local what = wire .. " on " .. self._where
-    local resp, err = self:_post("/stok=" .. self._stok .. self.path_suffix, body_of(wire),
-      access, what, deadline, timeout)
+    local path = self:_token_path()
+    local resp, err = self:_post(path, body_of(wire), access, what, deadline, timeout)
     if not resp then return nil, err end
     local code = code_of(resp)
     if resp._token_error or TOKEN_ERRORS[code] then
@@ -348,7 +476,7 @@ function Camera:call(name, params, opts)
       end
       renewed = true
       self.stats.token_renewals = self.stats.token_renewals + 1
-      self._stok = nil
+      self:_drop_token(path)
     elseif code ~= nil and code ~= 0 then
       if row and row.alias and not known and not refused then
         -- The document spells the time-zone calls two ways (WIRE-NOTES §2),
@@ -375,14 +503,21 @@ end
 -- One function per method of the document, generated from the table.
 for _, row in ipairs(methods.list) do
   if row.name == "doAuth" then
-    -- A fresh login, with the credentials given to connect, or with the
-    -- document's parameters when given. The stok itself stays private.
+    -- A fresh login the user asks for (it lifts a refusal), with the
+    -- credentials given to connect, or with the document's parameters
+    -- when given: the hash in upper case, as the document sends it. The
+    -- stok itself stays private.
     Camera.doAuth = function(self, params, opts)
-      if params == nil then return self:login(opts and opts.timeout and core.now() + opts.timeout) end
+      local timeout = opts and opts.timeout
+      if params == nil then return self:login { timeout = timeout } end
       local checked, err = check.params(row, params)
       if not checked then return nil, err end
-      if checked == true then return self:login() end
-      return self:login(opts and opts.timeout and core.now() + opts.timeout, checked.password)
+      if checked == true then return self:login { timeout = timeout } end
+      local deadline, derr = wait.deadline(timeout or self.timeout, "doAuth: timeout")
+      if not deadline then return nil, derr end
+      self:_await_auth(deadline, true)
+      self._refused = nil
+      return self:_login(deadline, { md5 = checked.password:upper() })
     end
   elseif row.access == "stream" then
     -- subscribeMsg: the push stream is read by cam:subscribe (events);
@@ -404,11 +539,21 @@ for _, row in ipairs(methods.list) do
   end
 end
 
--- A token that is fresh enough, logging in when there is none or it aged.
+-- A token that is fresh enough, logging in when there is none or it aged
+-- (once: a refused login is kept, and then nothing is sent).
 function Camera:_ensure_token(deadline)
-  if self._stok and core.now() - self._stok_at < self.token_refresh then return true end
-  if self._stok then self.stats.token_renewals = self.stats.token_renewals + 1 end
-  return self:login(deadline)
+  for pass = 1, 2 do
+    local refused = self:_auth_refusal()
+    if refused then return nil, refused end
+    local s = secrets[self]
+    if s.stok and core.now() - self._stok_at < self.token_refresh then return true end
+    if pass == 2 then
+      if s.stok then self.stats.token_renewals = self.stats.token_renewals + 1 end
+      return self:_login(deadline)
+    end
+    -- A login is needed: after the one another task may be making.
+    self:_await_auth(deadline, true)
+  end
 end
 
 -- subscribe{ event_types = { ... } or "all", heartbeat = 15, watchdog = 2.5,
@@ -461,16 +606,41 @@ function Camera:_stream_port(timeout)
 end
 
 -- A new MULTITRANS connection to the camera (streamconn.lua), with the
--- credentials given to connect: digest needs the plain password.
+-- camera's credentials: digest needs the plain password. Nothing is sent
+-- after a refused login, and a digest the stream port refuses becomes the
+-- camera's refusal. Each request of the connection carries the
+-- credentials, so it waits for a login of another task to end, and a
+-- login waits for it: two refusals never cross on the wire.
 function Camera:_stream_connection(opts)
   if not self._transport then return errors.fail("network", "stream: the camera was closed") end
+  self:_await_auth(core.now() + (opts.timeout or self.timeout))
+  local refused = self:_auth_refusal()
+  if refused then return nil, refused end
   local port, err = self:_stream_port(opts.timeout)
   if not port then return nil, err end
-  return streamconn.open {
+  local conn, cerr = streamconn.open {
     host = self.host, port = port, username = opts.username or self.username,
-    password = secrets[self].password, connect_timeout = self.connect_timeout,
+    password = function() return secrets[self] and secrets[self].password end,
+    connect_timeout = self.connect_timeout,
     max_frame = opts.max_frame, transport = self._transport.kind,
+    on_auth_refused = function(e) self:_refuse(e) end,
+    deadline = opts.deadline, -- the stream call's own (stream.lua)
   }
+  if not conn then return nil, cerr end
+  local request = conn.request
+  conn.request = function(c, what, body, sid, deadline)
+    local bound = deadline or core.now() + self.timeout
+    self:_await_auth(bound)
+    local no = self:_auth_refusal()
+    if no then return nil, no end
+    local mark = { co = coroutine.running(), deadline = bound }
+    self._streams_busy = self._streams_busy or {}
+    self._streams_busy[mark] = true
+    local answer, rerr = request(c, what, body, sid, deadline)
+    self._streams_busy[mark] = nil
+    return answer, rerr
+  end
+  return conn
 end
 
 -- Streams (stream.lua, recording.lua, talk.lua) are camera methods too.

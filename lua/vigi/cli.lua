@@ -1,8 +1,15 @@
 -- The `vigi` command. Each verb is a function of (args, opts) returning an
 -- exit status; main() parses the options common to all of them.
 local json = require "vigi.json"
+local printable = require "vigi.printable"
 
 local _M = {}
+
+-- Everything printed that came from a camera (names, models, event types,
+-- answers, its messages inside errors) goes through these: an escape
+-- sequence in a device name must not drive the user's terminal.
+local text, json_text = printable.text, printable.json
+_M.text, _M.json_text = text, json_text
 
 local USAGE = [[
 usage: vigi <verb> [options] ...
@@ -22,6 +29,9 @@ verbs:
                                save a recording (epoch seconds); --resume
                                continues a partial FILE
   talk HOST FILE.wav           play a WAV file (8 kHz mono) on the camera
+  shell [HOST | --sim]         a Lua prompt with `cam` bound: completion,
+                               history, results as tables (docs/shell.md);
+                               --sim starts a vigi-sim and connects to it
   discover [--host H|CIDR ...] find cameras: by broadcast on every interface,
                                or by unicast to the addresses and ranges given;
                                --timeout S (2), --broadcast (also broadcast
@@ -45,7 +55,7 @@ options:
 The password comes from VIGI_PASSWORD, or is asked for on the terminal.
 ]]
 
-local function eprint(...) io.stderr:write(table.concat({ ... }, " "), "\n") end
+local function eprint(...) io.stderr:write(text(table.concat({ ... }, " "), true), "\n") end
 _M.eprint = eprint
 
 -- Whether a shell command succeeded: 5.1 gives the exit status, 5.2+ true or nil.
@@ -84,12 +94,12 @@ local OPTS = {
   ["--stream-port"] = "stream_port", ["--seconds"] = "seconds", ["-o"] = "output",
   ["--output"] = "output", ["--start"] = "start", ["--end"] = "end_time", ["--event"] = "event",
   ["--audio"] = "audio", ["--law"] = "law", ["--resolution"] = "resolution",
-  ["--config"] = "config", ["--sim"] = "sim", ["--broker"] = "broker", ["--prefix"] = "prefix",
+  ["--config"] = "config", ["--broker"] = "broker", ["--prefix"] = "prefix",
 }
 -- Options that may be given more than once: a list.
 local MULTI = { host = true, event = true }
 local FLAGS = { ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help",
-  ["--json"] = "json", ["--broadcast"] = "broadcast", ["--resume"] = "resume" }
+  ["--json"] = "json", ["--broadcast"] = "broadcast", ["--resume"] = "resume", ["--sim"] = "sim" }
 
 local function set_opt(opts, name, value)
   if MULTI[name] then
@@ -205,7 +215,7 @@ function verbs.call(opts, words)
   end
   cam:close()
   if result == nil then eprint("vigi: " .. tostring(err)) return 1 end
-  print(pretty(result))
+  print(json_text(pretty(result)))
   return 0
 end
 
@@ -222,31 +232,39 @@ function verbs.events(opts, words)
   if not sub then eprint("vigi: " .. tostring(err)) return 1 end
   eprint("vigi: subscribed to " .. table.concat(types, ", ") .. " on " .. host .. "; Ctrl-C ends")
   for ev in sub:events() do
+    if ev.final then break end -- an error that ended the subscription: below
     if opts.json then
       local out = { kind = ev.kind, event_type = ev.event_type, enhance = ev.enhance, time = ev.time,
                     from = ev.from, to = ev.to, reason = ev.reason }
-      print(json.encode(out))
+      print(json_text(json.encode(out)))
     elseif ev.kind == "event" then
-      print(string.format("%s  %-24s %s", os.date("%Y-%m-%d %H:%M:%S", ev.time or os.time()),
-        ev.event_type, ev.enhance and ("(" .. ev.enhance .. ")") or ""))
+      -- the camera's time: os.date raises on one far out of range
+      local ok, at = pcall(os.date, "%Y-%m-%d %H:%M:%S", ev.time or os.time())
+      print(string.format("%s  %-24s %s", ok and at or text(ev.time),
+        text(ev.event_type), ev.enhance and ("(" .. text(ev.enhance) .. ")") or ""))
     elseif ev.kind == "gap" then
       print(string.format("-- subscription lost (%s) from %s to %s: events may be missing",
-        tostring(ev.reason), os.date("%H:%M:%S", ev.from), os.date("%H:%M:%S", ev.to)))
+        text(ev.reason), os.date("%H:%M:%S", ev.from), os.date("%H:%M:%S", ev.to)))
     else
-      print("-- " .. tostring(ev.error))
+      print("-- " .. text(ev.error))
     end
     io.stdout:flush()
   end
+  -- A TLS refusal or a failed login is not retried: say it and stop.
+  if sub.error then eprint("vigi: " .. tostring(sub.error)) return 1 end
   return 0
 end
 
--- A device as one line of the table.
+-- A device as one line of the table; what its reply says, escaped.
 local function device_line(d)
   if d.unsupported then
     return string.format("%-15s  %-12s  %s", d.ip, "?", "answers in a form not supported (compressed or encrypted)")
   end
-  return string.format("%-15s  %-12s  %-14s  %-24s  %s", d.ip, d.mac, tostring(d.device_model or "?"),
-    tostring(d.device_name or "?"), d.factory_default and "factory default" or "")
+  local notes = {}
+  if d.factory_default then notes[#notes + 1] = "factory default" end
+  if d.spoofed then notes[#notes + 1] = "its reply claims to be " .. text(d.claimed_ip) end
+  return string.format("%-15s  %-12s  %-14s  %-24s  %s", d.ip, d.mac, text(d.device_model or "?"),
+    text(d.device_name or "?"), table.concat(notes, ", "))
 end
 
 function verbs.discover(opts)
@@ -262,7 +280,7 @@ function verbs.discover(opts)
     on_device = function(d)
       found = found + 1
       if tty then io.stderr:write("\r\27[K") end
-      if opts.json then print(json.encode(d)) else print(device_line(d)) end
+      if opts.json then print(json_text(json.encode(d))) else print(device_line(d)) end
       io.stdout:flush()
       if tty then io.stderr:write(string.format("%d found...", found)) end
     end,
@@ -279,6 +297,7 @@ end
 
 for name, fn in pairs(require("vigi.cli_stream").verbs(_M)) do verbs[name] = fn end
 
+function verbs.shell(opts, words) return require("vigi.shell").main(opts, words) end
 function verbs.bridge(opts, words) return require("vigi.bridge.cli").main(opts, words, _M) end
 
 function _M.main(argv)

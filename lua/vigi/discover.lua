@@ -12,6 +12,15 @@
 -- window is open, as the document allows. Devices are keyed by MAC.
 -- Everything that is not a good reply is counted in stats.rejected by
 -- kind, never returned as a device. Waiting goes through wait.lua.
+--
+-- Anyone on the LAN can answer (docs/design.md, "Deadlines and bounds"):
+-- the deadline is checked on the clock at every turn of every loop, so a
+-- flood of replies cannot hold the call past it; at most `max_devices`
+-- devices are kept (replies of more are counted in stats.dropped); and a
+-- device's address is where its reply came from, never what the reply
+-- says: the address it claims is kept as `claimed_ip`, and a mismatch sets
+-- `spoofed`. A connection made from a device's `ip` and `port` therefore
+-- goes to the host that answered, whatever the reply wrote.
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
@@ -24,6 +33,12 @@ _M.PORT = 23001
 _M.CONTROL_PORT = 20443
 -- A sweep larger than this is refused unless max_probes says otherwise.
 _M.MAX_PROBES = 65536
+-- Devices kept by one call unless max_devices says otherwise; replies of
+-- more are counted and dropped.
+_M.MAX_DEVICES = 4096
+-- Datagrams read in one go before the sweep looks at its clock, its
+-- probes and its end conditions again.
+local READ_BATCH = 256
 
 local DEFAULTS = { timeout = 2, port = _M.PORT, retries = 2, rate = 5000 }
 
@@ -86,17 +101,38 @@ local function address_at(ranges, i)
   return r.first + (i - r.offset)
 end
 
+-- A numeric option: nil (absent) or a number in lo..hi (a whole one when
+-- `whole`); NaN and infinities fail every test, so they are refused too.
+local function number_opt(o, k, lo, hi, whole)
+  local v = o[k]
+  if v == nil then return true end
+  if type(v) ~= "number" or not (v >= lo and v <= hi) or (whole and v ~= math.floor(v)) then
+    return false, "`" .. k .. "` must be " .. (whole and "a whole number" or "a number") ..
+      (hi == math.huge and (" >= " .. lo) or (" in " .. lo .. ".." .. hi)) .. ", not " .. tostring(v)
+  end
+  return true
+end
+
+local NUMBERS = {
+  -- name, lo, hi, whole; timeout is checked by wait.deadline
+  { "port", 1, 65535, true }, { "control_port", 1, 65535, true },
+  { "retries", 0, 1000, true }, { "rate", 1e-3, 1e9 }, { "interval", 0, 1e9 },
+  { "max_probes", 1, 2 ^ 32, true }, { "max_devices", 1, 2 ^ 31, true },
+  { "expect", 0, 2 ^ 31, true },
+}
+
 local function check_options(o)
   if o ~= nil and type(o) ~= "table" then error("discover: expects a table of options", 3) end
   o = o or {}
   local opts = {}
   for k, v in pairs(DEFAULTS) do opts[k] = o[k] == nil and v or o[k] end
-  for _, k in ipairs { "timeout", "port", "retries", "rate", "interval", "max_probes", "control_port",
-                       "expect" } do
-    if o[k] ~= nil and (type(o[k]) ~= "number" or o[k] < 0) then
-      return invalid("`" .. k .. "` must be a non-negative number")
-    end
+  for _, n in ipairs(NUMBERS) do
+    local ok, msg = number_opt(o, n[1], n[2], n[3], n[4])
+    if not ok then return invalid(msg) end
   end
+  local deadline, derr = wait.deadline(opts.timeout, "discover: `timeout`")
+  if not deadline then return nil, derr end
+  opts.deadline = deadline
   if o.on_device ~= nil and type(o.on_device) ~= "function" then
     return invalid("`on_device` must be a function")
   end
@@ -109,13 +145,25 @@ local function check_options(o)
   if opts.broadcast == nil then opts.broadcast = #opts.hosts == 0 end
   opts.interval = o.interval or opts.timeout / (opts.retries + 1)
   opts.max_probes = o.max_probes or _M.MAX_PROBES
-  opts.control_port = o.control_port or _M.CONTROL_PORT
+  opts.max_devices = o.max_devices or _M.MAX_DEVICES
+  opts.control_port = o.control_port -- nil: the reply's, or CONTROL_PORT (device_of)
   opts.on_device, opts.payload, opts.expect = o.on_device, o.payload or "{}", o.expect
-  if opts.rate <= 0 then return invalid("`rate` must be positive") end
   return opts
 end
 
--- The device of a reply, or nil, the rejection kind.
+-- The port a reply claims for the control API, when it is one.
+local function port_of(v)
+  v = tonumber(v)
+  if v and v >= 1 and v <= 65535 and v == math.floor(v) then return v end
+end
+
+-- The device of a reply from address `from`, or nil, the rejection kind.
+-- Its `ip` is `from`: the address inside the reply is only a claim
+-- (`claimed_ip`), and one that differs marks the device `spoofed`. Its
+-- `port` is the user's `control_port` when given; else the port the reply
+-- claims (`claimed_port`), unless the reply is spoofed (a reply that lies
+-- about its address is not believed about its port either); else 20443.
+-- Either way it is a port on `ip`, the host that answered.
 local function device_of(payload, from, control_port)
   local doc = json.decode(payload)
   if type(doc) ~= "table" then return nil, "json" end
@@ -125,16 +173,26 @@ local function device_of(payload, from, control_port)
   if type(r) ~= "table" or type(r.mac) ~= "string" then return nil, "fields" end
   local mac = r.mac:upper():gsub("[^%x]", "")
   if #mac ~= 12 then return nil, "fields" end
-  local port = tonumber(r.openapi_port or r.control_port) or control_port
+  -- What the reply says of itself. An "ip" that is there but is not this
+  -- source's address (or not an address at all) is a lie or a relay.
+  local said_ip = r.ip ~= json.null and r.ip or nil
+  local claimed_ip = type(said_ip) == "string" and said_ip or nil
+  local spoofed = said_ip ~= nil and claimed_ip ~= from and
+    (claimed_ip == nil or ipv4.parse(claimed_ip) ~= ipv4.parse(from))
+  local said_port = r.openapi_port or r.control_port
+  local claimed_port = tonumber(said_port) or (type(said_port) == "string" and said_port or nil)
   return {
-    ip = type(r.ip) == "string" and r.ip or from,
+    ip = from,
+    claimed_ip = claimed_ip,
+    spoofed = spoofed,
     mac = mac,
     device_name = r.device_name,
     device_type = r.device_type,
     device_model = r.device_model,
     factory_default = r.factory_default == true,
     http_port = tonumber(r.http_port),
-    port = port,
+    port = control_port or (not spoofed and port_of(claimed_port)) or _M.CONTROL_PORT,
+    claimed_port = claimed_port,
     from = from,
   }
 end
@@ -150,7 +208,7 @@ function _M.discover(o)
   if not sock then return errors.fail("network", "discover: cannot open a UDP socket: " .. tostring(serr)) end
 
   local stats = { sent = 0, received = 0, duplicates = 0, devices = 0, unsupported = 0,
-                  unsent = 0, rejected = {} }
+                  unsent = 0, spoofed = 0, dropped = 0, rejected = {} }
   local function reject(kind) stats.rejected[kind] = (stats.rejected[kind] or 0) + 1 end
 
   -- Serials: unicast probe i carries base + i; broadcasts carry bcast.
@@ -171,7 +229,8 @@ function _M.discover(o)
   local by_mac, list = {}, {}
 
   local start = core.now()
-  local deadline = start + opts.timeout
+  local deadline = opts.deadline
+  local expired = wait.expired
   local rounds_left = opts.retries + 1
   local next_round_at = start
   local cursor, round_len, bq      -- position in the round
@@ -199,7 +258,7 @@ function _M.discover(o)
   local function send_some(now, drain)
     local allowed = math.floor((now - round_start) * opts.rate) + 1 - sent_at_start
     local burst = 0
-    while allowed > 0 and cursor < round_len do
+    while allowed > 0 and cursor < round_len and not expired(deadline) do
       local i = cursor
       if not answered[i] then
         local ip = ipv4.format(address_at(ranges, i))
@@ -211,7 +270,7 @@ function _M.discover(o)
       end
       cursor = cursor + 1
     end
-    while cursor >= round_len and bq <= #bcast_addrs do
+    while cursor >= round_len and bq <= #bcast_addrs and not expired(deadline) do
       if not send_probe(bcast, true, bcast_addrs[bq]) then return false end
       bq = bq + 1
     end
@@ -238,6 +297,7 @@ function _M.discover(o)
     end
     if kind == "unsupported" then
       if not by_mac["@" .. from] then
+        if #list >= opts.max_devices then stats.dropped = stats.dropped + 1 return end
         by_mac["@" .. from] = true
         stats.unsupported = stats.unsupported + 1
         local d = { ip = from, from = from, unsupported = true, flags = p.flags }
@@ -251,19 +311,26 @@ function _M.discover(o)
     local dev, why = device_of(p.payload, from, opts.control_port)
     if not dev then reject(why) return end
     if by_mac[dev.mac] then stats.duplicates = stats.duplicates + 1 return end
+    -- Past the limit, a new device is counted, not kept: a peer making up
+    -- MACs cannot make the list (or the time to build it) grow.
+    if #list >= opts.max_devices then stats.dropped = stats.dropped + 1 return end
     by_mac[dev.mac] = dev
     list[#list + 1] = dev
     stats.devices = stats.devices + 1
+    if dev.spoofed then stats.spoofed = stats.spoofed + 1 end
     if opts.on_device then opts.on_device(dev) end
   end
 
-  -- Reads everything that has arrived.
+  -- Reads what has arrived, up to READ_BATCH datagrams and never past the
+  -- deadline; returns true when it stopped with more perhaps waiting.
   local function drain()
-    while true do
+    for _ = 1, READ_BATCH do
+      if expired(deadline) then return false end
       local data, from = sock:recvfrom(65536)
-      if not data then return end
+      if not data then return false end
       on_packet(data, from)
     end
+    return true
   end
 
   local set = {}
@@ -277,20 +344,23 @@ function _M.discover(o)
     end
     local blocked = false
     if not round_done() then blocked = not send_some(now, drain) end
-    drain()
+    local more = drain()
     -- Every unicast target answered, or as many devices as expected:
     -- nothing left to wait for.
     if not opts.broadcast and answered_n == total then ended = "all_answered" break end
     if opts.expect and #list >= opts.expect then ended = "expected" break end
-    -- how long to wait: until the next probe is due, the next round, or the end
-    local wake = deadline
-    if not round_done() and not blocked then
-      wake = math.min(wake, round_start + sent_at_start / opts.rate)
-    elseif round_done() and rounds_left > 0 then
-      wake = math.min(wake, next_round_at)
+    -- How long to wait: not at all while datagrams may be waiting; else
+    -- until the next probe is due, the next round, or the end.
+    if not more then
+      local wake = deadline
+      if not round_done() and not blocked then
+        wake = math.min(wake, round_start + sent_at_start / opts.rate)
+      elseif round_done() and rounds_left > 0 then
+        wake = math.min(wake, next_round_at)
+      end
+      sock:waitset(set, blocked)
+      wait.wait(set, wait.left(wake))
     end
-    sock:waitset(set, blocked)
-    wait.wait(set, math.max(0, wake - core.now()))
   end
   -- Probes the deadline left unsent: the sweep needed more time (or rate).
   if ended == "timeout" and not round_done() then stats.unsent = round_len - cursor end

@@ -19,8 +19,9 @@ _M.connect = camera.connect
 
 -- discover{ timeout=2, hosts={ "10.1.2.7", "10.1.3.0/24" }, broadcast=,
 --           port=23001, retries=2, interval=, rate=5000, on_device=,
---           expect= (stop once this many devices answered) }
---   -> devices, stats
+--           expect= (stop once this many devices answered),
+--           max_devices=4096, max_probes=65536, control_port= }
+--   -> devices, stats   (a device's ip is its reply's source address)
 _M.discover = require("vigi.discover").discover
 
 _M.methods = require("vigi.methods").list

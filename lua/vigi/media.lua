@@ -9,6 +9,7 @@ local core = require "vigi.core"
 local errors = require "vigi.errors"
 local stream = require "vigi.stream"
 local talk = require "vigi.talk"
+local wait = require "vigi.wait"
 
 local _M = {}
 local M = {}
@@ -47,16 +48,23 @@ end
 --             audio_file =, resolution =, progress = function(done_s, total_s) }
 -- -> { file, frames, bytes, seconds, codec } | nil, err
 -- The file is the video's Annex-B elementary stream, from the first
--- keyframe, `seconds` of media time long (frames by their pts).
+-- keyframe, `seconds` of media time long (frames by their pts). The
+-- recording keeps a deadline on the clock: `seconds` + 2 x `timeout` (the
+-- answer and the first keyframe each get a timeout), whatever the camera
+-- sends (frames whose time does not advance included).
 function M.record(cam, o)
   o = opts_table(o, "record")
   local seconds = o.seconds
-  if type(seconds) ~= "number" or seconds <= 0 then
+  if type(seconds) ~= "number" or not (seconds > 0 and seconds < 1e9) then
     return errors.fail("invalid", "record: `seconds` must be a positive number", { field = "seconds" })
   end
   if type(o.file) ~= "string" and type(o.sink) ~= "function" then
     return errors.fail("invalid", "record: give `file` (a path) or `sink` (a function)", { field = "file" })
   end
+  local timeout = o.timeout or cam.timeout
+  local deadline, derr = wait.deadline(type(timeout) == "number" and seconds + 2 * timeout or timeout,
+    "record: timeout")
+  if not deadline then return nil, derr end
   local out, aout
   if o.file then
     local f, ferr = io.open(o.file, "wb")
@@ -80,29 +88,37 @@ function M.record(cam, o)
   if not s then return finish(nil, err) end
   local r = { file = o.file, frames = 0, bytes = 0, seconds = 0, codec = s.codecs.video, lost = 0 }
   local t0
-  local done = false
-  for f in s:frames() do
-    if f.kind == "error" then s:close() return finish(nil, f.error) end
-    if f.kind == "video" then
+  local done, failure = false, nil
+  while not done and not failure do
+    local f, ferr = s:next(wait.left(deadline))
+    if not f then
+      if ferr == "timeout" then
+        failure = errors.new("timeout", string.format(
+          "record: %.1f of %g s of video within %g s", r.seconds, seconds, seconds + 2 * timeout))
+      else
+        failure = s.error or errors.new("network", string.format(
+          "record: the stream ended after %.1f of %g s", r.seconds, seconds))
+      end
+    elseif f.kind == "video" then
       if not t0 and f.keyframe then t0 = f.pts end
       if t0 then
         local at = f.pts - t0
-        if at >= seconds then done = true break end
-        if out then out:write(f.data) end
-        if o.sink then o.sink(f.data, f) end
-        r.frames, r.bytes, r.seconds, r.codec = r.frames + 1, r.bytes + #f.data, at, f.codec
-        r.lost = r.lost + (f.lost or 0)
-        if o.progress then o.progress(at, seconds) end
+        if at >= seconds then
+          done = true
+        else
+          if out then out:write(f.data) end
+          if o.sink then o.sink(f.data, f) end
+          r.frames, r.bytes, r.seconds, r.codec = r.frames + 1, r.bytes + #f.data, at, f.codec
+          r.lost = r.lost + (f.lost or 0)
+          if o.progress then o.progress(at, seconds) end
+        end
       end
     elseif f.kind == "audio" and aout and t0 then
       aout:write(f.data)
     end
   end
   s:close()
-  if not done then
-    return finish(errors.fail("network", string.format(
-      "record: the stream ended after %.1f of %g s", r.seconds, seconds)))
-  end
+  if failure then return finish(nil, failure) end
   return finish(r)
 end
 
@@ -122,18 +138,53 @@ local function file_size(path)
   return n or 0
 end
 
+-- The SSRC of a data frame that reads as an RTP packet of one of the
+-- payload types the answer declared (version 2, a whole header), or nil.
+local function rtp_ssrc(data, pts)
+  if #data < 12 then return nil end
+  local b0, b1 = data:byte(1, 2)
+  if b0 < 128 or b0 >= 192 or not pts[b1 % 128] then return nil end
+  return data:sub(9, 12)
+end
+
+-- The framing of a download from its first data frames (WIRE-NOTES §3):
+-- "rtp" when the first reads as RTP and so does the second (the same
+-- SSRC when on the same channel); "raw" as soon as one does not; nil
+-- while one more frame is needed (`final`: none will come, decide on the
+-- first alone). Random file bytes pass the first test about once in 700
+-- and the second about never.
+local function framing_of(held, pts, final)
+  local a = held[1] and rtp_ssrc(held[1].data, pts)
+  if not a then return "raw" end
+  if not held[2] then return final and "rtp" or nil end
+  local b = rtp_ssrc(held[2].data, pts)
+  if not b or (held[2].channel == held[1].channel and a ~= b) then return "raw" end
+  return "rtp"
+end
+
 -- cam:download{ start_time =, end_time =, event_type =, file_id =, client_id =,
---               file = "clip.bin", resume = false, progress = function(got, total) }
--- -> { file, bytes, total, received, resumed_from, ended } | nil, err
--- `ended` says how the end was known: "size" (all announced bytes came) or
--- "notification" (the camera said so, no size announced). A short file is
--- never reported complete: the error says how many bytes came, the file
--- keeps them, and resume = true continues it.
+--               file = "clip.bin", audio_file =, resume = false, quiet =,
+--               progress = function(got, total), on_notification = }
+-- -> { file, framing, outcome, bytes, total, received, resumed_from,
+--      frames, audio_frames, notifications } | nil, err
+-- Data frames are the file's bytes (framing "raw", written as they come,
+-- resumable) or RTP packets (framing "rtp": through the demux into an
+-- Annex-B video file from its first keyframe, G.711 audio to audio_file),
+-- told apart by the first two frames. `outcome` says how the end was
+-- known: "size" (all announced bytes), "notification" (one that says
+-- end/finished/eof/complete), "closed" (the camera hung up between two
+-- frames), "quiet" (no size announced, and no data for `quiet` seconds,
+-- default `stall`). A sized file that stops short is never complete: the
+-- error says how many bytes came, the file keeps them, and resume = true
+-- continues it. No data for `stall` seconds (default `timeout`) otherwise
+-- is a `timeout` error.
 function M.download(cam, o)
   o = opts_table(o, "download")
   if type(o.file) ~= "string" then
     return errors.fail("invalid", "download: `file` (a path) is required", { field = "file" })
   end
+  local qok, qerr = stream.number_opt("download", o, "quiet", 0.001, 1e9)
+  if not qok then return nil, qerr end
   local have = o.resume and file_size(o.file) or 0
   local s, err = stream.open(cam, "download", {
     client_id = o.client_id, file_id = o.file_id, event_type = o.event_type,
@@ -146,30 +197,134 @@ function M.download(cam, o)
     -- Resume refused ("0-..."), or no range in the answer: start over.
     x = 0
   end
-  local f, ferr = io.open(o.file, x > 0 and "ab" or "wb")
-  if not f then s:close() return errors.fail("invalid", "download: cannot write " .. tostring(ferr)) end
-  local r = { file = o.file, total = total, resumed_from = x, received = 0, bytes = x }
-  local failure
-  for item in s:items() do
-    if item.kind == "data" then
-      f:write(item.data)
-      r.bytes, r.received = r.bytes + #item.data, r.received + #item.data
-      if o.progress then o.progress(r.bytes, total) end
-      if total and r.bytes >= total then r.ended = "size" break end
-    elseif item.kind == "notification" and stream.END_EVENTS[item.event_type] then
-      r.ended = "notification"
-      break
-    elseif item.kind == "error" then
-      failure = item.error
+  -- This loop watches the data itself: a stall and the quiet end are
+  -- both "no data for a while", told apart by whether a size was given.
+  local stall = s.stall
+  local quiet = o.quiet or stall
+  s.stall = 1e9
+  local r = { file = o.file, audio_file = o.audio_file, total = total, resumed_from = x,
+              received = 0, bytes = x, frames = 0, audio_frames = 0, skipped = 0, notifications = 0 }
+  local held, out, aout, failure, t_key = {}, nil, nil, nil, nil
+
+  local function open_out(path, mode)
+    local f, ferr = io.open(path, mode)
+    if not f then failure = errors.new("invalid", "download: cannot write " .. tostring(ferr)) end
+    return f
+  end
+  local function write_raw(item)
+    if not out then out = open_out(o.file, x > 0 and "ab" or "wb") end
+    if not out then return end
+    out:write(item.data)
+    r.bytes = r.bytes + #item.data
+    if o.progress then o.progress(r.bytes, total) end
+  end
+  local function write_frame(f)
+    if f.kind == "video" then
+      if not t_key and not f.keyframe then r.skipped = r.skipped + 1 return end
+      t_key = true
+      out:write(f.data)
+      r.frames, r.bytes, r.codec = r.frames + 1, r.bytes + #f.data, f.codec
+      if o.progress then o.progress(r.bytes, nil) end
+    elseif f.kind == "audio" then
+      r.audio_frames = r.audio_frames + 1
+      if aout then aout:write(f.data) end
     end
   end
-  f:close()
+  -- Once the framing is known: files opened, what was held written.
+  local function settle(framing)
+    r.framing = framing
+    if framing == "raw" then
+      for _, item in ipairs(held) do write_raw(item) end
+    else
+      out = open_out(o.file, "wb")
+      if out and o.audio_file then aout = open_out(o.audio_file, "wb") end
+      if not failure then
+        r.bytes = 0
+        for _, f in ipairs(s:_use_rtp(held)) do write_frame(f) end
+      end
+    end
+    held = nil
+  end
+
+  local outcome, restart
+  local last_data = core.now()
+  while not outcome and not failure and not restart do
+    local unsized = total == nil or r.framing == "rtp"
+    local limit = last_data + ((unsized and r.received > 0) and quiet or stall)
+    if wait.expired(limit) then
+      if unsized and r.received > 0 then
+        outcome = "quiet"
+      else
+        failure = errors.new("timeout", string.format("%s: no data from the camera for %g s (stalled)",
+          s.conn.where, stall))
+        s:_fail_connection(failure) -- no stop to wait for on a stalled connection
+      end
+      break
+    end
+    local item, nerr = s:next(wait.left(limit))
+    if item then
+      if item.kind == "data" then
+        r.received = r.received + #item.data
+        last_data = core.now()
+        if held then
+          held[#held + 1] = item
+          local framing = framing_of(held, s.codecs.pts, false)
+          if framing == "rtp" and x > 0 then
+            restart = true -- a resumed file cannot take RTP
+          elseif framing then
+            settle(framing)
+          end
+        elseif r.framing == "raw" then
+          write_raw(item)
+        else
+          -- read as data before the tracks changed
+          local a, b = s.conn.demux:push(item.channel, item.data)
+          if a then write_frame(a) end
+          if b then write_frame(b) end
+        end
+      elseif item.kind == "video" or item.kind == "audio" then
+        r.received = r.received + #item.data
+        last_data = core.now()
+        write_frame(item)
+      elseif item.kind == "notification" then
+        r.notifications = r.notifications + 1
+        if item["end"] then outcome = "notification" end
+      end
+      if total and r.framing == "raw" and r.bytes >= total then outcome = "size" end
+    elseif nerr ~= "timeout" then
+      if errors.is(nerr) then failure = nerr
+      elseif s.error then failure = s.error
+      else outcome = s.outcome or "closed" end
+    end
+  end
+  if held and #held > 0 and not failure and not restart then
+    local framing = framing_of(held, s.codecs.pts, true)
+    if framing == "rtp" and x > 0 then restart = true else settle(framing) end
+  end
+  if out then out:close() end
+  if aout then aout:close() end
   s:close()
+  if restart then
+    -- RTP met a resumed file: a recording cannot be appended to (the
+    -- file was not touched); it starts over, once.
+    cam:log("download: %s: the camera sends RTP; starting the file over", s.conn.where)
+    return M.download(cam, setmetatable({ resume = false }, { __index = o }))
+  end
+  r.framing = r.framing or "raw"
+  r.outcome, r.ended = outcome, outcome
   local got = string.format("%d of %s bytes", r.bytes, total and tostring(total) or "an unknown number of")
-  if total and r.bytes > total then
+  if r.framing == "raw" and total and r.bytes > total then
     return errors.fail("protocol", "download: the camera sent more than it announced (" .. got .. ")")
   end
-  if total and r.bytes < total or not r.ended then
+  if r.framing == "rtp" then
+    if not outcome then
+      return errors.fail(failure and failure.kind or "network", string.format(
+        "download: incomplete, %d video frames (%s); RTP downloads start over: call again",
+        r.frames, failure and failure.message or "the stream ended early"), { frames = r.frames, bytes = r.bytes })
+    end
+    return r
+  end
+  if (total and r.bytes < total) or not outcome then
     local why = failure and failure.message or "the stream ended early"
     return errors.fail(failure and failure.kind or "network", string.format(
       "download: incomplete, %s (%s); %s keeps them: call again with resume = true to continue",

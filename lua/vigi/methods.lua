@@ -201,8 +201,8 @@ _M.list = {
     access = "auth", result = false,   -- stok comes at the top level
     params = {
       { name = "password", type = "string", required = true, secret = true,
-        min_len = 32, max_len = 32, pattern = "^[%dA-F]+$",
-        format = "32 uppercase hex digits", doc = "MD5 of the camera password" },
+        min_len = 32, max_len = 32, pattern = "^%x+$",
+        format = "32 hex digits (sent in upper case)", doc = "MD5 of the camera password" },
       { name = "passwdType", type = "string", required = true, enum = { "md5" },
         doc = "hash of the password; only md5" },
     } },

@@ -16,7 +16,9 @@ local core = require "vigi.core"
 
 local _M = {}
 
-local MAX_HEAD = 64 * 1024       -- status line and headers of an answer
+local MAX_HEAD = 64 * 1024       -- status line and headers of an answer, interim
+                                 -- (1xx) answers included; its trailers apart
+local MAX_INTERIM = 16           -- interim (1xx) answers before the final one
 local MAX_CHUNK_LINE = 4096      -- a chunk-size line with its extensions
 local KEEPALIVE_MS = 60 * 1000   -- idle time of a kept connection in the pool
 local POOL_SIZE = 4              -- kept connections per camera and worker
@@ -51,7 +53,7 @@ end
 local Conn = {}
 Conn.__index = Conn
 
--- connect(peer, deadline, fresh, pool) -> conn | nil, outcome, message.
+-- connect(peer, deadline, fresh, pool) -> conn | nil, outcome, message [, tls].
 -- fresh: a new connection even when the pool holds one (the pool has no
 -- such switch, so kept ones are taken out and closed; they are few).
 local function connect(peer, deadline, fresh, pool)
@@ -78,9 +80,17 @@ local function connect(peer, deadline, fresh, pool)
       if not session then
         sock:close()
         herr = tostring(herr)
-        local trust = peer.verify and (herr:match("^%d+:") or herr:find("certificate", 1, true))
-        return nil, trust and "tls_trust" or (herr == "timeout" and "timeout" or "network"),
-          "TLS handshake: " .. herr
+        -- A verification failure is "<code>: <reason>". nginx says only
+        -- "handshake failed" for every other failure (with a code left
+        -- over from an earlier verification in front, at times), a peer
+        -- that refused ours and one that merely closed alike; its error
+        -- log says which. So that one stays a network error (retried by
+        -- a subscription), and only a verification is a TLS refusal.
+        local trust = peer.verify and not herr:find("handshake failed", 1, true) and
+          (herr:match("^%d+:") or herr:find("certificate", 1, true))
+        if trust then return nil, "tls_trust", "TLS handshake: " .. herr, "ca" end
+        return nil, herr == "timeout" and "timeout" or "network", "TLS handshake: " .. herr ..
+          (herr:find("handshake failed", 1, true) and " (nginx's error log says why)" or "")
       end
       peer.session = session
       return setmetatable({ sock = sock, buf = "", got = 0, reused = false }, Conn)
@@ -130,13 +140,19 @@ local function framing(self)
 end
 
 -- read_head(deadline) -> true (self.status, self.headers) | nil, err [, message]
--- Interim 1xx answers are skipped. Resumable after a timeout.
+-- Interim 1xx answers are skipped, up to MAX_INTERIM of them and MAX_HEAD
+-- bytes in all: a peer that keeps sending them gets a protocol error, and
+-- one that keeps sending anything meets the deadline, checked on the
+-- clock after every read (at least one read per call, so that a deadline
+-- already due still takes what has arrived). Resumable after a timeout.
 function Conn:read_head(deadline)
+  local filled = false
   while true do
     local e = self.buf:find("\r\n\r\n", 1, true)
     if e then
       local head = self.buf:sub(1, e + 1)
       self.buf = self.buf:sub(e + 4)
+      self.head_bytes = (self.head_bytes or 0) + e + 3
       local version, status = head:match("^HTTP/1%.(%d) (%d%d%d)")
       if not status then return nil, "protocol", "the answer is not HTTP/1.x" end
       status = tonumber(status)
@@ -149,11 +165,17 @@ function Conn:read_head(deadline)
         self.status, self.headers, self.version = status, headers, "1." .. version
         return framing(self)
       end
-    elseif #self.buf > MAX_HEAD then
+      self.interim = (self.interim or 0) + 1
+      if self.interim > MAX_INTERIM or self.head_bytes > MAX_HEAD then
+        return nil, "protocol", "more than " .. MAX_INTERIM .. " interim (1xx) answers, or 64 KiB of them"
+      end
+    elseif #self.buf + (self.head_bytes or 0) > MAX_HEAD then
       return nil, "protocol", "the answer's head is larger than 64 KiB"
     else
+      if filled and core.now() >= deadline then return nil, "timeout" end
       local ok, err = self:fill(deadline)
       if not ok then return nil, err end
+      filled = true
     end
   end
 end
@@ -199,6 +221,10 @@ function Conn:_take()
       buf = buf:sub(e + 2)
       if state == "trailer" then
         if line == "" then self.chunk = "done" end
+        self.trailer_bytes = (self.trailer_bytes or 0) + e + 1
+        if self.trailer_bytes > MAX_HEAD then
+          return nil, "protocol", "the answer's trailers are larger than 64 KiB"
+        end
       else
         local n = tonumber(line:match("^%s*(%x+)") or "", 16)
         if not n then return nil, "protocol", "bad chunk size" end
@@ -210,11 +236,14 @@ function Conn:_take()
 end
 
 -- body(deadline) -> piece | nil, "done" | nil, err [, message]
--- Resumable after a timeout.
+-- Resumable after a timeout; the deadline is checked as in read_head.
 function Conn:body(deadline)
+  local filled = false
   while true do
     local piece, err, msg = self:_take()
     if piece or err then return piece, err, msg end
+    if filled and core.now() >= deadline then return nil, "timeout" end
+    filled = true
     local ok, ferr = self:fill(deadline)
     if not ok then
       if ferr == "closed" and self.mode == "close" then return nil, "done" end
@@ -236,9 +265,9 @@ function Conn:close() pcall(self.sock.close, self.sock) end
 local TRUST_HINT = "inside nginx, list the camera's certificate (or its CA) in " ..
   "lua_ssl_trusted_certificate, or give tls.verify = false"
 
-local function failed(outcome, message, connects)
+local function failed(outcome, message, connects, tls)
   return { outcome = outcome, error = message, status = 0, body = "", connects = connects or 0,
-           hint = outcome == "tls_trust" and TRUST_HINT or nil }
+           hint = outcome == "tls_trust" and TRUST_HINT or nil, tls = tls }
 end
 
 local function request_bytes(peer, req)
@@ -257,8 +286,8 @@ end
 -- may or may not have reached the camera.
 local function attempt(peer, req, deadline, fresh)
   local cdeadline = math.min(deadline, core.now() + (req.connect_timeout or 5))
-  local conn, outcome, msg = connect(peer, cdeadline, fresh)
-  if not conn then return failed(outcome, msg) end
+  local conn, outcome, msg, tls = connect(peer, cdeadline, fresh)
+  if not conn then return failed(outcome, msg, 0, tls) end
   local connects = conn.reused and 0 or 1
   local ok, err
   ok, err, msg = conn:send(request_bytes(peer, req), deadline)
@@ -267,7 +296,8 @@ local function attempt(peer, req, deadline, fresh)
     conn:close()
     if err == "timeout" then return failed("timeout", "no answer in time", connects) end
     if conn.reused and conn.got == 0 and err ~= "protocol" then return nil, connects end
-    return failed("network", msg or ("the connection failed: " .. tostring(err)), connects)
+    return failed(err == "protocol" and "protocol" or "network",
+      msg or ("the connection failed: " .. tostring(err)), connects)
   end
   local parts, size, max = {}, 0, req.max_body or 4 * 1024 * 1024
   while true do
@@ -276,7 +306,8 @@ local function attempt(peer, req, deadline, fresh)
       if berr == "done" then break end
       conn:close()
       if berr == "timeout" then return failed("timeout", "the answer did not end in time", connects) end
-      return failed("network", bmsg or ("reading the answer: " .. tostring(berr)), connects)
+      return failed(berr == "protocol" and "protocol" or "network",
+        bmsg or ("reading the answer: " .. tostring(berr)), connects)
     end
     size = size + #piece
     if size > max then
@@ -284,6 +315,10 @@ local function attempt(peer, req, deadline, fresh)
       return failed("too_big", "the answer is larger than " .. max .. " bytes", connects)
     end
     parts[#parts + 1] = piece
+    if core.now() >= deadline then -- pieces that keep coming do not extend the call
+      conn:close()
+      return failed("timeout", "the answer did not end in time", connects)
+    end
   end
   conn:finish()
   return { outcome = "ok", status = conn.status, body = table.concat(parts), connects = connects,
@@ -324,10 +359,10 @@ function Stream:start(req)
   return true
 end
 
-function Stream:_end(outcome, message)
+function Stream:_end(outcome, message, tls)
   if self.conn then self.conn:close() self.conn = nil end
-  self.res = { outcome = outcome, error = message, status = self.status or 0, body = "",
-               content_type = self.ctype, connects = 1 }
+  self.res = failed(outcome, message, 1, tls)
+  self.res.status, self.res.content_type = self.status or 0, self.ctype
   return true, ""
 end
 
@@ -339,11 +374,17 @@ function Stream:read(wake)
   if not conn then
     local req = self.req
     local cdeadline = self.started + (req.connect_timeout or 5)
-    local outcome, msg
+    local outcome, msg, tls
     -- A pool name no connection is ever kept in: a subscription always
     -- gets a connection of its own, and it is closed at the end.
-    conn, outcome, msg = connect(self.peer, cdeadline, true, self.peer.pool .. ":stream")
-    if not conn then return self:_end(outcome, msg) end
+    -- The caller's wake bounds the connect too: cut by it, the connect is
+    -- made again at the next read, until the connect deadline.
+    local until_ = math.min(cdeadline, wake)
+    conn, outcome, msg, tls = connect(self.peer, until_, true, self.peer.pool .. ":stream")
+    if not conn then
+      if outcome == "timeout" and until_ < cdeadline then return false, "" end
+      return self:_end(outcome, msg, tls)
+    end
     self.conn = conn
     local ok, err = conn:send(request_bytes(self.peer, req), math.max(cdeadline, core.now() + 1))
     if not ok then return self:_end(err == "timeout" and "timeout" or "network", "sending: " .. tostring(err)) end
@@ -352,7 +393,7 @@ function Stream:read(wake)
     local ok, err, msg = conn:read_head(wake)
     if not ok then
       if err == "timeout" then return false, "" end
-      return self:_end("network", msg or tostring(err))
+      return self:_end(err == "protocol" and "protocol" or "network", msg or tostring(err))
     end
     self.status, self.ctype = conn.status, conn.headers["content-type"]
   end
@@ -360,7 +401,7 @@ function Stream:read(wake)
   if piece then return false, piece end
   if err == "timeout" then return false, "" end
   if err == "done" then return self:_end("ok") end
-  return self:_end("network", msg or tostring(err))
+  return self:_end(err == "protocol" and "protocol" or "network", msg or tostring(err))
 end
 
 function Stream:headers() return self.status or 0, self.ctype end

@@ -21,22 +21,35 @@ local function exists(path)
   return false
 end
 
+-- package.searchpath, which Lua 5.1 lacks.
+local function searchpath(name, path)
+  if package.searchpath then return package.searchpath(name, path) end
+  local file = name:gsub("%.", "/")
+  for pattern in path:gmatch("[^;]+") do
+    local candidate = pattern:gsub("%?", file)
+    if exists(candidate) then return candidate end
+  end
+  return nil
+end
+
 -- The binary: $VIGI_SIM, else sim/vigi-sim of the checkout this module is
 -- loaded from, else vigi-sim on the PATH.
 function _M.binary()
   local env = os.getenv("VIGI_SIM")
   if env and env ~= "" then return env end
-  local init = package.searchpath and package.searchpath("vigi", package.path)
+  local init = searchpath("vigi", package.path)
   local root = init and (init:match("^(.*)/lua/vigi/init%.lua$")
     or (init:match("^lua/vigi/init%.lua$") and "."))
   if root and exists(root .. "/sim/vigi-sim") then return root .. "/sim/vigi-sim" end
   return "vigi-sim"
 end
 
--- start(args) -> sim | nil, message. args: extra command-line options.
--- The sim listens on 127.0.0.1, on free ports (control and discovery),
--- with password "secret", unless args say otherwise.
-function _M.start(args)
+-- start(args [, opts]) -> sim | nil, message. args: extra command-line
+-- options. The sim listens on 127.0.0.1, on free ports (control and
+-- discovery), with password "secret", unless args say otherwise.
+-- opts.session: the sim runs in a session of its own, so that Ctrl-C at
+-- the terminal does not stop it (`vigi shell --sim`).
+function _M.start(args, opts)
   local argv = { _M.binary(), "--address", "127.0.0.1", "--control-port", "0" }
   local password = "secret"
   for i, a in ipairs(args or {}) do
@@ -57,7 +70,8 @@ function _M.start(args)
   local words = {}
   for i, a in ipairs(argv) do words[i] = quote(a) end
   local log = os.getenv("VIGI_SIM_LOG") or "/dev/null"
-  local pipe = io.popen("exec " .. table.concat(words, " ") .. " 2>>" .. quote(log), "r")
+  local pipe = io.popen("exec " .. (opts and opts.session and "setsid " or "") .. table.concat(words, " ")
+    .. " 2>>" .. quote(log), "r")
   local line = pipe and pipe:read("*l")
   if not line then
     if pipe then pipe:close() end

@@ -28,11 +28,41 @@ local VIDEO_CODECS = { H264 = "H264", H265 = "H265", HEVC = "H265" }
 local AUDIO_CODECS = { G711alaw = "PCMA", G711ulaw = "PCMU", PCMA = "PCMA", PCMU = "PCMU" }
 local PT_CODECS = { [96] = "H264", [98] = "H264", [8] = "PCMA", [0] = "PCMU" }
 
--- Notifications that end a playback or a download. The document names
--- none; these are what cameras and vigi-sim send (docs/protocol.md).
-local END_EVENTS = { stream_end = true, playback_end = true, download_end = true,
-                     play_end = true, eof = true }
-_M.END_EVENTS = END_EVENTS
+-- The end of a playback or a download. The document names no end
+-- notification (WIRE-NOTES §3), so any notification whose event_type or
+-- status says so ends it: a word of it (split at anything not a letter
+-- and at camelCase humps, in any case) is one of these. "stream_end"
+-- (vigi-sim), "playback_end", "downloadFinished", "EOF", status
+-- "complete" do; "weekend", "pending", "append" do not.
+local END_WORDS = { finish = true, finished = true, ["end"] = true, ended = true, eof = true,
+                    complete = true, completed = true }
+local function says_end(v)
+  if type(v) ~= "string" or #v > 128 then return false end
+  local words = v:gsub("(%l)(%u)", "%1 %2"):lower()
+  for w in words:gmatch("%a+") do
+    if END_WORDS[w] then return true end
+  end
+  return false
+end
+
+-- is_end(params) -> true when a notification's params say the stream ended.
+function _M.is_end(params)
+  return type(params) == "table" and (says_end(params.event_type) or says_end(params.status))
+end
+
+-- Queue limits of a session, unless its options say otherwise
+-- (docs/limits.md): items, and bytes of frame data and notification text.
+local MAX_QUEUE = 512
+local MAX_QUEUE_BYTES = 16 * 1024 * 1024
+_M.MAX_QUEUE, _M.MAX_QUEUE_BYTES = MAX_QUEUE, MAX_QUEUE_BYTES
+
+-- A network string for a log line: short, control characters escaped.
+local function printable(s)
+  s = tostring(s or "")
+  local cut = #s > 200
+  s = s:sub(1, 200):gsub("[%c\128-\255]", function(c) return string.format("\\x%02x", c:byte()) end)
+  return cut and (s .. "...") or s
+end
 
 function Session:__tostring()
   return string.format("vigi.stream{%s %s on %s%s}", self.kind, tostring(self.id),
@@ -68,9 +98,11 @@ local function channels_of(answer)
   return nil
 end
 
--- The codecs of an av_config entry: video and audio as demux names.
+-- The codecs of an av_config entry: video and audio as demux names, and
+-- the RTP payload types the answer declares (`pts`).
 local function codecs_of(av)
-  av = type(av) == "table" and (av[1] or av) or {}
+  av = type(av) == "table" and av or {}
+  if av[1] ~= nil then av = type(av[1]) == "table" and av[1] or {} end
   local extra = type(av.extra_data) == "table" and av.extra_data or {}
   local video = VIDEO_CODECS[tostring(av.video_codec)]
   if not video and type(extra.video_rtpmap) == "string" then
@@ -78,18 +110,26 @@ local function codecs_of(av)
     video = VIDEO_CODECS[name or ""] or PT_CODECS[tonumber(extra.video_rtpmap:match("^%s*(%d+)")) or -1]
   end
   local fmtp = type(extra.video_fmtp) == "string" and extra.video_fmtp or nil
+  local pts = {}
+  for _, k in ipairs { "video_rtpmap", "audio_rtpmap" } do
+    local pt = type(extra[k]) == "string" and tonumber(extra[k]:match("^%s*(%d+)"))
+    if pt and pt < 128 then pts[pt] = true end
+  end
+  if next(pts) == nil then
+    for pt in pairs(PT_CODECS) do pts[pt] = true end
+  end
   return { video = video or "H264", audio = AUDIO_CODECS[tostring(av.audio_codec)] or "PCMA",
-           fmtp = fmtp }
+           fmtp = fmtp, pts = pts }
 end
 
 -- Tracks for a media session: first channel video, second audio.
-function Session:_track(codecs)
-  local d = self.conn.demux
+function Session:_track(codecs, d)
+  d = d or self.conn.demux
   self.codecs = codecs
   if self.kind == "talk" then return end -- the client sends on its channel
-  if self.kind == "download" then
-    d:track(self.channels[1], { kind = "data", codec = "raw", session = self.id })
-    for i = 2, #self.channels do d:track(self.channels[i], { kind = "data", codec = "raw", session = self.id }) end
+  if self.kind == "download" and self.framing ~= "rtp" then
+    -- File bytes until the first frames show RTP (media.lua, _use_rtp).
+    for i = 1, #self.channels do d:track(self.channels[i], { kind = "data", codec = "raw", session = self.id }) end
     return
   end
   d:track(self.channels[1], { kind = "video", codec = codecs.video, clock = 90000,
@@ -99,16 +139,45 @@ function Session:_track(codecs)
   end
 end
 
--- Items in, from the connection (any reader may have read them).
+-- A download whose first frames turned out RTP (media.lua): its channels
+-- become video and audio tracks, and the packets already read as data go
+-- through them. Returns the frames those packets made.
+function Session:_use_rtp(packets)
+  self.framing = "rtp"
+  -- The camera may have hung up already: then the held packets get a
+  -- demux of their own.
+  local d = self.conn.demux or core.demux { max_frame = self.max_frame }
+  self:_track(self.codecs, d)
+  local frames = {}
+  for _, p in ipairs(packets or {}) do
+    local a, b = d:push(p.channel, p.data)
+    frames[#frames + 1] = a
+    frames[#frames + 1] = b
+  end
+  if d ~= self.conn.demux then d:close() end
+  return frames
+end
+
+-- What an item weighs in the queue: its bytes, and a little for the table.
+local function weight(item)
+  return #(item.data or item.raw or "") + 64
+end
+
+-- Items in, from the connection (any reader may have read them). The
+-- queue is bounded in items and in bytes: past either, the oldest go
+-- (nobody is reading this session: keep the newest), counted.
 function Session:_push(item)
   local q = self.queue
   q.tail = q.tail + 1
   q[q.tail] = item
-  if q.tail - q.head + 1 > self.conn.max_queue then
-    -- Nobody is reading this session: keep the newest.
+  q.bytes = q.bytes + weight(item)
+  while q.tail > q.head and (q.tail - q.head + 1 > self.max_queue or q.bytes > self.max_queue_bytes) do
+    local old = q[q.head]
     q[q.head] = nil
     q.head = q.head + 1
+    q.bytes = q.bytes - weight(old)
     self.stats.dropped = self.stats.dropped + 1
+    self.stats.dropped_bytes = self.stats.dropped_bytes + weight(old)
   end
 end
 
@@ -119,7 +188,13 @@ function Session:_notify(note)
     self:_track(codecs_of(p.av_config))
     note.codecs = self.codecs
   end
-  if END_EVENTS[p.event_type] then self.ending = note end
+  if _M.is_end(p) then
+    note["end"] = true
+    self.ending = note
+    if self.cam and self.cam.log then
+      self.cam:log("%s: the camera ended %s %s: %s", self.conn.where, self.kind, self.id, printable(note.raw))
+    end
+  end
   self.stats.notifications = self.stats.notifications + 1
   if self.on_notification then self.on_notification(note) end
   self:_push(note)
@@ -140,17 +215,24 @@ end
 -- event_type, params }.
 -- A frame handed to the caller is counted.
 local function handed(self, item)
-  if item.kind == "video" or item.kind == "audio" then
-    self.stats.frames = self.stats.frames + 1
+  if item.kind == "video" or item.kind == "audio" or item.kind == "data" then
+    self.stats.frames = self.stats.frames + (item.kind == "data" and 0 or 1)
     self.stats.bytes = self.stats.bytes + #item.data
+    self.got_data = true
   end
   return item
+end
+
+-- The stall watchdog's limit: `stall` seconds without valid progress.
+function Session:_stall_deadline()
+  return self.conn.last_item_at + self.stall
 end
 
 function Session:next(timeout)
   self.reader_co = coroutine.running() -- for close() from another task
   local q = self.queue
-  local user_deadline = timeout and core.now() + timeout or math.huge
+  local user_deadline, derr = wait.deadline(timeout, "next: timeout")
+  if not user_deadline then return nil, derr end
   local polled = false
   while true do
     if self.closed then return nil end
@@ -158,23 +240,25 @@ function Session:next(timeout)
       local item = q[q.head]
       q[q.head] = nil
       q.head = q.head + 1
+      q.bytes = q.bytes - weight(item)
       return handed(self, item)
     end
     if self.ending then self:_finish(nil) end
     if self.finished then return nil, self.error end
-    local stall_deadline = self.conn.last_item_at + self.stall
-    if polled and core.now() >= user_deadline then return nil, "timeout" end
+    -- The clock at every turn (docs/design.md): not only when the socket
+    -- would block.
+    if polled and wait.expired(user_deadline) then return nil, "timeout" end
     polled = true
     -- Nothing is queued, so a frame of this session read now may go
     -- straight to the caller (the common case, without the queue).
-    local item, err = self.conn:pump(math.min(user_deadline, stall_deadline), self.id)
+    local item, err = self.conn:pump(math.min(user_deadline, self:_stall_deadline()), self.id)
     if item and item ~= true then return handed(self, item) end
     if not item then
       if err.kind ~= "timeout" then
-        self:_fail_connection(err)
-      elseif core.now() >= self.conn.last_item_at + self.stall then
+        self:_connection_ended(err)
+      elseif wait.expired(self:_stall_deadline()) then
         self:_fail_connection(errors.new("timeout", string.format(
-          "%s: nothing from the camera for %g s (stalled)", self.conn.where, self.stall)))
+          "%s: nothing usable from the camera for %g s (stalled)", self.conn.where, self.stall)))
       end
     end
   end
@@ -189,6 +273,26 @@ function Session:_fail_connection(err)
   self.conn:close()
 end
 
+-- The connection ended. For a playback or a download that got data, the
+-- camera closing between two items is one of the ways it says the end
+-- (WIRE-NOTES §3): the session ends without error, `outcome` "closed".
+-- A close in the middle of an item, or anything else, is an error.
+function Session:_connection_ended(err)
+  if err.closed and not err.partial and self.got_data and
+     (self.kind == "playback" or self.kind == "download") then
+    self.outcome = "closed"
+    local others = {}
+    for _, s in pairs(self.conn.sessions) do
+      if s ~= self then others[#others + 1] = s end
+    end
+    for _, s in ipairs(others) do s:_finish(err) end
+    self:_finish(nil)
+    self.conn:close()
+    return
+  end
+  self:_fail_connection(err)
+end
+
 -- A cqueues pollable (pollfd, events, timeout), for code that polls a
 -- session itself: `cqueues.poll(s)`, then `s:next(0)`. (So no field of a
 -- session may be called `events`, `pollfd` or `timeout`.) The timeout is 0
@@ -199,7 +303,7 @@ function Session.events() return "r" end
 function Session:timeout()
   local q, d = self.queue, self.conn.demux
   if q.head <= q.tail or self.finished or (d and d:buffered() > 0) then return 0 end
-  return math.max(0, self.conn.last_item_at + self.stall - core.now())
+  return wait.left(self:_stall_deadline())
 end
 
 -- for f in s:frames() do ... end: frames and notifications until the
@@ -219,12 +323,25 @@ function Session:frames()
 end
 Session.items = Session.frames
 
+-- A timeout error says the call's own timeout.
+local function with_timeout(err, timeout)
+  if err and err.kind == "timeout" and timeout then
+    err.message = string.format("%s (timeout %g s)", err.message, timeout)
+  end
+  return err
+end
+
 -- One request about this session (Session header).
 function Session:_request(name, params, timeout)
   if self.finished then return errors.fail("invalid", name .. ": the session has ended") end
+  timeout = timeout or self.answer_timeout
+  local deadline, derr = wait.deadline(timeout, name .. ": timeout")
+  if not deadline then return nil, derr end
   local body, err = _M.body(name, params)
   if not body then return nil, err end
-  return self.conn:request(name, body, self.id, core.now() + (timeout or self.answer_timeout))
+  local r, rerr = self.conn:request(name, body, self.id, deadline)
+  if not r then return nil, with_timeout(rerr, timeout) end
+  return r
 end
 
 -- s:play{ start_time =, end_time =, scale =, event_type = } (playback)
@@ -281,13 +398,39 @@ function _M.body(name, params)
   return '{"method":"' .. row.verb .. '","' .. row.key .. '":' .. inner .. '}'
 end
 
-local function new_queue() return { head = 1, tail = 0 } end
+local function new_queue() return { head = 1, tail = 0, bytes = 0 } end
+
+-- A number option: nil, or a finite number in lo..hi (an integer when
+-- `int`); anything else is `invalid`, NaN and infinities included.
+local function number_opt(kind, opts, name, lo, hi, int)
+  local v = opts[name]
+  if v == nil then return true end
+  if type(v) ~= "number" or v ~= v or v < lo or v > hi or (int and v % 1 ~= 0) then
+    return errors.fail("invalid", string.format("%s: `%s` must be a%s number %s..%s, not %s",
+      kind, name, int and "n integer" or "", tostring(lo), tostring(hi), tostring(v)), { field = name })
+  end
+  return true
+end
+
+_M.number_opt = number_opt -- media.lua checks its own options with it
 
 -- open(cam, kind, params, opts) -> session, answer | nil, err
 -- opts: share (a session whose connection to use), timeout, stall,
--- on_notification, max_frame.
+-- on_notification, max_frame, max_queue, max_queue_bytes.
+-- `timeout` bounds the whole open: getStreamPort, the connection, the
+-- digest rounds and the answer.
 function _M.open(cam, kind, params, opts)
   opts = opts or {}
+  local timeout = opts.timeout or cam.timeout
+  local deadline, derr = wait.deadline(timeout, kind .. ": timeout")
+  if not deadline then return nil, derr end
+  for _, o in ipairs {
+    { "stall", 0.001, 1e9 }, { "max_frame", 4096, 1073741824, true },
+    { "max_queue", 1, 1e9, true }, { "max_queue_bytes", 0, 1e15, true },
+  } do
+    local ok, err = number_opt(kind, opts, o[1], o[2], o[3], o[4])
+    if not ok then return nil, err end
+  end
   local body, berr = _M.body(kind, params)
   if not body then return nil, berr end
   local conn, owns
@@ -298,21 +441,24 @@ function _M.open(cam, kind, params, opts)
     end
   else
     local err
-    conn, err = cam:_stream_connection(opts)
-    if not conn then return nil, err end
+    -- The time left, and the deadline for the connect (camera.lua).
+    conn, err = cam:_stream_connection(setmetatable({ timeout = wait.left(deadline), deadline = deadline },
+      { __index = opts }))
+    if not conn then return nil, with_timeout(err, timeout) end
     owns = true
   end
-  local timeout = opts.timeout or cam.timeout
-  local answer, err = conn:request(kind, body, nil, core.now() + timeout)
+  local answer, err = conn:request(kind, body, nil, deadline)
   if not answer then
     if owns then conn:close() end
-    return nil, err
+    return nil, with_timeout(err, timeout)
   end
   local self = setmetatable({
     cam = cam, conn = conn, kind = kind, id = tostring(answer.session_id or ""),
     answer = answer, queue = new_queue(), answer_timeout = timeout,
     stall = opts.stall or timeout, on_notification = opts.on_notification,
-    stats = { frames = 0, bytes = 0, notifications = 0, dropped = 0 },
+    max_queue = opts.max_queue or MAX_QUEUE, max_queue_bytes = opts.max_queue_bytes or MAX_QUEUE_BYTES,
+    max_frame = opts.max_frame,
+    stats = { frames = 0, bytes = 0, notifications = 0, dropped = 0, dropped_bytes = 0 },
   }, Session)
   self.channels = channels_of(answer)
   if not self.channels then

@@ -6,8 +6,15 @@
 -- Several sessions may share a connection (a preview and a talk). Whoever
 -- waits on the connection (a session's iterator, a request waiting for its
 -- answer) reads for all of them: items for another session wait in that
--- session's queue, bounded by `max_queue` (beyond it the oldest frames are
--- dropped and counted).
+-- session's queue, bounded in items and in bytes (stream.lua; beyond it
+-- the oldest are dropped and counted).
+--
+-- The peer is untrusted (docs/design.md, "Deadlines and bounds"): every
+-- read checks its deadline on the clock at every turn, not only when the
+-- socket would block, so a camera that floods cannot hold a call past it;
+-- and what feeds the stall watchdog (`last_item_at`) is valid progress (a
+-- whole frame, an answer to a request, a notification that parses), never
+-- a byte.
 --
 -- The socket is the C core's, waited on through wait.lua (Plain below),
 -- or inside nginx a cosocket (resty_tcp.lua) whose bytes the demux is fed.
@@ -48,9 +55,27 @@ function Plain:_wait(deadline, want_write)
   return true
 end
 
+-- The address to connect to: an IPv4 dotted quad as it is, a host name
+-- looked up (tcp.h: the system's resolver), anything else refused.
+local function address_of(host)
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if a and tonumber(a) < 256 and tonumber(b) < 256 and tonumber(c) < 256 and tonumber(d) < 256 then
+    return host
+  end
+  if host:find(":", 1, true) then
+    return nil, "the stream port is reached over IPv4; " .. host .. " is an IPv6 address"
+  end
+  local ip, why = core.tcp_resolve(host)
+  if not ip then return nil, "cannot resolve " .. host .. ": " .. tostring(why) end
+  return ip
+end
+
 -- connect(host, port, deadline) -> sock | nil, kind, message
 function Plain.connect(host, port, deadline)
-  local tcp, err = core.tcp_connect(host, port)
+  local ip, aerr = address_of(host)
+  if not ip then return nil, "network", aerr end
+  if wait.expired(deadline) then return nil, "timeout", "no time left to connect" end
+  local tcp, err = core.tcp_connect(ip, port)
   if not tcp then return nil, "network", "cannot connect: " .. tostring(err) end
   local self = setmetatable({ tcp = tcp, set = {} }, Plain)
   while true do
@@ -104,21 +129,38 @@ function Plain:close()
   if self.tcp then self.tcp:close() self.tcp = nil end
 end
 
--- open{ host=, port=, username=, password=, connect_timeout=, max_frame=,
---       max_queue=, transport= } -> conn | nil, err
+-- open{ host=, port=, username=, password=, connect_timeout=, deadline=,
+--       max_frame=, transport=, on_auth_refused= } -> conn | nil, err
 -- transport "resty": the socket is an nginx cosocket (resty_tcp.lua).
+-- deadline: the caller's (the connect ends by it, or by connect_timeout
+-- if sooner). password: a string, or a function that gives it when it is
+-- needed. on_auth_refused(err): called when the camera refuses the
+-- credentials, so that the camera keeps the refusal (nothing sends them
+-- again, principle 8). Other fields are for others (the table stays open).
 function _M.open(o)
+  local port = tonumber(o.port)
+  if type(o.host) ~= "string" or o.host == "" then
+    return errors.fail("invalid", "stream: no camera address")
+  end
+  if not port or port % 1 ~= 0 or port < 1 or port > 65535 then
+    -- getStreamPort's answer comes from the network
+    return errors.fail("protocol", "stream: " .. o.host .. ": no usable stream port (" ..
+      tostring(o.port):sub(1, 40) .. ")")
+  end
+  port = math.floor(port)
   local self = setmetatable({
-    host = o.host, port = o.port, where = o.host .. ":" .. o.port .. " (stream)",
-    username = o.username or "admin", max_queue = o.max_queue or 512,
+    host = o.host, port = port, where = o.host .. ":" .. port .. " (stream)",
+    username = o.username or "admin",
     cseq = 0, sessions = {}, pending = {}, nc = 0, last_item_at = core.now(),
     stats = { requests = 0, auth_rounds = 0, notifications = 0, stray_messages = 0 },
   }, Conn)
   -- The password stays in a closure, out of the object's fields.
   local password = o.password
-  self._password = function() return password end
+  self._password = type(password) == "function" and password or function() return password end
+  self.on_auth_refused = o.on_auth_refused
   local sockets = o.transport == "resty" and require("vigi.resty_tcp") or Plain
-  local tcp, kind, msg = sockets.connect(o.host, o.port, core.now() + (o.connect_timeout or 5))
+  local deadline = math.min(o.deadline or math.huge, core.now() + (o.connect_timeout or 5))
+  local tcp, kind, msg = sockets.connect(o.host, port, deadline)
   if not tcp then return fail(self, kind, msg) end
   self.tcp = tcp
   self.demux = core.demux { max_frame = o.max_frame }
@@ -153,23 +195,36 @@ function Conn:send(data, deadline)
   return true
 end
 
+-- Valid progress, for the stall watchdog.
+function Conn:_progress() self.last_item_at = core.now() end
+
 -- Reads the next item: a message or a frame. nil, err when the camera
 -- closed, the stream broke the protocol, or nothing came before deadline.
+-- Items already read come first; then the socket is read once even past
+-- the deadline (a poller said it is readable: `s:next(0)`), and after that
+-- the clock is checked before every read, whatever the peer sends.
 function Conn:_read(deadline)
+  local reads = 0
   while true do
     if not self.demux then return fail(self, "network", "the connection is closed") end
     local item, kind, msg = self.demux:next()
-    if item then return item end
+    if item then
+      if item.kind ~= "message" then self:_progress() end -- a whole frame
+      return item
+    end
     if kind then return fail(self, "protocol", tostring(msg)) end
+    if reads > 0 and wait.expired(deadline) then
+      return fail(self, "timeout", "nothing usable from the camera in time")
+    end
+    reads = reads + 1
     local ok, err = self.tcp:recv(self.demux, deadline)
-    -- The stall watchdog's clock: bytes came (once a read, not an item;
-    -- resty's socket answers true when it read).
-    if ok == true or (ok and ok > 0) then self.last_item_at = core.now() end
     if not ok then
       if err == "timeout" then
         return fail(self, "timeout", "no data from the camera in time")
       elseif err == "closed" then
-        return fail(self, "network", "the camera closed the connection")
+        -- partial: the camera hung up in the middle of an item
+        return fail(self, "network", "the camera closed the connection",
+          { closed = true, partial = self.demux and self.demux:buffered() > 0 })
       else
         return fail(self, "network", "receive failed: " .. tostring(err))
       end
@@ -197,8 +252,10 @@ function Conn:_notification(item)
     return
   end
   self.stats.notifications = self.stats.notifications + 1
+  self:_progress()
+  -- raw: the body as sent (bounded by the reader's max_body)
   local note = { kind = "notification", event_type = params.event_type, params = params,
-                 type = typ }
+                 type = typ, raw = item.body }
   local sid = item.headers.session or params.session_id
   sid = sid and tostring(sid):match("^[^;%s]+")
   for id, s in pairs(self.sessions) do
@@ -212,9 +269,9 @@ function Conn:_route(item, want)
   if item.kind == "message" then
     if item.response then
       local cseq = tonumber(item.headers.cseq)
-      if cseq and cseq == want then return item end
+      if cseq and cseq == want then self:_progress() return item end
       -- Another task's request on this connection: keep its answer for it.
-      if cseq and self.pending[cseq] then self.pending[cseq] = item return end
+      if cseq and self.pending[cseq] then self:_progress() self.pending[cseq] = item return end
       self.stats.stray_messages = self.stats.stray_messages + 1
     else
       self:_notification(item)
@@ -269,9 +326,16 @@ function Conn:request(what, body, sid, deadline)
     if not ok then return nil, serr end
     local answer
     self.pending[cseq] = true
+    local turns = 0
     while not answer do
       -- Another task reading this connection may have taken it already.
       if self.pending[cseq] ~= true then answer = self.pending[cseq] break end
+      -- The clock at every turn: a flood of items is no answer.
+      turns = turns + 1
+      if turns > 1 and wait.expired(deadline) then
+        self.pending[cseq] = nil
+        return fail(self, "timeout", "no answer to " .. what .. " in time")
+      end
       local item, err = self:_read(deadline)
       if not item then
         self.pending[cseq] = nil
@@ -297,8 +361,10 @@ function Conn:request(what, body, sid, deadline)
       -- A fresh prompt after credentials went out is a refusal, unless the
       -- camera says the nonce only went stale (RFC 7616 §3.3).
       if (authz and not c.stale) or rounds >= MAX_AUTH_ROUNDS then
-        return fail(self, "auth", what .. ": the camera refused the user name or password " ..
+        local _, e = fail(self, "auth", what .. ": the camera refused the user name or password " ..
           "(digest); check `username` and `password` given to vigi.connect")
+        if self.on_auth_refused then self.on_auth_refused(e) end
+        return nil, e
       end
       if not self._password() then
         return fail(self, "auth", what .. ": the stream port needs the plain `password` " ..

@@ -76,23 +76,41 @@ function _M.new(choice, o)
   return setmetatable({ h = core.http() }, Curl)
 end
 
+-- What a TLS refusal says, by cause (the result's `tls`): what happened
+-- and what to do. Never retried by vigi: the same peer would refuse again,
+-- and a key that changed may be another device at the camera's address.
+local TLS_ADVICE = {
+  pin = "the camera's public key does not match tls.pin: another device may be answering " ..
+    "at this address, or the camera has a new key (after a reset or a firmware update). " ..
+    "Check the camera, then pin its new key (README, TLS)",
+  ca = "TLS verification failed (%s). Cameras ship self-signed certificates: %s",
+  handshake = "the TLS handshake was refused (%s): is this the camera's HTTPS control port " ..
+    "(20443)? A port that does not speak TLS, or a TLS version or cipher the camera does not " ..
+    "share, ends here",
+}
+
 -- A failed outcome as an error value. `what` names the call ("getX on
--- host:port"); `resendable` says whether the request was read-only.
+-- host:port"); `timeout` is the call's own, for the message. A TLS
+-- refusal is a `network` error with `tls` = "pin", "ca" or "handshake".
 function _M.error_of(r, what, timeout)
   local o = r.outcome
   if o == "timeout" then
     return errors.new("timeout", string.format(
       "%s: no answer within %g s; is the camera reachable and the port right?", what, timeout))
-  elseif o == "tls_trust" then
-    return errors.new("network", what .. ": TLS verification failed (" .. tostring(r.error) ..
-      "). Cameras ship self-signed certificates: " .. (r.hint or "give tls.cafile or tls.pin, " ..
-      "or tls.verify = false"), { tls = true })
+  elseif o == "tls_trust" or o == "tls_handshake" then
+    local cause = r.tls or (o == "tls_trust" and "ca" or "handshake")
+    local msg = TLS_ADVICE[cause]:format(tostring(r.error),
+      r.hint or "give tls.cafile or tls.pin, or tls.verify = false")
+    return errors.new("network", what .. ": " .. msg, { tls = cause })
   elseif o == "no_resend" then
     return errors.new("network", what .. ": the connection was lost after the request " ..
       "was sent; it was not sent again because the camera may have applied it " ..
       "(read the setting back to know)", { maybe_applied = true })
   elseif o == "too_big" then
-    return errors.new("protocol", what .. ": the answer is larger than the limit")
+    return errors.new("protocol", what .. ": the answer is larger than the limit (" ..
+      tostring(r.error) .. ")")
+  elseif o == "protocol" then
+    return errors.new("protocol", what .. ": the answer breaks HTTP (" .. tostring(r.error) .. ")")
   end
   return errors.new("network", what .. ": " .. tostring(r.error or o))
 end

@@ -71,10 +71,13 @@ local function current_waiter()
 end
 
 -- wait(set, timeout): returns when a socket of the set may be ready or
--- the timeout (seconds; negative or nil: none) passed. Spurious returns
--- are allowed: callers step their object and ask again.
+-- the timeout (seconds; negative, nil or math.huge: none) passed. Spurious
+-- returns are allowed: callers step their object and ask again. A NaN
+-- timeout is a mistake of the caller (left(deadline) never gives one).
 function _M.wait(set, timeout)
   timeout = timeout or -1
+  if timeout ~= timeout then error("vigi.wait: the timeout is NaN", 2) end
+  if timeout == math.huge then timeout = -1 end -- left(math.huge): no deadline
   local waiter = current_waiter()
   if waiter then return waiter(set, timeout) end
   if (set.n or 0) == 0 and timeout < 0 then

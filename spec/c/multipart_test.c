@@ -219,29 +219,39 @@ static void test_boundary(void) {
     {"multipart/mixed; a=\"x;boundary=no\"; boundary=\"sp ace\\\"q\"", "sp ace\"q"},
     {"multipart/mixed;charset=utf-8;boundary=abc", "abc"},
     {"multipart/x-mixed-replace;boundary=frame", "frame"},
+    /* no boundary at all: -1 */
     {"application/json", NULL},
     {"multipart/mixed", NULL},
-    {"multipart/mixed;boundary=", NULL},
-    {"multipart/mixed;boundary=\"\"", NULL},
-    {"multipart/mixed;boundary=\"open", NULL},
     {"multipart/mixed;boundaryx=abc", NULL},
-    {"multipart/mixed;boundary=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL},
+    /* a boundary that cannot be used: -2 */
+    {"multipart/mixed;boundary=", ""},
+    {"multipart/mixed;boundary=\"\"", ""},
+    {"multipart/mixed;boundary=\"open", ""},
+    {"multipart/mixed;boundary=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ""},
+    {"multipart/mixed;boundary=a\x1b[2Jb", ""},
+    {"multipart/mixed;boundary=\"a\rb\"", ""},
   };
   size_t i;
   char out[MP_MAX_BOUNDARY + 1], small[4];
   for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     int n = mp_boundary_from_content_type(rows[i].ct, strlen(rows[i].ct), out, sizeof out);
-    if (rows[i].want) {
+    if (rows[i].want && rows[i].want[0]) {
       CHECK(n == (int)strlen(rows[i].want));
       CHECK(strcmp(out, rows[i].want) == 0);
     } else {
-      CHECK(n == -1);
+      CHECK(n == (rows[i].want ? -2 : -1));
       CHECK(out[0] == '\0');
     }
   }
   /* Does not fit: refused, out left empty. */
-  CHECK(mp_boundary_from_content_type(rows[0].ct, strlen(rows[0].ct), small, sizeof small) == -1);
+  CHECK(mp_boundary_from_content_type(rows[0].ct, strlen(rows[0].ct), small, sizeof small) == -2);
   CHECK(small[0] == '\0');
+  /* A NUL inside (the header as bytes, not as a C string): refused. */
+  CHECK(mp_boundary_from_content_type("multipart/mixed;boundary=ab\0cd", 30, out, sizeof out) == -2);
+  CHECK(out[0] == '\0');
+  CHECK(mp_boundary_ok("--boundary--", 12));
+  CHECK(!mp_boundary_ok("ab\0cd", 5));
+  CHECK(!mp_boundary_ok("", 0));
   /* Only len bytes are read. */
   CHECK(mp_boundary_from_content_type("multipart/mixed;boundary=abcdef", 28, out, sizeof out) == 3);
   CHECK(strcmp(out, "abc") == 0);
@@ -284,6 +294,8 @@ static void test_details(void) {
   CHECK(mp_feed(&r, "junk", 4, &used, &p) == MP_DONE && used == 4);
   /* Bad boundaries. */
   CHECK(mp_init(&r, "") == -1);
+  CHECK(mp_feed(&r, "x", 1, &used, &p) == MP_EPROTO);
+  CHECK(mp_init(&r, "a\rb") == -1);
   CHECK(mp_feed(&r, "x", 1, &used, &p) == MP_EPROTO);
   CHECK(strcmp(mp_strerror(MP_EPROTO), "protocol") == 0);
   CHECK(strcmp(mp_strerror(MP_ETOOBIG), "too_big") == 0);

@@ -83,6 +83,21 @@ static void bad_addresses(void) {
   tcp_close(-1); /* ignored */
 }
 
+/* Names: only "localhost" is looked up (from /etc/hosts; nothing leaves
+ * the machine); the others are refused before any lookup. */
+static void names(void) {
+  struct in_addr a;
+  const char *why = NULL;
+  char s[INET_ADDRSTRLEN];
+  CHECK(tcp_resolve_ipv4("localhost", &a, &why) == 0);
+  net_ipv4_format(a, s, sizeof s);
+  CHECK(strncmp(s, "127.", 4) == 0);
+  CHECK(tcp_resolve_ipv4("a/b", &a, &why) == -1 && why != NULL);
+  CHECK(tcp_resolve_ipv4("host:80", &a, &why) == -1);
+  CHECK(tcp_resolve_ipv4("", &a, &why) == -1);
+  CHECK(tcp_resolve_ipv4(NULL, &a, &why) == -1);
+}
+
 static void exchange(void) {
   unsigned port;
   int l = listener(&port), c, s, err = 0, one = 0, flags;
@@ -159,6 +174,7 @@ static void exchange(void) {
 
 int main(void) {
   bad_addresses();
+  names();
   exchange();
   refused();
   DONE("tcp_test");

@@ -41,14 +41,16 @@ end
 function _M.main(opts, words, cli)
   local eprint = cli.eprint
   local config = require "vigi.bridge.config"
-  if words[2] then eprint("vigi bridge: unexpected " .. words[2]) return 2 end
+  -- `--sim` is a flag (the shell's too): the count is the word after it
+  local count = opts.sim and words[2]
+  if words[count and 3 or 2] then eprint("vigi bridge: unexpected " .. words[count and 3 or 2]) return 2 end
   local cfg, err, sim
   local getenv = os.getenv
   if opts.config then
     if opts.sim then eprint("vigi bridge: give --config or --sim, not both") return 2 end
     cfg, err = config.load(opts.config)
   elseif opts.sim then
-    local n = tonumber(opts.sim)
+    local n = tonumber(count or "1")
     if not n or n < 1 or n > 4096 or n ~= math.floor(n) then
       eprint("vigi bridge: --sim N: a number of cameras from 1 to 4096") return 2
     end

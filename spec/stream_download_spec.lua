@@ -1,0 +1,206 @@
+-- Downloads in both framings, against vigi-sim over TCP (WIRE-NOTES §3
+-- "Download" and "End of a playback or download"): the recording's bytes
+-- or RTP packets of it, told apart from the first frames; the end known
+-- by the size, a notification of any name that says so, the camera
+-- hanging up, or (without a size) the stream going quiet.
+local helper = require "spec.helper"
+local vigi = require "vigi"
+local core = require "vigi.core"
+
+local function tmpname(ext)
+  local n = os.tmpname()
+  os.remove(n)
+  return n .. ext
+end
+
+local function sha256_file(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("*a")
+  f:close()
+  return core.sha256_hex(data), #data
+end
+
+local function ffprobe_frames(path)
+  local out = helper.sh(string.format(
+    "ffprobe -v error -f h264 -count_frames -select_streams v:0 -show_entries stream=nb_read_frames " ..
+    "-of default=nw=1 %s 2>&1", helper.quote(path)))
+  return tonumber(out:match("nb_read_frames=(%d+)")), out
+end
+
+-- The sim's record of the last download session.
+local function last_download(sim)
+  for _, s in ipairs(sim:stream_state().sessions) do
+    if s.kind == "download" then return s end
+  end
+end
+
+describe("downloads", function()
+  local sim, cam, logged
+  setup(function() sim = helper.start_sim() end)
+  teardown(function() sim:stop() end)
+  before_each(function()
+    sim:reset()
+    sim:stream_config { speed = 0 }
+    sim:stream_fault { fault = "none" }
+    logged = {}
+    cam = assert(vigi.connect(sim:options { log = function(line) logged[#logged + 1] = line end }))
+  end)
+  after_each(function() cam:close() end)
+
+  describe("RTP-framed, without a size", function()
+    before_each(function() sim:stream_config { download_framing = "rtp" } end)
+
+    it("saves playable Annex-B video with every frame the sim sent, audio apart", function()
+      local file, afile = tmpname(".h264"), tmpname(".alaw")
+      local r = assert(cam:download { start_time = 1700000000, end_time = 1700000004, file = file,
+                                      audio_file = afile })
+      assert.equal("rtp", r.framing)
+      assert.equal("notification", r.outcome)
+      local sent = last_download(sim)
+      assert.equal("rtp", sent.framing)
+      assert.equal(100, sent.frames_sent) -- 4 s at 25 pictures a second
+      assert.equal(sent.frames_sent, r.frames)
+      local n, out = ffprobe_frames(file)
+      assert.equal(sent.frames_sent, n, out)
+      assert.equal(200, r.audio_frames)   -- 20 ms packets
+      local _, asize = sha256_file(afile)
+      assert.equal(200 * 160, asize)
+      os.remove(file)
+      os.remove(afile)
+    end)
+
+    it("ends by going quiet: outcome quiet, with the frames it got", function()
+      sim:stream_config { download_end = "quiet" }
+      local file = tmpname(".h264")
+      local t0 = core.now()
+      local r = assert(cam:download { start_time = 1, end_time = 3, file = file, quiet = 0.5 })
+      assert.equal("quiet", r.outcome)
+      assert.equal(50, r.frames)
+      assert.equal(50, (ffprobe_frames(file)))
+      assert.is_true(core.now() - t0 < 0.5 + 2)
+      os.remove(file)
+    end)
+
+    it("ends when the camera hangs up after the data", function()
+      sim:stream_config { download_end = "close" }
+      local file = tmpname(".h264")
+      local r = assert(cam:download { start_time = 1, end_time = 3, file = file })
+      assert.equal("closed", r.outcome)
+      assert.equal(50, (ffprobe_frames(file)))
+      os.remove(file)
+    end)
+
+    it("starts over when asked to resume: RTP cannot be appended to", function()
+      local file = tmpname(".h264")
+      local f = assert(io.open(file, "wb"))
+      f:write(string.rep("x", 1000))
+      f:close()
+      local r = assert(cam:download { start_time = 1, end_time = 2, file = file, resume = true })
+      assert.equal("rtp", r.framing)
+      assert.equal(0, r.resumed_from)
+      assert.equal(25, (ffprobe_frames(file)))
+      os.remove(file)
+    end)
+  end)
+
+  describe("raw file bytes", function()
+    it("with a size: sha256-identical; a cut resumes to the same bytes", function()
+      local file = tmpname(".ts")
+      local want = sim:stream_file()
+      local r = assert(cam:download { start_time = 1, end_time = 2, file = file })
+      assert.equal("raw", r.framing)
+      assert.equal("size", r.outcome)
+      assert.equal(want.sha256, (sha256_file(file)))
+      sim:stream_fault { fault = "cut_mid_frame", after = 5 }
+      local bad, err = cam:download { start_time = 1, end_time = 2, file = file }
+      assert.is_nil(bad)
+      assert.matches("resume = true", err.message)
+      sim:stream_fault { fault = "none" }
+      r = assert(cam:download { start_time = 1, end_time = 2, file = file, resume = true })
+      assert.is_true(r.resumed_from > 0)
+      assert.equal(want.sha256, (sha256_file(file)))
+      os.remove(file)
+    end)
+
+    it("a stall in the middle of a sized transfer is an error naming the bytes, resumable", function()
+      local file = tmpname(".ts")
+      sim:stream_fault { fault = "stall", after = 5 }
+      local t0 = core.now()
+      local r, err = cam:download { start_time = 1, end_time = 2, file = file, stall = 0.5, quiet = 0.2 }
+      assert.is_nil(r)
+      assert.equal("timeout", err.kind)
+      assert.is_true(core.now() - t0 < 0.5 + 2)
+      assert.is_true(err.bytes > 0 and err.bytes < sim:stream_file().size)
+      assert.matches(err.bytes .. " of " .. sim:stream_file().size .. " bytes", err.message)
+      assert.matches("resume = true", err.message)
+      sim:stream_fault { fault = "none" }
+      assert(cam:download { start_time = 1, end_time = 2, file = file, resume = true })
+      assert.equal(sim:stream_file().sha256, (sha256_file(file)))
+      os.remove(file)
+    end)
+
+    it("without a size, ends by going quiet with every byte", function()
+      sim:stream_config { download_size = false, download_end = "quiet" }
+      local file = tmpname(".ts")
+      local r = assert(cam:download { start_time = 1, end_time = 2, file = file, quiet = 0.5 })
+      assert.equal("quiet", r.outcome)
+      assert.is_nil(r.total)
+      assert.equal(sim:stream_file().sha256, (sha256_file(file)))
+      os.remove(file)
+    end)
+
+    it("ends on an end notification of another name, and logs its text", function()
+      sim:stream_config { download_size = false, end_event = "downloadFinished" }
+      local file = tmpname(".ts")
+      local r = assert(cam:download { start_time = 1, end_time = 2, file = file })
+      assert.equal("notification", r.outcome)
+      assert.equal(sim:stream_file().sha256, (sha256_file(file)))
+      local seen
+      for _, line in ipairs(logged) do seen = seen or line:find("downloadFinished", 1, true) end
+      assert.truthy(seen, table.concat(logged, "\n"))
+      os.remove(file)
+    end)
+
+    it("ends on a status that says complete", function()
+      sim:stream_config { download_size = false, end_event = "transfer_state", end_status = "complete" }
+      local file = tmpname(".ts")
+      local r = assert(cam:download { start_time = 1, end_time = 2, file = file, stall = 3 })
+      assert.equal("notification", r.outcome)
+      assert.equal(sim:stream_file().sha256, (sha256_file(file)))
+      os.remove(file)
+    end)
+  end)
+
+  describe("playback", function()
+    it("ends on an end notification of another name", function()
+      sim:stream_config { end_event = "playback_finished" }
+      local s = assert(cam:playback { start_time = 1, end_time = 2 })
+      local video, last = 0, nil
+      for f in s:frames() do
+        if f.kind == "video" then video = video + 1 end
+        last = f
+      end
+      assert.equal(25, video)
+      assert.equal("playback_finished", last.event_type)
+      assert.is_true(last["end"])
+      assert.is_nil(s.error)
+      s:close()
+    end)
+  end)
+
+  describe("the end words", function()
+    local stream = require "vigi.stream"
+    for _, row in ipairs {
+      { { event_type = "stream_end" }, true }, { { event_type = "downloadFinished" }, true },
+      { { event_type = "EOF" }, true }, { { event_type = "x", status = "complete" }, true },
+      { { event_type = "play_end" }, true }, { { event_type = "record_ended" }, true },
+      { { event_type = "weekend" }, false }, { { event_type = "pending" }, false },
+      { { event_type = "channel_preview_params" }, false }, { { status = { "end" } }, false },
+      { { event_type = 5 }, false }, { {}, false },
+    } do
+      it(string.format("%s: %s", require("vigi.json").encode(row[1]), tostring(row[2])), function()
+        assert.equal(row[2], stream.is_end(row[1]))
+      end)
+    end
+  end)
+end)
