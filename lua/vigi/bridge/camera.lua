@@ -10,11 +10,13 @@
 -- itself again (events.lua) and says so with a gap.
 --
 -- Account safety (docs/design.md, principle 8): the bridge never sends a
--- password again by itself after a login failed. An `auth` error, from
--- connect or from any call, closes the camera and leaves it offline with
--- the reason; the next attempt waits until the camera's password source
--- gives another password (a password file edited: it is read again every
--- password_check seconds) or the bridge is started again.
+-- password again by itself after a login failed. A camera keeps a refused
+-- login and answers every later call, token renewal and subscription
+-- recovery with the same `auth` error without sending anything; the
+-- bridge then closes it and leaves it offline with the reason. The next
+-- attempt waits until the camera's password source gives another password
+-- (a password file edited: it is read again every password_check
+-- seconds) or the bridge is started again.
 local vigi = require "vigi"
 local core = require "vigi.core"
 local json = require "vigi.json"
@@ -99,25 +101,6 @@ function Cam:lose(err)
   self.lost = err
   if self.sub then self.sub:close() end
   self:wake()
-end
-
--- Until a camera itself refuses to send its password again after a
--- failed login (the contract every camera call keeps, docs/design.md
--- principle 8), the bridge makes sure of it for the cameras it holds: a
--- login that failed is remembered, every later one (a token renewal, a
--- subscription made again) gets the same `auth` error without anything
--- being sent, and the camera's session ends.
-local function guard_logins(self, cam)
-  local login = cam.login
-  cam.login = function(c, ...)
-    if self.refused_login then return nil, self.refused_login end
-    local ok, err = login(c, ...)
-    if not ok and type(err) == "table" and err.kind == "auth" then
-      self.refused_login = err
-      self:lose(err)
-    end
-    return ok, err
-  end
 end
 
 -- A salted digest of a password that failed: to know, without keeping
@@ -219,7 +202,7 @@ function Cam:read_events(sub)
   while not sub.closed and not self.lost do
     local item, err = sub:next()
     if not item then
-      if type(err) == "table" and err.kind == "auth" then self:lose(err) end
+      if type(err) == "table" then self:lose(err) end
       break
     end
     if item.kind == "event" then
@@ -230,9 +213,12 @@ function Cam:read_events(sub)
         reason = item.reason }, true)
       self.next_read = 0 -- the camera may have changed meanwhile: read it again
       self:wake()
-    elseif item.kind == "error" or item.kind == "auth" then
-      local e = item.error or item
-      if type(e) == "table" and e.kind == "auth" then self:lose(e) break end
+    elseif item.kind == "error" then
+      -- A final error ends the subscription: an `auth` refusal (the camera
+      -- sends no password again), or a TLS refusal. The session ends with
+      -- it, and run() decides what comes next.
+      local e = item.error
+      if item.final or (type(e) == "table" and e.kind == "auth") then self:lose(e) break end
       self:log("subscription: %s", tostring(e))
     end
   end
@@ -290,8 +276,7 @@ end
 
 -- One session with a connected camera; returns the error that ended it.
 function Cam:serve(cam)
-  self.cam, self.lost, self.refused_login = cam, nil, nil
-  guard_logins(self, cam)
+  self.cam, self.lost = cam, nil
   local info, err = cam:getDeviceInfo()
   if not info then return err end
   self.info = info
