@@ -37,6 +37,7 @@ struct http_client {
   http_waitfd socks[MAX_SOCKS];
   int nsocks;
   long long timer_at_ms;       /* monotonic; -1: no timer */
+  long long deadline_ms;       /* monotonic end of the whole call; -1: none */
 
   http_result res;
   char errbuf[CURL_ERROR_SIZE];
@@ -144,6 +145,7 @@ http_client *http_new(void) {
   c->easy = curl_easy_init();
   if (!c->multi || !c->easy) { http_free(c); return NULL; }
   c->timer_at_ms = -1;
+  c->deadline_ms = -1;
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -225,6 +227,10 @@ int http_start(http_client *c, const http_request *r, const char **err) {
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+  /* libcurl starts its total timeout again when it resends a read-only
+   * request on a new connection by itself (a kept-alive one found dead):
+   * the call's own deadline is kept here too, across such resends. */
+  c->deadline_ms = r->timeout_ms > 0 ? now_ms() + r->timeout_ms : -1;
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, r->verify ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, r->verify ? 2L : 0L);
   curl_easy_setopt(e, CURLOPT_CAINFO, r->cafile);
@@ -333,16 +339,23 @@ int http_step(http_client *c) {
       return HTTP_DONE;
     }
   }
+  if (c->deadline_ms >= 0 && now_ms() >= c->deadline_ms) {
+    snprintf(c->errbuf, sizeof c->errbuf, "the call's deadline passed");
+    finish(c, CURLE_OPERATION_TIMEDOUT); /* the connection is not reused */
+    return HTTP_DONE;
+  }
   return HTTP_AGAIN;
 }
 
 int http_waitset(http_client *c, http_waitfd *fds, int max, long *timeout_ms) {
   int i, n = c->nsocks < max ? c->nsocks : max;
   for (i = 0; i < n; i++) fds[i] = c->socks[i];
-  if (c->timer_at_ms < 0) {
+  long long at = c->timer_at_ms;
+  if (c->running && c->deadline_ms >= 0 && (at < 0 || c->deadline_ms < at)) at = c->deadline_ms;
+  if (at < 0) {
     *timeout_ms = -1;
   } else {
-    long long left = c->timer_at_ms - now_ms();
+    long long left = at - now_ms();
     *timeout_ms = left < 0 ? 0 : (long)left;
   }
   return n;

@@ -118,6 +118,7 @@ struct camera {
 	int odp_spoof_port;             /* and the "openapi_port" it claims; 0 = none */
 
 	struct push_sub *subs;          /* live subscribeMsg streams (push.c) */
+	int push_bad_boundary;         /* the "bad_boundary" push fault, for the next subscribeMsg */
 	int push_refuse;               /* the "refuse" push fault: refuse the next subscribeMsg */
 	int push_trickle;               /* the "trickle" push fault: new subscriptions trickle garbage */
 	size_t nsubs;                   /* how many */

@@ -244,7 +244,17 @@ void push_subscribe(struct camera *cam, struct http_conn *c, const struct method
 		"Content-Type: multipart/mixed;boundary=" PUSH_BOUNDARY "\r\n"
 		"\r\n";
 	http_hold(c, on_gone, s);
-	http_write(c, head, sizeof head - 1);
+	if (cam->push_bad_boundary) {
+		char bad[sizeof head + PUSH_BAD_BOUNDARY_LEN];
+		cam->push_bad_boundary = 0;
+		int n = snprintf(bad, sizeof bad,
+				 "HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\n"
+				 "Content-Type: multipart/mixed;boundary=%0*d\r\n\r\n",
+				 PUSH_BAD_BOUNDARY_LEN, 0);
+		http_write(c, bad, (size_t)n);
+	} else {
+		http_write(c, head, sizeof head - 1);
+	}
 	if (cam->push_trickle) { /* the head, then blank lines: never an answer part */
 		s->silent = s->trickle = 1;
 		loop_timer_start(cam->lp, &s->beat, PUSH_TRICKLE_MS);
@@ -548,7 +558,7 @@ void push_rate_get(struct push_rate_info *info)
 int push_fault_parse(const char *name, enum push_fault_kind *kind)
 {
 	static const char *const names[] = {"none", "silence", "drop", "garbage", "oversized", "refuse",
-					    "trickle"};
+					    "trickle", "bad_boundary"};
 	for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
 		if (strcmp(name, names[i]) == 0) {
 			*kind = (enum push_fault_kind)i;
@@ -583,6 +593,8 @@ size_t push_fault(struct camera *cam, enum push_fault_kind kind)
 		cam->push_refuse = kind == PUSH_FAULT_REFUSE;
 	if (kind == PUSH_FAULT_TRICKLE || kind == PUSH_FAULT_NONE)
 		cam->push_trickle = kind == PUSH_FAULT_TRICKLE;
+	if (kind == PUSH_FAULT_BAD_BOUNDARY || kind == PUSH_FAULT_NONE)
+		cam->push_bad_boundary = kind == PUSH_FAULT_BAD_BOUNDARY;
 	while (s) {
 		struct push_sub *next = s->next;
 		n++;
@@ -610,7 +622,8 @@ size_t push_fault(struct camera *cam, enum push_fault_kind kind)
 		case PUSH_FAULT_OVERSIZED:
 			write_oversized(s);
 			break;
-		case PUSH_FAULT_REFUSE: /* acts on the next subscription, above */
+		case PUSH_FAULT_REFUSE: /* act on the next subscription, above */
+		case PUSH_FAULT_BAD_BOUNDARY:
 			break;
 		case PUSH_FAULT_TRICKLE:
 			s->silent = s->trickle = 1;

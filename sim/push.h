@@ -36,10 +36,14 @@ enum push_fault_kind {
 	PUSH_FAULT_GARBAGE,     /* PUSH_GARBAGE_LEN alphanumeric bytes + CRLF, then go on */
 	PUSH_FAULT_OVERSIZED,   /* a part claiming 10 MB, 1 MiB of it, then close */
 	PUSH_FAULT_REFUSE,      /* answer the next subscribeMsg {"result":"failed"} */
-	PUSH_FAULT_TRICKLE      /* CR, LF, CR, ... a byte every PUSH_TRICKLE_MS instead of
+	PUSH_FAULT_TRICKLE,     /* CR, LF, CR, ... a byte every PUSH_TRICKLE_MS instead of
 				   parts, on live subscriptions and on new ones (after the
 				   head, no answer part) until "none" */
+	PUSH_FAULT_BAD_BOUNDARY /* the next subscribeMsg's head announces a boundary of
+				   PUSH_BAD_BOUNDARY_LEN bytes, longer than RFC 2046 allows;
+				   its parts follow with the usual one */
 };
+#define PUSH_BAD_BOUNDARY_LEN 100
 #define PUSH_TRICKLE_MS      100u
 
 /* What one push_event() did. */

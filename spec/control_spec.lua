@@ -207,6 +207,21 @@ describe("control plane", function()
       end)
     end
 
+    it("sends a getter again only in what is left of the call's own time", function()
+      -- two stalls of 1 s, each ended by a close: the first try takes 1 s of
+      -- the 1.5 s, so the resend has 0.5 s, not the whole 1.5 s again
+      local cam = assert(vigi.connect(sim:options()))
+      sim:fault { kind = "stall", method = "getDeviceInfo", count = 2, seconds = 1 }
+      local t0 = core.now()
+      local ok, err = cam:getDeviceInfo(nil, { timeout = 1.5 })
+      local took = core.now() - t0
+      assert.is_nil(ok)
+      assert.equal("timeout", err.kind)
+      assert.is_true(took < 1.5 + 0.3, "took " .. took .. " s")
+      sim:fault { kind = "none" }
+      cam:close()
+    end)
+
     it("never sends a setter twice when the connection dies after it went out", function()
       local cam = assert(vigi.connect(sim:options()))
       sim:fault { kind = "close_mid", method = "setSpeakerVolume" }

@@ -95,6 +95,33 @@ describe("subscriptions", function()
     end)
   end
 
+  it("counts an unusable boundary as a protocol break and subscribes again", function()
+    -- the first answer's head announces a boundary of 100 bytes (RFC 2046
+    -- allows 70): nothing raises, the break is counted, the next try works
+    sim:admin("POST", "push_fault", { kind = "bad_boundary" })
+    local none, err = cam:subscribe { event_types = { "all" }, heartbeat = 1 }
+    assert.is_nil(none)
+    assert.equal("protocol", err.kind)
+    -- and when a subscription is made again after a drop
+    local sub = assert(cam:subscribe { event_types = { "all" }, heartbeat = 1, backoff_min = 0.1 })
+    sim:admin("POST", "push_fault", { kind = "bad_boundary" })
+    sim:admin("POST", "push_fault", { kind = "drop" })
+    local gap
+    local stop = core.now() + 10
+    while not gap and core.now() < stop do
+      local item = sub:next(stop - core.now())
+      if item and item.kind == "gap" then gap = item end
+    end
+    assert.is_table(gap, "no gap item after the unusable boundary")
+    -- the loss was the drop; the attempt that met the boundary is counted
+    assert.equal("dropped", gap.reason)
+    assert.equal(1, sub.stats.protocol_errors)
+    inject { event_type = "TamperDetection", seq = true }
+    local got = collect(sub, 1, 5)
+    assert.equal("TamperDetection", got[1].event_type)
+    sub:close()
+  end)
+
   it("leaves control calls working during a subscription", function()
     local sub = assert(cam:subscribe { event_types = { "all" }, heartbeat = 5 })
     assert(cam:setSpeakerVolume { volume = 12 })

@@ -231,11 +231,14 @@ function Camera:_post(path, body, access, what, deadline, timeout)
   }
   local t0 = core.now()
   local r = t:perform(req)
-  if r.outcome == "network" and resendable then
-    -- A read-only call is harmless to send again once, on a new connection.
+  local again = deadline - core.now()
+  if r.outcome == "network" and resendable and again > 0 then
+    -- A read-only call is harmless to send again once, on a new
+    -- connection, in what is left of the call's time (never more).
     self.stats.resent = self.stats.resent + 1
     self:log("%s: %s; sending again (read-only)", what, tostring(r.error))
     req.fresh_connect = true
+    req.timeout, req.connect_timeout = again, math.min(self.connect_timeout, again)
     r = t:perform(req)
   end
   if not req.fresh_connect and self.stats.calls > 0 then
@@ -577,8 +580,10 @@ function Camera:off(name, fn)
   if self._events then self._events:off(name, fn) end
 end
 
+-- listen(seconds) -> true | nil, err (the subscription ended: auth, TLS)
 function Camera:listen(seconds)
-  if self._events then self._events:run(seconds) end
+  if not self._events then return true end
+  return self._events:run(seconds)
 end
 
 -- Sends subscribeMsg, reads the camera's first answer part, and hangs up:

@@ -187,8 +187,16 @@ function Sub:_pump(deadline)
   if chunk ~= "" then
     if not self.reader and not self.plain then
       local _, ct = h:headers()
-      local boundary = ct and core.multipart_boundary(ct)
-      if boundary then
+      local boundary, unusable = nil, nil
+      if ct then boundary, unusable = core.multipart_boundary(ct) end
+      if unusable then
+        -- multipart, with a boundary no reader can take: the stream breaks
+        -- the protocol (made again, like any other break)
+        self.stats.protocol_errors = self.stats.protocol_errors + 1
+        self.broken = "protocol: " .. tostring(unusable)
+        h:abort()
+        return "ended"
+      elseif boundary then
         self.reader = core.multipart(boundary, { max_part = self.opts.max_part })
       else
         self.plain = "" -- a plain JSON answer: the subscription failed
