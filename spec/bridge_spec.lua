@@ -232,6 +232,19 @@ describe("vigi bridge #bridge", function()
     finish(b)
   end)
 
+  it("publishes discovery again when Home Assistant says it is online", function()
+    local b = start("birth")
+    assert.truthy(online(b, "birth"), b:output())
+    local w = broker:watch("homeassistant/+/vigi_birth/+/config", 10)
+    broker:pub("homeassistant/status", "online")
+    local got = w:wait(1, 3, function(m) return not m.retain end)
+    w:stop()
+    local live = 0
+    for _, m in ipairs(got) do if not m.retain then live = live + 1 end end
+    assert.truthy(live >= 1, "no config published again")
+    finish(b)
+  end)
+
   it("marks a stopped camera offline, and online again when it returns", function()
     local own = helper.start_sim()
     local port = own.port
