@@ -65,6 +65,7 @@ describe("vigi bridge #bridge", function()
     on_exit(function()
       b:stop()
       w:stop()
+      os.execute("rm -rf " .. helper.quote(dir))
     end)
     return b
   end
