@@ -73,6 +73,14 @@ build = {
     ["vigi.shell.guard"] = "lua/vigi/shell/guard.lua",
     ["vigi.shell.input"] = "lua/vigi/shell/input.lua",
     ["vigi.shell.env"] = "lua/vigi/shell/env.lua",
+    -- `vigi bridge`; its MQTT binding is the rock vigi-mqtt (libmosquitto)
+    ["vigi.bridge"] = "lua/vigi/bridge/init.lua",
+    ["vigi.bridge.broker"] = "lua/vigi/bridge/broker.lua",
+    ["vigi.bridge.camera"] = "lua/vigi/bridge/camera.lua",
+    ["vigi.bridge.cli"] = "lua/vigi/bridge/cli.lua",
+    ["vigi.bridge.config"] = "lua/vigi/bridge/config.lua",
+    ["vigi.bridge.controls"] = "lua/vigi/bridge/controls.lua",
+    ["vigi.bridge.ha"] = "lua/vigi/bridge/ha.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },
