@@ -56,6 +56,10 @@ Conn.__index = Conn
 -- connect(peer, deadline, fresh, pool) -> conn | nil, outcome, message [, tls].
 -- fresh: a new connection even when the pool holds one (the pool has no
 -- such switch, so kept ones are taken out and closed; they are few).
+local function new_conn(sock, reused)
+  return setmetatable({ sock = sock, buf = "", pieces = { bytes = 0 }, got = 0, reused = reused }, Conn)
+end
+
 local function connect(peer, deadline, fresh, pool)
   local tcp = ngx_api().socket.tcp
   for _ = 0, POOL_SIZE do
@@ -93,9 +97,9 @@ local function connect(peer, deadline, fresh, pool)
           (herr:find("handshake failed", 1, true) and " (nginx's error log says why)" or "")
       end
       peer.session = session
-      return setmetatable({ sock = sock, buf = "", got = 0, reused = false }, Conn)
+      return new_conn(sock, false)
     end
-    if not fresh then return setmetatable({ sock = sock, buf = "", got = 0, reused = true }, Conn) end
+    if not fresh then return new_conn(sock, true) end
     sock:close()
   end
   return nil, "network", "cannot get a new connection"
@@ -110,13 +114,37 @@ end
 
 -- Reads what the socket has (at least one byte) into the buffer.
 -- receiveany loses nothing on a timeout, so every read here can resume.
+-- Pieces wait in a list until a reader joins them (self:joined()): a peer
+-- sending a few bytes a read must not make each read copy the buffer.
 function Conn:fill(deadline)
   self.sock:settimeout(ms_until(deadline))
   local data, err = self.sock:receiveany(READ_SIZE)
   if not data then return nil, err end
   self.got = self.got + #data
-  self.buf = self.buf == "" and data or self.buf .. data
+  local p = self.pieces
+  p[#p + 1] = data
+  p.bytes = p.bytes + #data
   return true
+end
+
+-- The buffer with every piece read so far, as one string.
+function Conn:joined()
+  local p = self.pieces
+  if #p > 0 then
+    self.buf = self.buf .. table.concat(p)
+    self.pieces = { bytes = 0 }
+  end
+  return self.buf
+end
+
+-- Whether the pieces not yet joined hold the end of a head: the last
+-- bytes of the buffer before them count, for a "\r\n\r\n" across a join.
+function Conn:_head_ends()
+  local p = self.pieces
+  local last = p[#p]
+  if not last then return false end
+  local before = #p > 1 and p[#p - 1] or self.buf
+  return (before:sub(-3) .. last):find("\r\n\r\n", 1, true) ~= nil
 end
 
 local function framing(self)
@@ -148,7 +176,7 @@ end
 function Conn:read_head(deadline)
   local filled = false
   while true do
-    local e = self.buf:find("\r\n\r\n", 1, true)
+    local e = self:joined():find("\r\n\r\n", 1, true)
     if e then
       local head = self.buf:sub(1, e + 1)
       self.buf = self.buf:sub(e + 4)
@@ -172,10 +200,14 @@ function Conn:read_head(deadline)
     elseif #self.buf + (self.head_bytes or 0) > MAX_HEAD then
       return nil, "protocol", "the answer's head is larger than 64 KiB"
     else
-      if filled and core.now() >= deadline then return nil, "timeout" end
-      local ok, err = self:fill(deadline)
-      if not ok then return nil, err end
-      filled = true
+      -- read until a head may have ended or the bound is reached; join
+      -- (and search the whole buffer) only then
+      repeat
+        if filled and core.now() >= deadline then return nil, "timeout" end
+        local ok, err = self:fill(deadline)
+        if not ok then return nil, err end
+        filled = true
+      until self:_head_ends() or #self.buf + self.pieces.bytes + (self.head_bytes or 0) > MAX_HEAD
     end
   end
 end
@@ -183,7 +215,7 @@ end
 -- The next bytes of the body from the buffer: piece | nil, "done" |
 -- nil (more needed) | nil, "protocol", message.
 function Conn:_take()
-  local buf = self.buf
+  local buf = self:joined()
   if self.mode == "length" then
     if self.left == 0 then return nil, "done" end
     if buf == "" then return nil end
@@ -255,7 +287,7 @@ end
 -- Back to the pool when the answer was read to its end and the camera
 -- keeps the connection; closed otherwise.
 function Conn:finish()
-  if self.keep and self.buf == "" and self.sock:setkeepalive(KEEPALIVE_MS) then return end
+  if self.keep and self:joined() == "" and self.sock:setkeepalive(KEEPALIVE_MS) then return end
   self.sock:close()
 end
 
