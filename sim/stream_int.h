@@ -56,6 +56,7 @@ struct sess {
 	unsigned long long wv, wa;      /* pictures, audio packets in the window */
 	size_t off, stop_at, size;      /* download: next byte, end, file size */
 	int rtp;                        /* download: RTP of the clip, not the file's bytes */
+	int endless;                    /* download: never ends (download_endless) */
 	int ended, stopped;
 	unsigned long long frames_sent, bytes_sent;
 	struct talk_rec *talk;

@@ -171,6 +171,79 @@ describe("downloads", function()
     end)
   end)
 
+  describe("max_bytes: a camera that never stops sending", function()
+    local function size_of(path)
+      local f = io.open(path, "rb")
+      if not f then return nil end
+      local n = f:seek("end")
+      f:close()
+      return n
+    end
+    before_each(function() sim:stream_config { download_endless = true } end)
+
+    it("raw bytes without end: a protocol error naming the bytes and the option, file bounded", function()
+      local file = tmpname(".ts")
+      local t0 = core.now()
+      local r, err = cam:download { start_time = 1, end_time = 2, file = file, max_bytes = 300000 }
+      assert.is_nil(r)
+      assert.equal("protocol", err.kind)
+      assert.is_true(core.now() - t0 < 5)
+      assert.equal(300000, err.max_bytes)
+      assert.is_true(err.bytes <= 300000 and err.bytes > 300000 - 4096, tostring(err.bytes))
+      assert.equal(err.bytes, size_of(file))
+      assert.truthy(err.message:find(err.bytes .. " bytes written", 1, true), err.message)
+      assert.truthy(err.message:find("max_bytes", 1, true), err.message)
+      -- what came is the recording, again and again, cut where the limit fell
+      local want = sim:stream_file()
+      local f = assert(io.open(file, "rb"))
+      local head = f:read(want.size)
+      f:close()
+      assert.equal(want.sha256, core.sha256_hex(head))
+      os.remove(file)
+    end)
+
+    it("RTP without end: video and audio together stay under max_bytes, the video plays", function()
+      sim:stream_config { download_framing = "rtp" }
+      local file, afile = tmpname(".h264"), tmpname(".alaw")
+      local r, err = cam:download { start_time = 1, end_time = 2, file = file, audio_file = afile,
+                                    max_bytes = 400000 }
+      assert.is_nil(r)
+      assert.equal("protocol", err.kind)
+      assert.truthy(err.message:find("max_bytes", 1, true), err.message)
+      assert.is_true(size_of(file) + size_of(afile) <= 400000)
+      assert.equal(err.bytes, size_of(file) + size_of(afile))
+      assert.is_true(err.frames > 25) -- past the second asked for: the camera did not stop
+      assert.equal(err.frames, (ffprobe_frames(file)))
+      os.remove(file)
+      os.remove(afile)
+    end)
+
+    it("a size announced above max_bytes is refused before anything is written", function()
+      sim:stream_config { download_endless = false }
+      local file = tmpname(".ts")
+      local r, err = cam:download { start_time = 1, end_time = 2, file = file, max_bytes = 50000 }
+      assert.is_nil(r)
+      assert.equal("protocol", err.kind)
+      assert.truthy(err.message:find(sim:stream_file().size .. " bytes", 1, true), err.message)
+      assert.is_nil(size_of(file))
+      -- at the size exactly, it goes through
+      r = assert(cam:download { start_time = 1, end_time = 2, file = file, max_bytes = sim:stream_file().size })
+      assert.equal("size", r.outcome)
+      os.remove(file)
+    end)
+
+    it("refuses a max_bytes that is no positive integer, before anything is sent", function()
+      local before = sim:stream_state().requests
+      for _, bad in ipairs { 0, -1, 1.5, 0 / 0, math.huge, "10" } do
+        local r, err = cam:download { start_time = 1, end_time = 2, file = "/tmp/x", max_bytes = bad }
+        assert.is_nil(r)
+        assert.equal("invalid", err.kind)
+      end
+      assert.equal(before, sim:stream_state().requests)
+      assert.equal(4 * 1024 ^ 3, require("vigi.media").MAX_DOWNLOAD_BYTES)
+    end)
+  end)
+
   describe("playback", function()
     it("ends on an end notification of another name", function()
       sim:stream_config { end_event = "playback_finished" }
