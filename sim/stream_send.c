@@ -294,8 +294,9 @@ static int pump(struct conn *c)
 			loop_timer_start(srv->lp, &c->pump, best_due - now);
 			return 0;
 		}
-		if (srv->set.speed > 0 && now - best_due > LAG_MS) {
-			/* A slow reader: do not burst to catch up, go on from now. */
+		if (srv->set.speed > 0 && best_due != 0 && now - best_due > LAG_MS) {
+			/* A slow reader: do not burst to catch up, go on from now.
+			 * (Due 0 is the end notification, due at once: no lag.) */
 			sess_rebase(srv, best);
 			continue;
 		}

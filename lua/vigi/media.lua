@@ -235,7 +235,7 @@ function M.download(cam, o)
       "download: stopped at %d bytes written: the camera sent more than `max_bytes` (%d) allows%s",
       written, max_bytes, r.framing == "rtp" and "; raise max_bytes and download again" or
       string.format("; %s keeps them: raise max_bytes and call again with resume = true to go on", o.file)),
-      { bytes = written, max_bytes = max_bytes, frames = r.frames })
+      { bytes = written, max_bytes = max_bytes, frames = r.frames, framing = r.framing })
     return true
   end
   local function write_raw(item)
@@ -271,7 +271,8 @@ function M.download(cam, o)
       limited = true
       failure = errors.new("protocol", string.format(
         "download: the camera announces %d bytes, more than `max_bytes` (%d); raise max_bytes to " ..
-        "download it (nothing was written)", total, max_bytes), { bytes = 0, max_bytes = max_bytes, total = total })
+        "download it (nothing was written)", total, max_bytes),
+        { bytes = 0, max_bytes = max_bytes, total = total, framing = "raw" })
     elseif framing == "raw" then
       for _, item in ipairs(held) do write_raw(item) end
     else
