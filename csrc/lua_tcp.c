@@ -6,6 +6,7 @@
  *   t:connected()              -> true | nil, "again" | nil, message
  *   t:send(data [, i [, j]])   -> bytes sent | nil, "again" | nil, message
  *   t:recv([max = 65536])      -> data | nil, "again" | nil, "closed" | nil, message
+ *   t:unacked()                -> bytes not yet acknowledged by the peer | nil, message
  *   t:fd(), t:waitset(set [, want_write]), t:close()
  *   core.tcp_resolve(name)     -> "a.b.c.d" | nil, message  (the name's IPv4 address)
  *
@@ -137,6 +138,15 @@ static int l_waitset(lua_State *L) {
   return vigi_sock_waitset(L, check(L)->fd);
 }
 
+static int l_unacked(lua_State *L) {
+  ltcp *t = check(L);
+  size_t n = 0;
+  int err = 0;
+  if (tcp_unacked(t->fd, &n, &err) != NET_OK) return vigi_sock_fail(L, err);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
 static int l_fd(lua_State *L) {
   lua_pushinteger(L, check(L)->fd);
   return 1;
@@ -191,7 +201,7 @@ void vigi_open_tcp(lua_State *L);
 void vigi_open_tcp(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"connected", l_connected}, {"send", l_send}, {"recv", l_recv}, {"waitset", l_waitset},
-    {"fd", l_fd}, {"close", l_close}, {"__gc", l_close}, {"__close", l_close},
+    {"unacked", l_unacked}, {"fd", l_fd}, {"close", l_close}, {"__gc", l_close}, {"__close", l_close},
     {"__tostring", l_tostring}, {NULL, NULL}
   };
   static const luaL_Reg funcs[] = {{"tcp_connect", l_connect}, {"tcp_resolve", l_resolve}, {NULL, NULL}};

@@ -6,6 +6,8 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -138,6 +140,17 @@ int tcp_recv(int fd, void *buf, size_t cap, size_t *got, int *err) {
   if (is_again(errno)) return NET_AGAIN;
   *err = errno;
   return NET_ERROR;
+}
+
+int tcp_unacked(int fd, size_t *n, int *err) {
+  int q = 0;
+  *n = 0;
+  if (ioctl(fd, SIOCOUTQ, &q) != 0) {
+    *err = errno;
+    return NET_ERROR;
+  }
+  *n = q > 0 ? (size_t)q : 0;
+  return NET_OK;
 }
 
 void tcp_close(int fd) {

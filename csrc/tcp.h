@@ -54,6 +54,12 @@ int tcp_send(int fd, const void *buf, size_t len, size_t *sent, int *err);
  * means the peer closed its side (end of stream). */
 int tcp_recv(int fd, void *buf, size_t cap, size_t *got, int *err);
 
+/* Bytes written to fd that the peer has not acknowledged yet (SIOCOUTQ):
+ * what waits in this side's socket, sent or not. A peer that stops
+ * reading lets it grow once its own receive buffer is full. NET_OK with
+ * *n, or NET_ERROR with errno's value in *err. */
+int tcp_unacked(int fd, size_t *n, int *err);
+
 /* Closes fd (once: EINTR is not retried, the descriptor is gone either
  * way on Linux). -1 is ignored. */
 void tcp_close(int fd);

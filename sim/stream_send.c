@@ -349,7 +349,7 @@ void conn_service(struct conn *c)
 	}
 	if (full && !c->stalled && unsent(c) < STREAM_OUT_LOW)
 		loop_timer_start(srv->lp, &c->pump, 0);    /* drained at once: more next turn */
-	unsigned ev = POLLIN;
+	unsigned ev = c->deaf ? 0 : POLLIN;
 	if (sendable(c) > 0)
 		ev |= POLLOUT;
 	if (ev != c->events) {

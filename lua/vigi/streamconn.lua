@@ -95,7 +95,8 @@ function Plain.connect(host, port, deadline)
   return self
 end
 
--- Writes all of data before the deadline: true | nil, kind, message.
+-- Writes all of data before the deadline: true | nil, kind, message,
+-- bytes of data that went (a write cut by its deadline may end mid-frame).
 function Plain:send(data, deadline)
   local i, n = 1, #data
   while i <= n do
@@ -104,13 +105,18 @@ function Plain:send(data, deadline)
       i = i + sent
     elseif err == "again" then
       if not self:_wait(deadline, true) then
-        return nil, "timeout", "the camera does not take data (send timed out)"
+        return nil, "timeout", "the camera does not take data (send timed out)", i - 1
       end
     else
-      return nil, "network", "send failed: " .. tostring(err)
+      return nil, "network", "send failed: " .. tostring(err), i - 1
     end
   end
   return true
+end
+
+-- Bytes written that the camera has not acknowledged (tcp.h).
+function Plain:unacked()
+  return self.tcp:unacked()
 end
 
 -- Reads what came into the demux, or waits for it once: the bytes read
@@ -187,12 +193,20 @@ end
 Conn.__gc = Conn.close
 Conn.__close = Conn.close
 
--- Writes all of data before the deadline.
+-- Writes all of data before the deadline. A failed write's error has
+-- `sent`, the bytes of data that went, where the socket can tell.
 function Conn:send(data, deadline)
-  if not self.tcp then return fail(self, "network", "the connection is closed") end
-  local ok, kind, msg = self.tcp:send(data, deadline)
-  if not ok then return fail(self, kind, msg) end
+  if not self.tcp then return fail(self, "network", "the connection is closed", { sent = 0 }) end
+  local ok, kind, msg, sent = self.tcp:send(data, deadline)
+  if not ok then return fail(self, kind, msg, { sent = sent }) end
   return true
+end
+
+-- Bytes sent that the camera has not acknowledged yet; nil where the
+-- socket cannot tell (nginx's cosockets).
+function Conn:unacked()
+  local t = self.tcp
+  return t and t.unacked and (t:unacked()) or nil
 end
 
 -- Valid progress, for the stall watchdog.
