@@ -58,10 +58,8 @@ int tcp_connect_ipv4(const char *ip, unsigned port, int *fd, int *err) {
   return tcp_connect(a, port, fd, err);
 }
 
-int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why) {
-  struct addrinfo hints, *res = NULL;
+int tcp_host_name_ok(const char *name, const char **why) {
   size_t i, n = name ? strlen(name) : 0;
-  int rc;
   if (n == 0 || n > 253) {
     *why = "not a host name";
     return -1;
@@ -74,6 +72,13 @@ int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why) {
       return -1;
     }
   }
+  return 0;
+}
+
+int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why) {
+  struct addrinfo hints, *res = NULL;
+  int rc;
+  if (tcp_host_name_ok(name, why) != 0) return -1;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;

@@ -30,12 +30,16 @@ int tcp_connect(struct in_addr ip, unsigned port, int *fd, int *err);
 /* Same, from a dotted quad; EINVAL in *err when ip is not one. */
 int tcp_connect_ipv4(const char *ip, unsigned port, int *fd, int *err);
 
+/* Whether name may be looked up: letters, digits, '-', '_' and '.', 1 to
+ * 253 bytes. 0, or -1 with a static message in *why. */
+int tcp_host_name_ok(const char *name, const char **why);
+
 /* Resolves a host name to its first IPv4 address (getaddrinfo, AF_INET).
- * Only names made of letters, digits, '-', '_' and '.' (at most 253
- * bytes) are looked up; anything else is refused without a lookup.
- * Returns 0, or -1 with a static message in *why. This is the one call
- * here that may block: for as long as the system's resolver takes (its
- * own timeout, /etc/resolv.conf); a dotted quad never comes here. */
+ * Only names tcp_host_name_ok takes are looked up; anything else is
+ * refused without a lookup. Returns 0, or -1 with a static message in
+ * *why. This call blocks for as long as the system's resolver takes (its
+ * own timeout, /etc/resolv.conf): vigi calls it only in a thread of its
+ * own (resolve.h). */
 int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why);
 
 /* How a connect in progress ended: NET_OK connected, NET_AGAIN not yet,
