@@ -178,6 +178,17 @@ function Session:_push(item)
     q.bytes = q.bytes - weight(old)
     self.stats.dropped = self.stats.dropped + 1
     self.stats.dropped_bytes = self.stats.dropped_bytes + weight(old)
+    -- A dropped frame is garbage the collector has not met yet: with
+    -- pictures of megabytes arriving faster than a cycle ends, the heap
+    -- grew to several times the queue's limit (and more on Lua 5.3). Once
+    -- a queue's worth has been dropped, a full cycle frees it; this runs
+    -- only while nobody reads the session, and costs little beside
+    -- megabytes of frames.
+    q.dropped_unswept = (q.dropped_unswept or 0) + weight(old)
+    if q.dropped_unswept >= self.max_queue_bytes then
+      q.dropped_unswept = 0
+      collectgarbage()
+    end
   end
 end
 
