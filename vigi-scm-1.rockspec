@@ -31,9 +31,11 @@ build = {
         "csrc/lua_core.c", "csrc/lua_demux.c", "csrc/lua_digest.c", "csrc/lua_http.c",
         "csrc/lua_multipart.c", "csrc/lua_odp.c", "csrc/lua_poller.c", "csrc/lua_talk.c",
         "csrc/lua_tcp.c", "csrc/lua_term.c", "csrc/lua_udp.c", "csrc/multipart.c", "csrc/net.c", "csrc/odp.c",
-        "csrc/rtp.c", "csrc/streamio.c", "csrc/tcp.c",
+        "csrc/rtp.c", "csrc/streamio.c", "csrc/tcp.c", "csrc/resolve.c", "csrc/lua_resolve.c",
       },
-      libraries = { "curl", "crypto" },
+      -- pthread and dl: name lookups in threads (resolve.c); part of libc
+      -- since glibc 2.34, separate before
+      libraries = { "curl", "crypto", "pthread", "dl" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },

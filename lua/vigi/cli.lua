@@ -27,7 +27,11 @@ verbs:
                                Annex-B; --audio FILE also keeps G.711 audio)
   download HOST -o FILE --start T --end T [--resume] [--event TYPE]
                                save a recording (epoch seconds); --resume
-                               continues a partial FILE
+                               continues a partial FILE; --audio FILE keeps
+                               the audio of an RTP download; --max-bytes N
+                               (4G) stops a download that would write more;
+                               --quiet-end S: no data for S s ends one that
+                               has no size
   talk HOST FILE.wav           play a WAV file (8 kHz mono) on the camera
   shell [HOST | --sim]         a Lua prompt with `cam` bound: completion,
                                history, results as tables (docs/shell.md);
@@ -95,6 +99,7 @@ local OPTS = {
   ["--output"] = "output", ["--start"] = "start", ["--end"] = "end_time", ["--event"] = "event",
   ["--audio"] = "audio", ["--law"] = "law", ["--resolution"] = "resolution",
   ["--config"] = "config", ["--broker"] = "broker", ["--prefix"] = "prefix",
+  ["--max-bytes"] = "max_bytes", ["--quiet-end"] = "quiet_end",
 }
 -- Options that may be given more than once: a list.
 local MULTI = { host = true, event = true }

@@ -368,17 +368,26 @@ end
 -- s:close(): stop for the session (answer awaited up to 2 s), and the
 -- connection closed when no other session uses it.
 function Session:close()
-  if self.closed then return end
+  return self:_close(core.now() + 2)
+end
+
+-- The same with the caller's deadline for stop (talk.lua): true, or
+-- nil, err when stop got no answer (the session is closed either way).
+function Session:_close(deadline)
+  if self.closed then return true end
   self.closed = true
+  local ok, err = true, nil
   if not self.finished and self.conn.tcp then
     self.conn:detach(self) -- its frames are no longer wanted while stop goes out
     local body = _M.body("stop")
-    self.conn:request("stop", body, self.id, core.now() + 2)
+    ok, err = self.conn:request("stop", body, self.id, deadline)
   end
   self:_finish(nil)
   if self.conn:empty() then self.conn:close() end
   -- A task waiting in next() sees the end now, not at its deadline.
   wait.wake(self.reader_co)
+  if not ok then return nil, err end
+  return true
 end
 Session.stop = Session.close
 Session.__gc = function(self) if not self.closed and self.conn then self.conn:close() end end
