@@ -1,25 +1,21 @@
 /* crypto.c: digests and randomness over libcrypto (see crypto.h). */
 #include "crypto.h"
 
+#include "text.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 int crypto_hex_digest(int algo, const void *data, size_t len, int upper,
                       char *out, size_t outlen) {
-  static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
-  const char *digits = upper ? up : lo;
   unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0, i;
+  unsigned int mdlen = 0;
   const EVP_MD *type = algo == CRYPTO_MD5 ? EVP_md5() : EVP_sha256();
   int rc = -1;
   /* The digest may be a password's (the MD5 login) or HA1: wiped after. */
   if (EVP_Digest(data, len, md, &mdlen, type, NULL) && outlen >= (size_t)mdlen * 2 + 1) {
-    for (i = 0; i < mdlen; i++) {
-      out[2 * i] = digits[md[i] >> 4];
-      out[2 * i + 1] = digits[md[i] & 15];
-    }
-    out[2 * mdlen] = '\0';
+    txt_hex(md, mdlen, upper, out);
     rc = 0;
   }
   crypto_cleanse(md, sizeof md);

@@ -3,22 +3,10 @@
 #include "digest.h"
 
 #include "crypto.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-/* s[0..n) equals the lowercase word w, in any case. */
-static int is_word(const char *s, size_t n, const char *w) {
-  size_t i;
-  if (strlen(w) != n) return 0;
-  for (i = 0; i < n; i++)
-    if (lower((unsigned char)s[i]) != w[i]) return 0;
-  return 1;
-}
 
 static const char *const ALGORITHMS[] = {"MD5", "MD5-sess", "SHA-256", "SHA-256-sess"};
 
@@ -28,10 +16,10 @@ const char *digest_algorithm_name(int algorithm) {
 }
 
 int digest_algorithm_parse(const char *s, size_t len) {
-  if (is_word(s, len, "md5")) return DIGEST_MD5;
-  if (is_word(s, len, "md5-sess")) return DIGEST_MD5_SESS;
-  if (is_word(s, len, "sha-256")) return DIGEST_SHA256;
-  if (is_word(s, len, "sha-256-sess")) return DIGEST_SHA256_SESS;
+  if (txt_is_word(s, len, "md5")) return DIGEST_MD5;
+  if (txt_is_word(s, len, "md5-sess")) return DIGEST_MD5_SESS;
+  if (txt_is_word(s, len, "sha-256")) return DIGEST_SHA256;
+  if (txt_is_word(s, len, "sha-256-sess")) return DIGEST_SHA256_SESS;
   return -1;
 }
 
@@ -69,7 +57,7 @@ static int read_value(const char *s, size_t len, size_t *i, span *v) {
   }
   v->p = s + j;
   v->quoted = 0;
-  while (j < len && !is_ws(s[j]) && s[j] != ',') j++;
+  while (j < len && !txt_is_lws(s[j]) && s[j] != ',') j++;
   v->n = (size_t)(s + j - v->p);
   *i = j;
   return 0;
@@ -122,17 +110,17 @@ static void take_qop(reading *d, const span *v) {
   n = (size_t)got;
   while (i < n) {
     size_t s, e;
-    while (i < n && (is_ws(list[i]) || list[i] == ',')) i++;
+    while (i < n && (txt_is_lws(list[i]) || list[i] == ',')) i++;
     s = i;
-    while (i < n && !is_ws(list[i]) && list[i] != ',') i++;
+    while (i < n && !txt_is_lws(list[i]) && list[i] != ',') i++;
     e = i;
     if (s == e) continue;
     some = 1;
-    if (is_word(list + s, e - s, "auth")) {
+    if (txt_is_word(list + s, e - s, "auth")) {
       d->c.qop_auth = 1;
       return;
     }
-    if (is_word(list + s, e - s, "auth-int")) auth_int = 1;
+    if (txt_is_word(list + s, e - s, "auth-int")) auth_int = 1;
   }
   /* An empty list offers nothing: read as no qop at all. */
   if (some && !d->err) d->err = auth_int ? "qop auth-int alone is not supported" : "unsupported qop";
@@ -140,15 +128,15 @@ static void take_qop(reading *d, const span *v) {
 
 static void param(reading *d, const char *name, size_t nlen, const span *v) {
   char word[16];
-  if (is_word(name, nlen, "realm")) {
+  if (txt_is_word(name, nlen, "realm")) {
     take(d, v, d->c.realm, &d->has_realm, "realm too long", "control character in realm");
-  } else if (is_word(name, nlen, "nonce")) {
+  } else if (txt_is_word(name, nlen, "nonce")) {
     take(d, v, d->c.nonce, &d->has_nonce, "nonce too long", "control character in nonce");
-  } else if (is_word(name, nlen, "opaque")) {
+  } else if (txt_is_word(name, nlen, "opaque")) {
     take(d, v, d->c.opaque, &d->c.has_opaque, "opaque too long", "control character in opaque");
-  } else if (is_word(name, nlen, "qop")) {
+  } else if (txt_is_word(name, nlen, "qop")) {
     take_qop(d, v);
-  } else if (is_word(name, nlen, "algorithm")) {
+  } else if (txt_is_word(name, nlen, "algorithm")) {
     int a, n;
     if (d->c.has_algorithm) return;
     d->c.has_algorithm = 1;
@@ -159,12 +147,12 @@ static void param(reading *d, const char *name, size_t nlen, const span *v) {
     } else {
       d->c.algorithm = a;
     }
-  } else if (is_word(name, nlen, "stale")) {
+  } else if (txt_is_word(name, nlen, "stale")) {
     int n;
     if (d->has_stale) return;
     d->has_stale = 1;
     n = unquote(v, word, sizeof word);
-    d->c.stale = n == 4 && is_word(word, 4, "true");
+    d->c.stale = n == 4 && txt_is_word(word, 4, "true");
   }
   /* domain, charset, userhash and anything newer: not needed to answer. */
 }
@@ -197,19 +185,19 @@ int digest_parse_challenge(const char *s, size_t len, digest_challenge *c, const
   for (;;) {
     size_t name, nlen;
     span v;
-    while (i < len && (is_ws(s[i]) || s[i] == ',')) i++;
+    while (i < len && (txt_is_lws(s[i]) || s[i] == ',')) i++;
     if (i == len) break;
     name = i;
-    while (i < len && !is_ws(s[i]) && s[i] != ',' && s[i] != '=' && s[i] != '"') i++;
+    while (i < len && !txt_is_lws(s[i]) && s[i] != ',' && s[i] != '=' && s[i] != '"') i++;
     nlen = i - name;
     if (nlen == 0) {
       *why = "bad challenge syntax";
       return -1;
     }
-    while (i < len && is_ws(s[i])) i++;
+    while (i < len && txt_is_lws(s[i])) i++;
     if (i < len && s[i] == '=') { /* name=value, a parameter */
       i++;
-      while (i < len && is_ws(s[i])) i++;
+      while (i < len && txt_is_lws(s[i])) i++;
       if (read_value(s, len, &i, &v) != 0) {
         *why = "unterminated quoted string";
         return -1;
@@ -219,7 +207,7 @@ int digest_parse_challenge(const char *s, size_t len, digest_challenge *c, const
     }
     /* A lone token starts a challenge of that scheme. */
     if (in_digest && finish(&d, c, &first_err) == 0) return 0;
-    in_digest = is_word(s + name, nlen, "digest");
+    in_digest = txt_is_word(s + name, nlen, "digest");
     reading_init(&d);
   }
   if (in_digest && finish(&d, c, &first_err) == 0) return 0;
@@ -388,14 +376,8 @@ digest_failed:
 }
 
 int digest_cnonce(char *out) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char r[DIGEST_CNONCE_LEN / 2];
-  size_t i;
   if (crypto_random(r, sizeof r) != 0) return -1;
-  for (i = 0; i < sizeof r; i++) {
-    out[2 * i] = hex[r[i] >> 4];
-    out[2 * i + 1] = hex[r[i] & 15];
-  }
-  out[DIGEST_CNONCE_LEN] = '\0';
+  txt_hex(r, sizeof r, 0, out);
   return 0;
 }

@@ -9,23 +9,14 @@
  * fuzz/multipart_feed.c checks. */
 #include "multipart.h"
 
+#include "text.h"
+
 #include <string.h>
 
 enum { S_PREAMBLE, S_DELIM, S_HEADERS, S_BODY };
 
 /* A step that made progress without a result: go round again. */
 #define STEP 100
-
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-static int ieq(const char *a, const char *b, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (lower((unsigned char)a[i]) != b[i]) return 0;
-  return 1;
-}
-
-static int is_ws(char c) { return c == ' ' || c == '\t'; }
 
 static int fail(mp_reader *r, int code, const char *why) {
   r->err = code;
@@ -67,23 +58,23 @@ int mp_boundary_ok(const char *b, size_t n) {
 int mp_boundary_from_content_type(const char *ct, size_t len, char *out, size_t cap) {
   size_t i = 0, o;
   if (cap) out[0] = '\0';
-  while (i < len && is_ws(ct[i])) i++;
-  if (len - i < 10 || !ieq(ct + i, "multipart/", 10)) return -1;
+  while (i < len && txt_is_wsp(ct[i])) i++;
+  if (len - i < 10 || !txt_ieq(ct + i, "multipart/", 10)) return -1;
   i += 10;
   for (;;) {
     size_t name, name_len;
     while (i < len && ct[i] != ';') i++; /* subtype, or a parameter we skip */
     if (i >= len) return -1;
     i++;
-    while (i < len && is_ws(ct[i])) i++;
+    while (i < len && txt_is_wsp(ct[i])) i++;
     name = i;
-    while (i < len && ct[i] != '=' && ct[i] != ';' && !is_ws(ct[i])) i++;
+    while (i < len && ct[i] != '=' && ct[i] != ';' && !txt_is_wsp(ct[i])) i++;
     name_len = i - name;
-    while (i < len && is_ws(ct[i])) i++;
+    while (i < len && txt_is_wsp(ct[i])) i++;
     if (i == len || ct[i] != '=') continue;
     i++;
-    while (i < len && is_ws(ct[i])) i++;
-    if (name_len != 8 || !ieq(ct + name, "boundary", 8)) {
+    while (i < len && txt_is_wsp(ct[i])) i++;
+    if (name_len != 8 || !txt_ieq(ct + name, "boundary", 8)) {
       if (i < len && ct[i] == '"') /* skip a quoted value: it may hold ';' */
         for (i++; i < len && ct[i] != '"'; i++)
           if (ct[i] == '\\' && i + 1 < len) i++;
@@ -98,7 +89,7 @@ int mp_boundary_from_content_type(const char *ct, size_t len, char *out, size_t 
       }
       if (i == len) goto bad; /* unterminated */
     } else {
-      for (; i < len && ct[i] != ';' && !is_ws(ct[i]); i++) {
+      for (; i < len && ct[i] != ';' && !txt_is_wsp(ct[i]); i++) {
         if (o + 1 >= cap || o >= MP_MAX_BOUNDARY) goto bad;
         out[o++] = ct[i];
       }
@@ -141,7 +132,7 @@ static int not_delim(const mp_reader *r, const char *p, size_t k) {
     } else if (i == r->dlen && p[i] == '-') {
       if (i + 1 < k && p[i + 1] != '-') return 1;
       return 0; /* the close: judged by the caller */
-    } else if (!is_ws(p[i]) && p[i] != '\r') {
+    } else if (!txt_is_wsp(p[i]) && p[i] != '\r') {
       return 1;
     }
   }
@@ -184,8 +175,8 @@ static int delim_line(mp_reader *r, const char *p, size_t n, size_t *used) {
  * its ':', or 0. */
 static size_t field_at(const char *p, size_t n, const char *name) {
   size_t k = strlen(name), i;
-  if (n < k || !ieq(p, name, k)) return 0;
-  for (i = k; i < n && is_ws(p[i]); i++) {}
+  if (n < k || !txt_ieq(p, name, k)) return 0;
+  for (i = k; i < n && txt_is_wsp(p[i]); i++) {}
   return i < n && p[i] == ':' ? i + 1 : 0;
 }
 
@@ -195,8 +186,8 @@ enum { F_NONE, F_TYPE, F_LENGTH };
 static int field_value(mp_reader *r, const char *p, int f, size_t v, size_t e) {
   unsigned long n = 0;
   size_t i, digits;
-  while (v < e && is_ws(p[v])) v++;
-  while (e > v && is_ws(p[e - 1])) e--;
+  while (v < e && txt_is_wsp(p[v])) v++;
+  while (e > v && txt_is_wsp(p[e - 1])) e--;
   if (f == F_TYPE) {
     if (!r->has_ct) {
       r->has_ct = 1;
@@ -222,12 +213,12 @@ static int field_value(mp_reader *r, const char *p, int f, size_t v, size_t e) {
 static int header_line(mp_reader *r, const char *p, size_t s, size_t e) {
   size_t i, v = 0, at;
   int f = F_NONE;
-  if (is_ws(p[s])) return 0; /* an obsolete folded line: nothing we read */
+  if (txt_is_wsp(p[s])) return 0; /* an obsolete folded line: nothing we read */
   for (i = s; i < e && p[i] != ':'; i++) {}
   if (i == e || i == s) return fail(r, MP_EPROTO, "header line without a name and ':'");
   for (i = s; i < e; i++) {
     int g = F_NONE;
-    if (i > s && !is_ws(p[i - 1])) continue;
+    if (i > s && !txt_is_wsp(p[i - 1])) continue;
     if ((at = field_at(p + i, e - i, "content-type")) != 0) g = F_TYPE;
     else if ((at = field_at(p + i, e - i, "content-length")) != 0) g = F_LENGTH;
     if (g == F_NONE) continue;
@@ -248,7 +239,7 @@ static int headers(mp_reader *r, const char *p, size_t n) {
     if (eol == n) return n >= mh ? fail(r, MP_ETOOBIG, "header block too long") : MP_NEED_MORE;
     if (eol >= mh) return fail(r, MP_ETOOBIG, "header block too long");
     r->line = r->scan = eol + 1;
-    for (e = eol; e > s && (is_ws(p[e - 1]) || p[e - 1] == '\r'); e--) {}
+    for (e = eol; e > s && (txt_is_wsp(p[e - 1]) || p[e - 1] == '\r'); e--) {}
     if (e == s) { /* the blank line */
       r->body = eol + 1;
       r->state = S_BODY;

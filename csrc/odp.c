@@ -1,33 +1,16 @@
 /* odp.c: ODP packet encode and decode (contracts in odp.h). */
 #include "odp.h"
 #include "crc32.h"
+#include "text.h"
 
 #include <string.h>
-
-static void put16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* The CRC of a packet as if its checksum field held the magic, computed in
  * three pieces so that the (const) packet is never written. */
 static uint32_t packet_crc(const uint8_t *pkt, size_t len) {
   uint8_t magic[4];
   uint32_t crc;
-  put32(magic, ODP_MAGIC);
+  txt_put_be32(magic, ODP_MAGIC);
   crc = crc32_ieee(0, pkt, 12);
   crc = crc32_ieee(crc, magic, 4);
   return crc32_ieee(crc, pkt + ODP_HEADER_LEN, len - ODP_HEADER_LEN);
@@ -40,12 +23,12 @@ size_t odp_encode(uint8_t *out, size_t cap, const odp_packet *p) {
   out[1] = 0;
   out[2] = p->flags;
   out[3] = p->result;
-  put16(out + 4, p->opcode);
-  put16(out + 6, (uint16_t)p->payload_len);
-  put32(out + 8, p->serial);
-  put32(out + 12, ODP_MAGIC);
+  txt_put_be16(out + 4, p->opcode);
+  txt_put_be16(out + 6, (uint16_t)p->payload_len);
+  txt_put_be32(out + 8, p->serial);
+  txt_put_be32(out + 12, ODP_MAGIC);
   if (p->payload_len) memcpy(out + ODP_HEADER_LEN, p->payload, p->payload_len);
-  if (!p->bare_magic) put32(out + 12, crc32_ieee(0, out, len));
+  if (!p->bare_magic) txt_put_be32(out + 12, crc32_ieee(0, out, len));
   return len;
 }
 
@@ -81,13 +64,13 @@ int odp_decode(const uint8_t *pkt, size_t len, odp_packet *out) {
   out->version = pkt[0];
   out->flags = pkt[2];
   out->result = pkt[3];
-  out->opcode = get16(pkt + 4);
-  out->payload_len = get16(pkt + 6);
-  out->serial = get32(pkt + 8);
+  out->opcode = txt_be16(pkt + 4);
+  out->payload_len = txt_be16(pkt + 6);
+  out->serial = txt_be32(pkt + 8);
   out->payload = pkt + ODP_HEADER_LEN;
   if (out->version != ODP_VERSION) return ODP_EVERSION;
   if (out->payload_len != len - ODP_HEADER_LEN) return ODP_ELENGTH;
-  field = get32(pkt + 12);
+  field = txt_be32(pkt + 12);
   /* A CRC that happens to equal the magic is a CRC, not a bare magic. */
   if (field == packet_crc(pkt, len)) out->bare_magic = 0;
   else if (field == ODP_MAGIC) out->bare_magic = 1;

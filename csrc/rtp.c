@@ -6,13 +6,10 @@
  * place. Nothing is copied again when the unit is handed out. */
 #include "rtp.h"
 
+#include "text.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-static uint16_t be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const unsigned char *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* ---- header -------------------------------------------------------- */
 
@@ -24,15 +21,15 @@ int rtp_parse(const unsigned char *p, size_t len, rtp_packet *out) {
   out->has_extension = (p[0] & 0x10) != 0;
   out->marker = (p[1] & 0x80) != 0;
   out->pt = p[1] & 0x7f;
-  out->seq = be16(p + 2);
-  out->timestamp = be32(p + 4);
-  out->ssrc = be32(p + 8);
+  out->seq = txt_be16(p + 2);
+  out->timestamp = txt_be32(p + 4);
+  out->ssrc = txt_be32(p + 8);
   off = RTP_HEADER_SIZE + 4 * (size_t)out->csrc_count;
   if (off > len) return RTP_ESHORT;
   if (out->has_extension) {
     size_t ext;
     if (len - off < 4) return RTP_ESHORT;
-    ext = 4 * (size_t)be16(p + off + 2);
+    ext = 4 * (size_t)txt_be16(p + off + 2);
     off += 4;
     if (ext > len - off) return RTP_ESHORT;
     off += ext;
@@ -94,24 +91,13 @@ long rtp_base64_decode(const char *in, size_t len, unsigned char *out, size_t ca
   return (long)n;
 }
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-static int is_ws(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-static int name_is(const char *s, size_t n, const char *name) {
-  size_t i;
-  if (strlen(name) != n) return 0;
-  for (i = 0; i < n; i++)
-    if (lower((unsigned char)s[i]) != name[i]) return 0;
-  return 1;
-}
-
 /* A parameter name, in any case, with spaces inside it passed over: the
  * document's own example breaks "sprop-parameter- sets" across a line. */
 static int param_is(const char *s, size_t n, const char *name) {
   size_t i, k = 0;
   for (i = 0; i < n; i++) {
-    if (is_ws((unsigned char)s[i])) continue;
-    if (!name[k] || lower((unsigned char)s[i]) != name[k]) return 0;
+    if (txt_is_lws((unsigned char)s[i])) continue;
+    if (!name[k] || txt_lower((unsigned char)s[i]) != name[k]) return 0;
     k++;
   }
   return name[k] == '\0';
@@ -146,8 +132,8 @@ static void sprop_list(rtp_track *t, const char *v, size_t n, int want, int *tak
     long len;
     while (i < n && v[i] != ',') i++;
     b = i++;
-    while (a < b && is_ws((unsigned char)v[a])) a++;
-    while (b > a && is_ws((unsigned char)v[b - 1])) b--;
+    while (a < b && txt_is_lws((unsigned char)v[a])) a++;
+    while (b > a && txt_is_lws((unsigned char)v[b - 1])) b--;
     len = rtp_base64_decode(v + a, b - a, nal, sizeof nal);
     if (len < (t->codec == RTP_H265 ? 2 : 1) || (nal[0] & 0x80)) {
       (*bad)++;
@@ -167,13 +153,13 @@ static void sprop_list(rtp_track *t, const char *v, size_t n, int want, int *tak
 int rtp_track_fmtp(rtp_track *t, const char *s, size_t len) {
   size_t i = 0;
   int taken = 0, bad = 0;
-  while (i < len && is_ws((unsigned char)s[i])) i++;
-  if (len - i >= 7 && name_is(s + i, 7, "a=fmtp:")) i += 7;
+  while (i < len && txt_is_lws((unsigned char)s[i])) i++;
+  if (len - i >= 7 && txt_is_word(s + i, 7, "a=fmtp:")) i += 7;
   /* The payload type before the parameters, with or without "a=fmtp:". */
   if (i < len && s[i] >= '0' && s[i] <= '9') {
     size_t j = i;
     while (j < len && s[j] >= '0' && s[j] <= '9') j++;
-    if (j == len || is_ws((unsigned char)s[j])) i = j;
+    if (j == len || txt_is_lws((unsigned char)s[j])) i = j;
   }
   while (i < len) {
     size_t a = i, b, eq, na, nb, va, vb;
@@ -181,10 +167,10 @@ int rtp_track_fmtp(rtp_track *t, const char *s, size_t len) {
     b = i++;
     for (eq = a; eq < b && s[eq] != '='; eq++) {}
     if (eq == b) continue;
-    for (na = a; na < eq && is_ws((unsigned char)s[na]); na++) {}
-    for (nb = eq; nb > na && is_ws((unsigned char)s[nb - 1]); nb--) {}
-    for (va = eq + 1; va < b && is_ws((unsigned char)s[va]); va++) {}
-    for (vb = b; vb > va && is_ws((unsigned char)s[vb - 1]); vb--) {}
+    for (na = a; na < eq && txt_is_lws((unsigned char)s[na]); na++) {}
+    for (nb = eq; nb > na && txt_is_lws((unsigned char)s[nb - 1]); nb--) {}
+    for (va = eq + 1; va < b && txt_is_lws((unsigned char)s[va]); va++) {}
+    for (vb = b; vb > va && txt_is_lws((unsigned char)s[vb - 1]); vb--) {}
     if (t->codec == RTP_H264 && param_is(s + na, nb - na, "sprop-parameter-sets"))
       sprop_list(t, s + va, vb - va, -1, &taken, &bad);
     else if (t->codec == RTP_H265 && param_is(s + na, nb - na, "sprop-vps"))
@@ -289,11 +275,11 @@ static int aggregate(rtp_track *t, const unsigned char *p, size_t n, size_t off)
   while (i < n) {
     size_t sz;
     if (n - i < 2) return -1;
-    sz = be16(p + i);
+    sz = txt_be16(p + i);
     if (sz < min || sz > n - i - 2) return -1;
     i += 2 + sz;
   }
-  for (i = off; i < n; i += 2 + (size_t)be16(p + i)) nal_whole(t, p + i + 2, be16(p + i));
+  for (i = off; i < n; i += 2 + (size_t)txt_be16(p + i)) nal_whole(t, p + i + 2, txt_be16(p + i));
   return 0;
 }
 

@@ -12,6 +12,8 @@
  * fuzz/streamio_feed.c checks that. */
 #include "streamio.h"
 
+#include "text.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -25,21 +27,10 @@
  * field holds either. */
 #define BODY_WAIT ((size_t)1 << (sizeof(size_t) * 8 - 1))
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-static int is_ws(char c) { return c == ' ' || c == '\t'; }
-
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 static int is_tok(char c) {
   return (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '-';
-}
-
-static int ieq(const char *a, const char *b, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++)
-    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
 }
 
 static int fail(sio_reader *r, int code, const char *why) {
@@ -117,19 +108,19 @@ static size_t block_end(sio_reader *r, const char *p, size_t n) {
 
 /* p[s..e) without the spaces and tabs at both ends. */
 static void trim(const char *p, size_t *s, size_t *e) {
-  while (*s < *e && is_ws(p[*s])) (*s)++;
-  while (*e > *s && is_ws(p[*e - 1])) (*e)--;
+  while (*s < *e && txt_is_wsp(p[*s])) (*s)++;
+  while (*e > *s && txt_is_wsp(p[*e - 1])) (*e)--;
 }
 
 /* The line p[s..e) (line end excluded) is a response or request line. */
 static int start_line(sio_reader *r, const char *p, size_t s, size_t e, sio_message *m) {
   size_t i, u;
-  while (e > s && (p[e - 1] == '\r' || is_ws(p[e - 1]))) e--;
+  while (e > s && (p[e - 1] == '\r' || txt_is_wsp(p[e - 1]))) e--;
   if (e - s >= 8 && memcmp(p + s, "RTSP/1.0", 8) == 0 && (e - s == 8 || p[s + 8] == ' ')) {
     i = s + 8;
     while (i < e && p[i] == ' ') i++;
     if (e - i < 3 || !is_digit(p[i]) || !is_digit(p[i + 1]) || !is_digit(p[i + 2]) ||
-        p[i] == '0' || (e - i > 3 && !is_ws(p[i + 3])))
+        p[i] == '0' || (e - i > 3 && !txt_is_wsp(p[i + 3])))
       return fail(r, SIO_EPROTO, "bad status line");
     m->is_response = 1;
     m->status = (p[i] - '0') * 100 + (p[i + 1] - '0') * 10 + (p[i + 2] - '0');
@@ -145,16 +136,16 @@ static int start_line(sio_reader *r, const char *p, size_t s, size_t e, sio_mess
   m->method = p + s;
   m->method_len = i - s;
   u = ++i;
-  while (i < e && !is_ws(p[i])) i++;
+  while (i < e && !txt_is_wsp(p[i])) i++;
   m->uri = p + u;
   m->uri_len = i - u;
   if (m->uri_len == 0 || !(p[u] == '*' || (m->uri_len >= 7 && memcmp(p + u, "rtsp://", 7) == 0)))
     return fail(r, SIO_EPROTO, "bad request line");
-  while (i < e && is_ws(p[i])) i++;
+  while (i < e && txt_is_wsp(p[i])) i++;
   /* The version: "RTSP/" and something, up to the line end. */
   if (e - i < 6 || memcmp(p + i, "RTSP/", 5) != 0) return fail(r, SIO_EPROTO, "bad request line");
   for (i += 5; i < e; i++)
-    if (is_ws(p[i])) return fail(r, SIO_EPROTO, "bad request line");
+    if (txt_is_wsp(p[i])) return fail(r, SIO_EPROTO, "bad request line");
   return 0;
 }
 
@@ -197,19 +188,19 @@ static int head(sio_reader *r, const char *p, size_t hlen, sio_message *m, size_
     if (e + 1 >= hlen) return 0; /* the blank line */
     ne = e;
     if (ne > s && p[ne - 1] == '\r') ne--;
-    if (is_ws(p[s])) { /* a folded line: skipped */
+    if (txt_is_wsp(p[s])) { /* a folded line: skipped */
       s = e + 1;
       continue;
     }
     nl = memchr(p + s, ':', ne - s);
     if (!nl) return fail(r, SIO_EPROTO, "header line without ':'");
     colon = (size_t)(nl - p);
-    while (colon > s && is_ws(p[colon - 1])) colon--;
+    while (colon > s && txt_is_wsp(p[colon - 1])) colon--;
     if (colon == s) return fail(r, SIO_EPROTO, "header line without a name");
     vs = (size_t)(nl - p) + 1;
     ve = ne;
     trim(p, &vs, &ve);
-    if (colon - s == 14 && ieq(p + s, "content-length", 14) &&
+    if (colon - s == 14 && txt_ieq(p + s, "content-length", 14) &&
         content_length(r, p, vs, ve, &have, clen) < 0)
       return r->err;
     if (m->num_headers < SIO_MAX_HEADERS) {
@@ -287,7 +278,7 @@ int sio_feed(sio_reader *r, const char *buf, size_t len, size_t *consumed, sio_m
     *consumed = skip;
     return SIO_NEED_MORE;
   }
-  flen = (size_t)u[2] << 8 | u[3];
+  flen = txt_be16(u + 2);
   if (flen > r->max_frame) return fail(r, SIO_ETOOBIG, "frame too big");
   if (len - skip - 4 < flen) {
     *consumed = skip;
@@ -306,7 +297,7 @@ const char *sio_header_value(const sio_message *msg, const char *name, size_t *l
   size_t i, n = strlen(name);
   for (i = 0; i < msg->num_headers; i++) {
     const sio_header *h = &msg->headers[i];
-    if (h->name_len == n && ieq(h->name, name, n)) {
+    if (h->name_len == n && txt_ieq(h->name, name, n)) {
       if (len) *len = h->value_len;
       return h->value;
     }
