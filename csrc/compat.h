@@ -40,16 +40,4 @@ static inline void vigi_setmetatable(lua_State *L, const char *tname) {
 #define vigi_newuserdata(L, size) lua_newuserdatauv(L, (size), 0)
 #endif
 
-/* A metatable for class `name` with methods l, __index to itself and
- * __name (which 5.1 does not set by itself). */
-static inline void vigi_newclass(lua_State *L, const char *name, const luaL_Reg *l) {
-  luaL_newmetatable(L, name);
-  luaL_setfuncs(L, l, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -2, "__index");
-  lua_pushstring(L, name);
-  lua_setfield(L, -2, "__name");
-  lua_pop(L, 1);
-}
-
 #endif

@@ -4,7 +4,8 @@
  * sockets come from lua_odp.c and lua_udp.c. */
 #include "compat.h"
 #include "crypto.h"
-#include "lua_opts.h"
+#include "lua_aux.h"
+#include "text.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -28,7 +29,7 @@ void vigi_open_term(lua_State *L);
  * 2 write) with set.n pairs, as filled by the objects' waitset methods;
  * timeout in seconds, negative for none. Returns the number of ready
  * sockets (0 on timeout or signal), or nil, message. A NaN or infinite
- * timeout raises (lua_opts.h). This is the one
+ * timeout raises (lua_aux.h). This is the one
  * blocking call of the module; only lua/vigi/wait.lua uses it. */
 static int l_poll(lua_State *L) {
   struct pollfd fds[64];
@@ -89,17 +90,13 @@ static int l_sha256_hex(lua_State *L) { return digest(L, CRYPTO_SHA256); }
 
 /* core.random_hex(nbytes): 2 * nbytes random lowercase hex digits. */
 static int l_random_hex(lua_State *L) {
-  static const char hex[] = "0123456789abcdef";
   unsigned char raw[64];
   char out[129];
-  lua_Integer n = luaL_checkinteger(L, 1), i;
+  lua_Integer n = luaL_checkinteger(L, 1);
   luaL_argcheck(L, n > 0 && n <= 64, 1, "between 1 and 64 bytes");
   if (crypto_random(raw, (size_t)n) != 0)
     return luaL_error(L, "vigi.core: no randomness available");
-  for (i = 0; i < n; i++) {
-    out[2 * i] = hex[raw[i] >> 4];
-    out[2 * i + 1] = hex[raw[i] & 15];
-  }
+  txt_hex(raw, (size_t)n, 0, out);
   lua_pushlstring(L, out, (size_t)(2 * n));
   return 1;
 }

@@ -1,5 +1,5 @@
-/* lua_demux.c: the Lua face of streamio.c and rtp.c, class "vigi.demux"
- * (G.711 and the talk packetizer are lua_talk.c's).
+/* lua_demux.c: the Lua face of demux.c, class "vigi.demux" (G.711 and the
+ * talk packetizer are lua_talk.c's).
  *
  *   local d = core.demux{ max_frame = 4194304, max_header = 65536, max_body = 1048576 }
  *   d:feed(bytes)                 append received bytes
@@ -16,121 +16,56 @@
  *                                    track knew it was RTP)
  *   d:stats(), d:buffered(), d:peak(), d:close(), __tostring
  *
- * The demux keeps the received bytes in one buffer and parses them where
- * they lie: a message or a raw data frame is copied once into its Lua
- * string, RTP packets once into their track's access unit buffer, and the
- * unit once into its Lua string. recv() reads the socket straight into
- * that buffer, so no Lua string is made per read. */
-#include "compat.h"
-#include "lua_opts.h"
+ * Each item is copied once, into its Lua string; recv() reads the socket
+ * straight into the demux's buffer, so no Lua string is made per read. */
+#include "demux.h"
+#include "lua_aux.h"
 #include "lua_sock.h"
-#include "rtp.h"
-#include "streamio.h"
 #include "tcp.h"
+#include "text.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define CLASS "vigi.demux"
 
-/* Room for one interleaved frame ('$', channel, length, 65,535 bytes). */
-#define FRAME_ROOM 65539
-
-enum { K_VIDEO = 1, K_AUDIO = 2, K_DATA = 3 };
-
 typedef struct {
-  int kind;
-  int codec;          /* RTP_H264 ..., 0 for raw data */
-  const char *name;   /* static codec name for the items */
-  char *session;      /* NUL-terminated copy, or NULL */
-  size_t session_len;
-  rtp_track t;
-} dtrack;
-
-/* What tracks counted before they were reset or removed. */
-typedef struct {
-  unsigned long long lost, duplicates, bad, oversized, unsupported, frames;
-  size_t peak;
-} totals;
-
-typedef struct {
-  sio_reader r;
-  char *buf;
-  size_t len, cap, off; /* unconsumed: buf[off..len) */
-  size_t max_frame;
-  dtrack *tracks[256];
-  /* A packet that ended the previous unit and waits to be given to its
-   * track again (RTP_FRAME_RETRY): its bytes stay in buf. */
-  int pend;
-  unsigned pend_ch;
-  size_t pend_off, pend_len;
-  totals gone;
-  unsigned long long stray, messages, data_items, bytes;
-  int closed;
+  vigi_object o;
+  demux d;
 } ldemux;
 
-static ldemux *check(lua_State *L) {
-  ldemux *d = luaL_checkudata(L, 1, CLASS);
-  if (d->closed) luaL_error(L, CLASS ": used after close");
-  return d;
-}
+static demux *check(lua_State *L) { return &((ldemux *)vigi_checkopen(L, 1, CLASS))->d; }
 
-static size_t keep_limit(const ldemux *d) { return d->r.max_header + d->r.max_body + FRAME_ROOM; }
+static void *no_memory(lua_State *L) {
+  luaL_error(L, CLASS ": not enough memory");
+  return NULL;
+}
 
 static int l_new(lua_State *L) {
-  size_t max_frame = RTP_DEFAULT_MAX_FRAME, max_header = SIO_DEFAULT_MAX_HEADER,
-         max_body = SIO_DEFAULT_MAX_BODY;
-  ldemux *d;
+  lua_Integer max_frame = RTP_DEFAULT_MAX_FRAME, max_header = SIO_DEFAULT_MAX_HEADER,
+              max_body = SIO_DEFAULT_MAX_BODY;
+  ldemux *x;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    max_frame = (size_t)vigi_opt_integer(L, 1, "max_frame", (lua_Integer)max_frame, RTP_MIN_MAX_FRAME,
-                                         1 << 30);
-    max_header = (size_t)vigi_opt_integer(L, 1, "max_header", (lua_Integer)max_header, 64, 16 << 20);
-    max_body = (size_t)vigi_opt_integer(L, 1, "max_body", (lua_Integer)max_body, 0, 256 << 20);
+    max_frame = vigi_opt_integer(L, 1, "max_frame", max_frame, RTP_MIN_MAX_FRAME, 1 << 30);
+    max_header = vigi_opt_integer(L, 1, "max_header", max_header, 64, 16 << 20);
+    max_body = vigi_opt_integer(L, 1, "max_body", max_body, 0, 256 << 20);
   }
-  d = vigi_newuserdata(L, sizeof *d);
-  memset(d, 0, sizeof *d);
-  luaL_setmetatable(L, CLASS);
-  sio_init(&d->r);
-  d->r.max_header = max_header;
-  d->r.max_body = max_body;
-  d->max_frame = max_frame;
+  x = vigi_newobject(L, CLASS, sizeof *x);
+  demux_init(&x->d);
+  x->d.r.max_header = (size_t)max_header;
+  x->d.r.max_body = (size_t)max_body;
+  x->d.max_frame = (size_t)max_frame;
   return 1;
-}
-
-/* Drops consumed bytes from the front (keeping a pending packet), then
- * makes room for need more. */
-static void make_room(lua_State *L, ldemux *d, size_t need) {
-  size_t from = d->pend ? d->pend_off : d->off;
-  if (from > 0) {
-    memmove(d->buf, d->buf + from, d->len - from);
-    d->len -= from;
-    d->off -= from;
-    if (d->pend) d->pend_off -= from;
-  }
-  if (need > d->cap - d->len) {
-    size_t cap = d->cap ? d->cap : 4096;
-    char *p;
-    if (need > (size_t)-1 / 2 - d->len) luaL_error(L, CLASS ": not enough memory");
-    while (cap < d->len + need) cap *= 2;
-    p = realloc(d->buf, cap);
-    if (!p) luaL_error(L, CLASS ": not enough memory");
-    d->buf = p;
-    d->cap = cap;
-  }
 }
 
 /* d:feed(bytes): the caller's bytes, whatever their size (it holds them
  * already); what the peer can make the demux keep beyond that is bounded
  * by the reader's limits. */
 static int l_feed(lua_State *L) {
-  ldemux *d = check(L);
+  demux *d = check(L);
   size_t n;
   const char *s = luaL_checklstring(L, 2, &n);
-  make_room(L, d, n);
-  if (n) memcpy(d->buf + d->len, s, n);
-  d->len += n;
-  d->bytes += n;
+  if (demux_feed(d, s, n) != 0) no_memory(L);
   return 0;
 }
 
@@ -138,31 +73,29 @@ static int l_feed(lua_State *L) {
  * holding more than the limits allow (then 0 bytes are read: call next()
  * first). */
 static int l_recv(lua_State *L) {
-  ldemux *d = check(L);
+  demux *d = check(L);
   int fd = (int)luaL_checkinteger(L, 2);
   lua_Integer max = luaL_optinteger(L, 3, 65536);
-  size_t held, room;
-  size_t got = 0;
+  size_t room = demux_room(d), got = 0;
+  char *to;
   int err = 0;
   luaL_argcheck(L, fd >= 0, 2, "file descriptor expected");
   luaL_argcheck(L, max >= 1 && max <= (1 << 30), 3, "between 1 and 2^30 bytes");
-  held = d->len - (d->pend ? d->pend_off : d->off);
-  room = keep_limit(d) > held ? keep_limit(d) - held : 0;
   if ((size_t)max < room) room = (size_t)max;
   if (room == 0) {
     lua_pushinteger(L, 0);
     return 1;
   }
-  make_room(L, d, room);
-  switch (tcp_recv(fd, d->buf + d->len, room, &got, &err)) {
+  to = demux_reserve(d, room);
+  if (!to) no_memory(L);
+  switch (tcp_recv(fd, to, room, &got, &err)) {
   case NET_OK:
     if (got == 0) {
       lua_pushnil(L);
       lua_pushliteral(L, "closed");
       return 2;
     }
-    d->len += got;
-    d->bytes += got;
+    demux_commit(d, got);
     lua_pushinteger(L, (lua_Integer)got);
     return 1;
   case NET_AGAIN: return vigi_sock_again(L);
@@ -170,109 +103,32 @@ static int l_recv(lua_State *L) {
   }
 }
 
-static void add_totals(totals *g, const rtp_track *t) {
-  g->lost += t->lost;
-  g->duplicates += t->duplicates;
-  g->bad += t->bad;
-  g->oversized += t->oversized;
-  g->unsupported += t->unsupported;
-  g->frames += t->frames;
-  if (t->peak > g->peak) g->peak = t->peak;
-}
-
-static void drop_track(ldemux *d, unsigned ch) {
-  dtrack *tr = d->tracks[ch];
-  if (!tr) return;
-  add_totals(&d->gone, &tr->t);
-  rtp_track_free(&tr->t);
-  free(tr->session);
-  free(tr);
-  d->tracks[ch] = NULL;
-  if (d->pend && d->pend_ch == ch) d->pend = 0;
-}
-
 static unsigned check_channel(lua_State *L, int i) {
-  lua_Integer ch = luaL_checkinteger(L, i);
-  luaL_argcheck(L, ch >= 0 && ch <= 255, i, "channel 0..255 expected");
-  return (unsigned)ch;
-}
-
-static int upper_eq(const char *s, const char *name) {
-  for (; *s && *name; s++, name++)
-    if ((*s >= 'a' && *s <= 'z' ? *s - 32 : *s) != *name) return 0;
-  return *s == *name;
-}
-
-/* Optional string field k of the table at t, or NULL. */
-static const char *opt_string(lua_State *L, int t, const char *k, size_t *len) {
-  const char *s;
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return NULL;
-  }
-  if (lua_type(L, -1) != LUA_TSTRING)
-    luaL_argerror(L, t, lua_pushfstring(L, "%s: string expected", k));
-  s = lua_tolstring(L, -1, len);
-  lua_pop(L, 1); /* still referenced by the table, so s stays valid */
-  return s;
+  return (unsigned)vigi_check_integer(L, i, 0, 255, "channel 0..255 expected");
 }
 
 static int l_track(lua_State *L) {
-  static const struct { const char *name; int codec, kind; } codecs[] = {
-    {"H264", RTP_H264, K_VIDEO}, {"H265", RTP_H265, K_VIDEO}, {"PCMA", RTP_PCMA, K_AUDIO},
-    {"PCMU", RTP_PCMU, K_AUDIO}, {"RAW", 0, K_DATA}
-  };
-  static const char *const names[] = {"H264", "H265", "PCMA", "PCMU", "raw"};
-  ldemux *d = check(L);
+  demux *d = check(L);
   unsigned ch = check_channel(L, 2);
-  const char *codec, *kind, *fmtp, *session;
-  size_t n, fmtp_len = 0, session_len = 0;
-  int c = -1, k, sets = 0;
+  const char *name, *kind, *fmtp, *session;
+  size_t fmtp_len, session_len;
+  int codec, sets = 0;
   lua_Integer clock;
-  dtrack *tr;
+  demux_track *tr;
   luaL_checktype(L, 3, LUA_TTABLE);
-  codec = opt_string(L, 3, "codec", &n);
-  for (k = 0; codec && k < 5; k++)
-    if (upper_eq(codec, codecs[k].name)) c = k;
-  if (c < 0) return luaL_argerror(L, 3, "codec: H264, H265, PCMA, PCMU or raw expected");
-  kind = opt_string(L, 3, "kind", &n);
-  if (kind) {
-    k = strcmp(kind, "video") == 0 ? K_VIDEO : strcmp(kind, "audio") == 0 ? K_AUDIO
-      : strcmp(kind, "data") == 0 ? K_DATA : 0;
-    if (k != codecs[c].kind) return luaL_argerror(L, 3, "kind: does not match the codec");
-  }
+  name = vigi_opt_string(L, 3, "codec", NULL);
+  codec = name ? demux_codec(name) : -1;
+  if (codec < 0) return luaL_argerror(L, 3, "codec: H264, H265, PCMA, PCMU or raw expected");
+  kind = vigi_opt_string(L, 3, "kind", NULL);
+  if (kind && strcmp(kind, demux_kind_name(demux_codec_kind(codec))) != 0)
+    return luaL_argerror(L, 3, "kind: does not match the codec");
   clock = vigi_opt_integer(L, 3, "clock", 0, 0, 0x7fffffff);
-  fmtp = opt_string(L, 3, "fmtp", &fmtp_len);
-  session = opt_string(L, 3, "session", &session_len);
-
-  tr = d->tracks[ch];
-  if (tr && tr->codec != codecs[c].codec) {
-    drop_track(d, ch);
-    tr = NULL;
-  }
-  if (!tr) {
-    tr = calloc(1, sizeof *tr);
-    if (!tr) return luaL_error(L, CLASS ": not enough memory");
-    rtp_track_init(&tr->t, codecs[c].codec ? codecs[c].codec : RTP_PCMA, (uint32_t)clock);
-    tr->t.max_frame = d->max_frame;
-    tr->codec = codecs[c].codec;
-    tr->kind = codecs[c].kind;
-    tr->name = names[c];
-    d->tracks[ch] = tr;
-  } else if (clock) {
-    tr->t.clock = (uint32_t)clock;
-  }
-  free(tr->session);
-  tr->session = NULL;
-  if (session) {
-    tr->session = malloc(session_len + 1);
-    if (!tr->session) return luaL_error(L, CLASS ": not enough memory");
-    memcpy(tr->session, session, session_len + 1);
-    tr->session_len = session_len;
-  }
-  if (fmtp && (tr->codec == RTP_H264 || tr->codec == RTP_H265)) {
-    sets = rtp_track_fmtp(&tr->t, fmtp, fmtp_len);
+  fmtp = vigi_opt_string(L, 3, "fmtp", &fmtp_len);
+  session = vigi_opt_string(L, 3, "session", &session_len);
+  tr = demux_track_set(d, ch, codec, (uint32_t)clock, session, session_len);
+  if (!tr) no_memory(L);
+  if (fmtp) {
+    sets = demux_track_fmtp(tr, fmtp, fmtp_len);
     if (sets < 0) {
       lua_pushinteger(L, -1 - sets);
       lua_pushliteral(L, "fmtp: malformed sprop parameter set");
@@ -284,80 +140,57 @@ static int l_track(lua_State *L) {
 }
 
 static int l_untrack(lua_State *L) {
-  ldemux *d = check(L);
-  drop_track(d, check_channel(L, 2));
+  demux *d = check(L);
+  demux_untrack(d, check_channel(L, 2));
   return 0;
 }
 
-static void set_str(lua_State *L, const char *k, const char *s, size_t n) {
-  lua_pushlstring(L, s, n);
-  lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
-static void push_common(lua_State *L, const dtrack *tr, unsigned ch) {
+static void push_common(lua_State *L, const demux_item *it) {
   lua_createtable(L, 0, 10);
-  lua_pushstring(L, tr->kind == K_VIDEO ? "video" : tr->kind == K_AUDIO ? "audio" : "data");
-  lua_setfield(L, -2, "kind");
-  set_int(L, "channel", (lua_Integer)ch);
-  if (tr->session) set_str(L, "session", tr->session, tr->session_len);
+  vigi_set_string(L, "kind", demux_kind_name(it->track->kind));
+  vigi_set_integer(L, "channel", (lua_Integer)it->channel);
+  if (it->track->session) vigi_set_lstring(L, "session", it->track->session, it->track->session_len);
 }
 
-static int push_frame(lua_State *L, const dtrack *tr, unsigned ch, const rtp_frame *f) {
-  push_common(L, tr, ch);
-  lua_pushstring(L, tr->name);
-  lua_setfield(L, -2, "codec");
-  lua_pushnumber(L, (lua_Number)f->pts);
-  lua_setfield(L, -2, "pts");
-  set_int(L, "timestamp", (lua_Integer)f->timestamp);
-  set_int(L, "seq", (lua_Integer)f->seq);
-  lua_pushboolean(L, f->keyframe);
-  lua_setfield(L, -2, "keyframe");
-  set_int(L, "lost", (lua_Integer)f->lost);
-  set_str(L, "data", (const char *)f->data, f->len);
+static int push_frame(lua_State *L, const demux_item *it) {
+  const rtp_frame *f = &it->frame;
+  push_common(L, it);
+  vigi_set_string(L, "codec", it->track->name);
+  vigi_set_number(L, "pts", (lua_Number)f->pts);
+  vigi_set_integer(L, "timestamp", (lua_Integer)f->timestamp);
+  vigi_set_integer(L, "seq", (lua_Integer)f->seq);
+  vigi_set_boolean(L, "keyframe", f->keyframe);
+  vigi_set_integer(L, "lost", (lua_Integer)f->lost);
+  vigi_set_lstring(L, "data", (const char *)f->data, f->len);
   return 1;
+}
+
+/* A header name, lower-cased, on the stack. */
+static void push_lower(lua_State *L, const char *s, size_t n) {
+  luaL_Buffer b;
+  size_t j;
+  luaL_buffinit(L, &b);
+  for (j = 0; j < n; j++) luaL_addchar(&b, (char)txt_lower((unsigned char)s[j]));
+  luaL_pushresult(&b);
 }
 
 static int push_message(lua_State *L, const sio_message *m) {
   size_t i;
   lua_createtable(L, 0, 8);
-  lua_pushliteral(L, "message");
-  lua_setfield(L, -2, "kind");
-  lua_pushboolean(L, m->is_response);
-  lua_setfield(L, -2, "response");
+  vigi_set_string(L, "kind", "message");
+  vigi_set_boolean(L, "response", m->is_response);
   if (m->is_response) {
-    set_int(L, "status", m->status);
-    set_str(L, "reason", m->reason ? m->reason : "", m->reason_len);
+    vigi_set_integer(L, "status", m->status);
+    vigi_set_lstring(L, "reason", m->reason ? m->reason : "", m->reason_len);
   } else {
-    set_str(L, "method", m->method, m->method_len);
-    set_str(L, "uri", m->uri, m->uri_len);
+    vigi_set_lstring(L, "method", m->method, m->method_len);
+    vigi_set_lstring(L, "uri", m->uri, m->uri_len);
   }
   lua_createtable(L, 0, (int)m->num_headers);
   for (i = 0; i < m->num_headers && i < SIO_MAX_HEADERS; i++) {
-    char name[64];
     const sio_header *h = &m->headers[i];
-    size_t j, n = h->name_len < sizeof name ? h->name_len : sizeof name;
-    luaL_Buffer b;
-    /* Lower-cased; the first of a repeated header wins, as in
-     * sio_header_value. */
-    if (h->name_len > sizeof name) {
-      luaL_buffinit(L, &b);
-      for (j = 0; j < h->name_len; j++) {
-        char c = h->name[j];
-        luaL_addchar(&b, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
-      }
-      luaL_pushresult(&b);
-    } else {
-      for (j = 0; j < n; j++) {
-        char c = h->name[j];
-        name[j] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-      }
-      lua_pushlstring(L, name, n);
-    }
+    /* The first of a repeated header wins, as in sio_header_value. */
+    push_lower(L, h->name, h->name_len);
     lua_pushvalue(L, -1);
     lua_rawget(L, -3);
     if (!lua_isnil(L, -1)) {
@@ -369,145 +202,86 @@ static int push_message(lua_State *L, const sio_message *m) {
     lua_rawset(L, -3);
   }
   lua_setfield(L, -2, "headers");
-  set_str(L, "body", m->body ? m->body : "", m->body_len);
+  vigi_set_lstring(L, "body", m->body ? m->body : "", m->body_len);
   return 1;
 }
 
-static int push_error(lua_State *L, const ldemux *d) {
-  lua_pushnil(L);
-  lua_pushliteral(L, "protocol");
-  lua_pushfstring(L, "stream: %s (%s)", d->r.why ? d->r.why : "malformed", sio_strerror(d->r.err));
-  return 3;
-}
-
 static int l_next(lua_State *L) {
-  ldemux *d = check(L);
-  for (;;) {
-    sio_message msg;
-    sio_frame fr;
-    rtp_frame f;
-    size_t used = 0;
-    dtrack *tr;
-    int rc;
-    if (d->pend) {
-      tr = d->tracks[d->pend_ch];
-      rc = rtp_track_push(&tr->t, (const unsigned char *)d->buf + d->pend_off, d->pend_len, &f);
-      if (rc != RTP_FRAME_RETRY) d->pend = 0;
-      if (rc != RTP_NONE) return push_frame(L, tr, d->pend_ch, &f);
-      continue;
-    }
-    rc = sio_feed(&d->r, d->buf + d->off, d->len - d->off, &used, &msg, &fr);
-    if (rc < 0) return push_error(L, d);
-    d->off += used;
-    if (rc == SIO_MESSAGE) {
-      d->messages++;
-      return push_message(L, &msg);
-    }
-    if (rc != SIO_FRAME) {
-      lua_pushnil(L);
-      return 1;
-    }
-    tr = d->tracks[fr.channel & 255];
-    if (!tr) {
-      d->stray++;
-      continue;
-    }
-    if (tr->kind == K_DATA) {
-      d->data_items++;
-      push_common(L, tr, fr.channel);
-      set_str(L, "data", (const char *)fr.data, fr.len);
-      return 1;
-    }
-    rc = rtp_track_push(&tr->t, fr.data, fr.len, &f);
-    if (rc == RTP_FRAME_RETRY) {
-      d->pend = 1;
-      d->pend_ch = fr.channel & 255;
-      d->pend_off = (size_t)((const char *)fr.data - d->buf);
-      d->pend_len = fr.len;
-    }
-    if (rc != RTP_NONE) return push_frame(L, tr, fr.channel, &f);
+  demux *d = check(L);
+  demux_item it;
+  switch (demux_next(d, &it)) {
+  case DEMUX_MESSAGE: return push_message(L, &it.msg);
+  case DEMUX_FRAME: return push_frame(L, &it);
+  case DEMUX_RAW:
+    push_common(L, &it);
+    vigi_set_lstring(L, "data", (const char *)it.data, it.len);
+    return 1;
+  case DEMUX_NONE: lua_pushnil(L); return 1;
+  default:
+    lua_pushnil(L);
+    lua_pushliteral(L, "protocol");
+    lua_pushfstring(L, "stream: %s (%s)", d->r.why ? d->r.why : "malformed", sio_strerror(d->r.err));
+    return 3;
   }
 }
 
 static int l_push(lua_State *L) {
-  ldemux *d = check(L);
+  demux *d = check(L);
   unsigned ch = check_channel(L, 2);
   size_t len;
   const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 3, &len);
-  dtrack *tr = d->tracks[ch];
-  rtp_frame f;
-  int rc, n = 0;
-  /* A packet waiting in the buffer for this track goes first: order. */
-  if (!tr || tr->kind == K_DATA || (d->pend && d->pend_ch == ch)) return 0;
-  rc = rtp_track_push(&tr->t, p, len, &f);
-  if (rc != RTP_NONE) n += push_frame(L, tr, ch, &f);
+  demux_item it;
+  int rc = demux_push(d, ch, p, len, &it), n = 0;
+  if (rc != RTP_NONE) n += push_frame(L, &it);
   if (rc == RTP_FRAME_RETRY) {
     /* The pending unit is out (its bytes copied into the string); the
      * packet itself is taken now. */
-    rc = rtp_track_push(&tr->t, p, len, &f);
-    if (rc != RTP_NONE) n += push_frame(L, tr, ch, &f);
+    rc = demux_push(d, ch, p, len, &it);
+    if (rc != RTP_NONE) n += push_frame(L, &it);
   }
   return n;
 }
 
-static totals sum(const ldemux *d) {
-  totals g = d->gone;
-  int i;
-  for (i = 0; i < 256; i++)
-    if (d->tracks[i]) add_totals(&g, &d->tracks[i]->t);
-  return g;
-}
-
 static int l_stats(lua_State *L) {
-  ldemux *d = check(L);
-  totals g = sum(d);
+  demux *d = check(L);
+  demux_counts g = demux_track_counts(d);
   lua_createtable(L, 0, 12);
-  set_int(L, "garbage", (lua_Integer)d->r.garbage);
-  set_int(L, "stray", (lua_Integer)d->stray);
-  set_int(L, "lost", (lua_Integer)g.lost);
-  set_int(L, "duplicates", (lua_Integer)g.duplicates);
-  set_int(L, "bad_rtp", (lua_Integer)g.bad);
-  set_int(L, "oversized", (lua_Integer)g.oversized);
-  set_int(L, "unsupported", (lua_Integer)g.unsupported);
-  set_int(L, "frames", (lua_Integer)g.frames);
-  set_int(L, "data", (lua_Integer)d->data_items);
-  set_int(L, "messages", (lua_Integer)d->messages);
-  set_int(L, "bytes", (lua_Integer)d->bytes);
+  vigi_set_integer(L, "garbage", (lua_Integer)d->r.garbage);
+  vigi_set_integer(L, "stray", (lua_Integer)d->stray);
+  vigi_set_integer(L, "lost", (lua_Integer)g.lost);
+  vigi_set_integer(L, "duplicates", (lua_Integer)g.duplicates);
+  vigi_set_integer(L, "bad_rtp", (lua_Integer)g.bad);
+  vigi_set_integer(L, "oversized", (lua_Integer)g.oversized);
+  vigi_set_integer(L, "unsupported", (lua_Integer)g.unsupported);
+  vigi_set_integer(L, "frames", (lua_Integer)g.frames);
+  vigi_set_integer(L, "data", (lua_Integer)d->data_items);
+  vigi_set_integer(L, "messages", (lua_Integer)d->messages);
+  vigi_set_integer(L, "bytes", (lua_Integer)d->bytes);
   return 1;
 }
 
 static int l_buffered(lua_State *L) {
-  ldemux *d = check(L);
-  lua_pushinteger(L, (lua_Integer)(d->len - d->off));
+  lua_pushinteger(L, (lua_Integer)demux_buffered(check(L)));
   return 1;
 }
 
 static int l_peak(lua_State *L) {
-  ldemux *d = check(L);
-  lua_pushinteger(L, (lua_Integer)sum(d).peak);
+  lua_pushinteger(L, (lua_Integer)demux_track_counts(check(L)).peak);
   return 1;
 }
 
 static int l_close(lua_State *L) {
-  ldemux *d = luaL_checkudata(L, 1, CLASS);
-  unsigned i;
-  for (i = 0; i < 256; i++) drop_track(d, i);
-  free(d->buf);
-  d->buf = NULL;
-  d->len = d->cap = d->off = 0;
-  d->closed = 1;
+  ldemux *x = vigi_closing(L, CLASS);
+  if (x) demux_free(&x->d);
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
-  ldemux *d = luaL_checkudata(L, 1, CLASS);
+  ldemux *x = vigi_tostring_open(L, CLASS);
   int i, n = 0;
-  if (d->closed) {
-    lua_pushliteral(L, CLASS "{closed}");
-    return 1;
-  }
-  for (i = 0; i < 256; i++) n += d->tracks[i] != NULL;
-  lua_pushfstring(L, CLASS "{tracks=%d, buffered=%d}", n, (int)(d->len - d->off));
+  if (!x) return 1;
+  for (i = 0; i < DEMUX_CHANNELS; i++) n += x->d.tracks[i] != NULL;
+  lua_pushfstring(L, CLASS "{tracks=%d, buffered=%d}", n, (int)demux_buffered(&x->d));
   return 1;
 }
 

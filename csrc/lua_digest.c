@@ -2,24 +2,27 @@
  *
  *   core.digest_challenge(www_authenticate_value)
  *     -> { realm=, nonce=, opaque=?, qop="auth"|nil,
- *          algorithm="MD5"|"MD5-sess"|"SHA-256"|"SHA-256-sess", stale=bool }
+ *          algorithm="MD5"|"MD5-sess"|"SHA-256"|"SHA-256-sess",
+ *          has_algorithm=bool, stale=bool }
  *     -> nil, message
  *   core.digest_authorization{ username=, password=, realm=, nonce=, uri=,
  *       method=, algorithm=?, qop=?, nc=?, cnonce=?, opaque=? }
  *     -> the Authorization header value
  *     -> nil, message
  *
- * algorithm is written out only when given (pass the challenge's, which
- * is always set: "MD5" when the camera named none). With qop = "auth", nc
+ * A challenge's algorithm is always set ("MD5" when the camera named
+ * none); has_algorithm says whether the camera named it. algorithm is
+ * written out in the answer only when given: pass the challenge's when
+ * has_algorithm is true. With qop = "auth", nc
  * (default 1) and cnonce (default: 16 fresh random hex digits) go with
  * it; the caller counts nc up per request on the same nonce. A field of
  * the wrong type raises, naming the field; a value digest.c refuses
  * (too long, a control character, an unknown algorithm or qop) returns
  * nil and a message that names the field, never a value: the password
  * never appears in an error. */
-#include "compat.h"
 #include "crypto.h"
 #include "digest.h"
+#include "lua_aux.h"
 
 #include <string.h>
 
@@ -35,52 +38,27 @@ static int l_challenge(lua_State *L) {
   digest_challenge c;
   const char *why = NULL;
   if (digest_parse_challenge(s, len, &c, &why) != 0) return fail(L, why);
-  lua_createtable(L, 0, 6);
-  lua_pushstring(L, c.realm);
-  lua_setfield(L, -2, "realm");
-  lua_pushstring(L, c.nonce);
-  lua_setfield(L, -2, "nonce");
-  if (c.has_opaque) {
-    lua_pushstring(L, c.opaque);
-    lua_setfield(L, -2, "opaque");
-  }
-  if (c.qop_auth) {
-    lua_pushliteral(L, "auth");
-    lua_setfield(L, -2, "qop");
-  }
-  lua_pushstring(L, digest_algorithm_name(c.algorithm));
-  lua_setfield(L, -2, "algorithm");
-  lua_pushboolean(L, c.stale);
-  lua_setfield(L, -2, "stale");
+  lua_createtable(L, 0, 7);
+  vigi_set_string(L, "realm", c.realm);
+  vigi_set_string(L, "nonce", c.nonce);
+  if (c.has_opaque) vigi_set_string(L, "opaque", c.opaque);
+  if (c.qop_auth) vigi_set_string(L, "qop", "auth");
+  vigi_set_string(L, "algorithm", digest_algorithm_name(c.algorithm));
+  vigi_set_boolean(L, "has_algorithm", c.has_algorithm);
+  vigi_set_boolean(L, "stale", c.stale);
   return 1;
 }
 
-/* String field k of the table at index 1; NULL when absent and optional.
- * The value stays alive in the table while the call runs. The error
- * names the field and the type found, not the value. */
+/* String field k of the table at index 1, for digest.c's C strings (a NUL
+ * inside is refused); NULL when absent and optional. */
 static const char *str_field(lua_State *L, const char *k, int required) {
-  const char *v;
-  size_t len;
-  int t;
-  lua_getfield(L, 1, k);
-  t = lua_type(L, -1);
-  if (t == LUA_TNIL && !required) {
-    lua_pop(L, 1);
-    return NULL;
-  }
-  if (t != LUA_TSTRING)
-    luaL_argerror(L, 1, lua_pushfstring(L, "%s: string expected, got %s", k, lua_typename(L, t)));
-  v = lua_tolstring(L, -1, &len);
-  if (strlen(v) != len) luaL_argerror(L, 1, lua_pushfstring(L, "%s: string holds a NUL byte", k));
-  lua_pop(L, 1); /* the table still holds the string */
-  return v;
+  return vigi_string_field(L, 1, k, NULL, required, 1);
 }
 
 static int l_authorization(lua_State *L) {
   digest_request q;
   char out[DIGEST_MAX_AUTHORIZATION], cnonce[DIGEST_CNONCE_LEN + 1];
   const char *alg, *qop, *why = NULL;
-  lua_Number nc = 1;
   int n;
   luaL_checktype(L, 1, LUA_TTABLE);
   memset(&q, 0, sizeof q);
@@ -94,16 +72,7 @@ static int l_authorization(lua_State *L) {
   q.cnonce = str_field(L, "cnonce", 0);
   alg = str_field(L, "algorithm", 0);
   qop = str_field(L, "qop", 0);
-  lua_getfield(L, 1, "nc");
-  if (!lua_isnil(L, -1)) {
-    nc = lua_tonumber(L, -1);
-    /* Range first (it also refuses NaN): the whole-number test casts. */
-    if (lua_type(L, -1) != LUA_TNUMBER || !(nc >= 1 && nc <= 4294967295.0) ||
-        nc != (lua_Number)(unsigned long long)nc)
-      luaL_argerror(L, 1, "nc: integer in 1..0xffffffff expected");
-  }
-  lua_pop(L, 1);
-  q.nc = (unsigned long)nc;
+  q.nc = (unsigned long)vigi_opt_integer(L, 1, "nc", 1, 1, 0xffffffffLL);
   q.algorithm = DIGEST_MD5;
   if (alg) {
     q.algorithm = digest_algorithm_parse(alg, strlen(alg));

@@ -11,7 +11,7 @@
  * blocks. */
 #include "compat.h"
 #include "http.h"
-#include "lua_opts.h"
+#include "lua_aux.h"
 
 #include <string.h>
 

@@ -8,16 +8,13 @@
  *       -> "reply", { serial=, flags=, result=, payload=, bare_magic= }
  *       -> "unsupported", { serial=, flags= }
  *       -> nil, reason   (odp_strerror's names: "crc", "short", ...) */
-#include "compat.h"
-#include "lua_opts.h"
+#include "lua_aux.h"
 #include "odp.h"
 
 #include <string.h>
 
 static uint32_t check_serial(lua_State *L, int i) {
-  lua_Integer s = luaL_checkinteger(L, i);
-  luaL_argcheck(L, s >= 0 && s <= 0xFFFFFFFFLL, i, "serial out of range 0..2^32-1");
-  return (uint32_t)s;
+  return (uint32_t)vigi_check_integer(L, i, 0, 0xFFFFFFFFLL, "serial out of range 0..2^32-1");
 }
 
 static int l_request(lua_State *L) {
@@ -53,19 +50,12 @@ static int l_reply(lua_State *L) {
     p.result = (uint8_t)vigi_opt_integer(L, 4, "result", p.result, 0, 0xFF);
     p.version = (uint8_t)vigi_opt_integer(L, 4, "version", p.version, 0, 0xFF);
     p.opcode = (uint16_t)vigi_opt_integer(L, 4, "opcode", p.opcode, 0, 0xFFFF);
-    lua_getfield(L, 4, "bare_magic");
-    p.bare_magic = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    p.bare_magic = vigi_opt_boolean(L, 4, "bare_magic", 0);
   }
   pkt = vigi_newuserdata(L, ODP_HEADER_LEN + p.payload_len);
   n = odp_encode(pkt, ODP_HEADER_LEN + p.payload_len, &p);
   lua_pushlstring(L, (const char *)pkt, n);
   return 1;
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
 }
 
 static int l_decode(lua_State *L) {
@@ -80,14 +70,12 @@ static int l_decode(lua_State *L) {
   }
   lua_pushstring(L, rc == ODP_OK ? "reply" : "unsupported");
   lua_createtable(L, 0, 5);
-  set_int(L, "serial", p.serial);
-  set_int(L, "flags", p.flags);
+  vigi_set_integer(L, "serial", p.serial);
+  vigi_set_integer(L, "flags", p.flags);
   if (rc == ODP_OK) {
-    set_int(L, "result", p.result);
-    lua_pushlstring(L, (const char *)p.payload, p.payload_len);
-    lua_setfield(L, -2, "payload");
-    lua_pushboolean(L, p.bare_magic);
-    lua_setfield(L, -2, "bare_magic");
+    vigi_set_integer(L, "result", p.result);
+    vigi_set_lstring(L, "payload", (const char *)p.payload, p.payload_len);
+    vigi_set_boolean(L, "bare_magic", p.bare_magic);
   }
   return 2;
 }

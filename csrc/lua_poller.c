@@ -18,8 +18,7 @@
  *
  * Waiting here is the runner's, through wait.lua's design: nothing else
  * calls p:wait. Linux (epoll). */
-#include "compat.h"
-#include "lua_opts.h"
+#include "lua_aux.h"
 #include "lua_sock.h"
 
 #include <errno.h>
@@ -32,19 +31,14 @@
 #define BATCH 256
 
 typedef struct {
+  vigi_object o;
   int ep;
 } lpoller;
 
-static lpoller *check(lua_State *L) {
-  lpoller *p = luaL_checkudata(L, 1, CLASS);
-  if (p->ep < 0) luaL_error(L, CLASS ": used after close");
-  return p;
-}
+static lpoller *check(lua_State *L) { return vigi_checkopen(L, 1, CLASS); }
 
 static int l_new(lua_State *L) {
-  lpoller *p = vigi_newuserdata(L, sizeof *p);
-  p->ep = -1;
-  luaL_setmetatable(L, CLASS);
+  lpoller *p = vigi_newobject(L, CLASS, sizeof *p);
   p->ep = epoll_create1(EPOLL_CLOEXEC);
   if (p->ep < 0) return vigi_sock_fail(L, errno);
   return 1;
@@ -109,16 +103,14 @@ static int l_fd(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-  lpoller *p = luaL_checkudata(L, 1, CLASS);
-  if (p->ep >= 0) close(p->ep);
-  p->ep = -1;
+  lpoller *p = vigi_closing(L, CLASS);
+  if (p && p->ep >= 0) close(p->ep);
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
-  lpoller *p = luaL_checkudata(L, 1, CLASS);
-  if (p->ep < 0) lua_pushliteral(L, CLASS "{closed}");
-  else lua_pushfstring(L, CLASS "{epoll %d}", p->ep);
+  lpoller *p = vigi_tostring_open(L, CLASS);
+  if (p) lua_pushfstring(L, CLASS "{epoll %d}", p->ep);
   return 1;
 }
 

@@ -9,7 +9,7 @@
  * Closing a lookup that still runs gives it up: the caller goes on at
  * once, and the thread ends by itself when the system's resolver returns
  * (resolve.h). Nothing here blocks. */
-#include "compat.h"
+#include "lua_aux.h"
 #include "lua_sock.h"
 #include "net.h"
 #include "resolve.h"
@@ -20,16 +20,13 @@
 #define CLASS "vigi.resolve"
 
 typedef struct {
+  vigi_object o;
   int fd;
   int done; /* the result was read (once) */
   char name[256];
 } lresolve;
 
-static lresolve *check(lua_State *L) {
-  lresolve *r = luaL_checkudata(L, 1, CLASS);
-  if (r->fd < 0) luaL_error(L, CLASS ": used after close");
-  return r;
-}
+static lresolve *check(lua_State *L) { return vigi_checkopen(L, 1, CLASS); }
 
 /* core.resolve(name) */
 static int l_resolve(lua_State *L) {
@@ -42,13 +39,10 @@ static int l_resolve(lua_State *L) {
     lua_pushliteral(L, "not a host name");
     return 2;
   }
-  /* The object exists before the thread, so that __gc closes its end
-   * even if something raises in between. */
-  r = vigi_newuserdata(L, sizeof *r);
+  /* The object exists before the thread (vigi_newobject). */
+  r = vigi_newobject(L, CLASS, sizeof *r);
   r->fd = -1;
-  r->done = 0;
   memcpy(r->name, name, n + 1);
-  luaL_setmetatable(L, CLASS);
   if (resolve_start(name, NULL, &r->fd, &why) != 0) {
     lua_pushnil(L);
     lua_pushstring(L, why);
@@ -84,15 +78,14 @@ static int l_waitset(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-  lresolve *r = luaL_checkudata(L, 1, CLASS);
-  resolve_close(r->fd); /* safe twice: -1 after the first */
-  r->fd = -1;
+  lresolve *r = vigi_closing(L, CLASS);
+  if (r) resolve_close(r->fd);
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
   lresolve *r = luaL_checkudata(L, 1, CLASS);
-  lua_pushfstring(L, CLASS "{%s%s}", r->name, r->fd < 0 ? ", closed" : r->done ? ", done" : "");
+  lua_pushfstring(L, CLASS "{%s%s}", r->name, r->o.closed || r->fd < 0 ? ", closed" : r->done ? ", done" : "");
   return 1;
 }
 

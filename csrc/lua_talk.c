@@ -8,21 +8,15 @@
  *
  * ssrc, seq and timestamp are random when not given (RFC 3550 wants
  * random starts). */
-#include "compat.h"
 #include "crypto.h"
 #include "g711.h"
-#include "lua_opts.h"
+#include "lua_aux.h"
 #include "rtp.h"
 
 #include <stdint.h>
 #include <string.h>
 
 #define TALK "vigi.talk_packer"
-
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
 
 /* ---- G.711 ------------------------------------------------------------ */
 
@@ -65,13 +59,14 @@ static int l_g711_decode(lua_State *L) {
 /* ---- talk packer ------------------------------------------------------- */
 
 typedef struct {
+  vigi_object o;
   rtp_talk k;
   size_t samples;
   size_t rest_len;
   unsigned char rest[1]; /* samples bytes: an incomplete packet */
 } ltalk;
 
-static ltalk *check_talk(lua_State *L) { return luaL_checkudata(L, 1, TALK); }
+static ltalk *check_talk(lua_State *L) { return vigi_checkopen(L, 1, TALK); }
 
 static lua_Integer random_or(lua_State *L, const char *k, lua_Integer max) {
   uint32_t r = 0;
@@ -111,9 +106,7 @@ static int l_talk_new(lua_State *L) {
   ssrc = random_or(L, "ssrc", 0xffffffff);
   seq = random_or(L, "seq", 0xffff);
   ts = random_or(L, "timestamp", 0xffffffff);
-  p = vigi_newuserdata(L, sizeof *p + (size_t)samples);
-  memset(p, 0, sizeof *p);
-  luaL_setmetatable(L, TALK);
+  p = vigi_newobject(L, TALK, sizeof *p + (size_t)samples);
   p->k.channel = (unsigned)channel;
   p->k.pt = ulaw ? 0 : 8;
   p->k.ssrc = (uint32_t)ssrc;
@@ -170,11 +163,11 @@ static int l_talk_flush(lua_State *L) {
 static int l_talk_state(lua_State *L) {
   ltalk *p = check_talk(L);
   lua_createtable(L, 0, 6);
-  set_int(L, "seq", p->k.seq);
-  set_int(L, "timestamp", (lua_Integer)p->k.timestamp);
-  set_int(L, "packets", (lua_Integer)p->k.packets);
-  set_int(L, "ssrc", (lua_Integer)p->k.ssrc);
-  set_int(L, "buffered", (lua_Integer)p->rest_len);
+  vigi_set_integer(L, "seq", p->k.seq);
+  vigi_set_integer(L, "timestamp", (lua_Integer)p->k.timestamp);
+  vigi_set_integer(L, "packets", (lua_Integer)p->k.packets);
+  vigi_set_integer(L, "ssrc", (lua_Integer)p->k.ssrc);
+  vigi_set_integer(L, "buffered", (lua_Integer)p->rest_len);
   return 1;
 }
 

@@ -14,7 +14,7 @@
  * are IPv4 dotted quads; anything else is a programming mistake and
  * raises, like a bad port. Network failures return nil and strerror's
  * text. Nothing here blocks. */
-#include "compat.h"
+#include "lua_aux.h"
 #include "lua_sock.h"
 #include "tcp.h"
 
@@ -29,6 +29,7 @@
 #define RECV_MAX 65536
 
 typedef struct {
+  vigi_object o;
   int fd;
   int connected;   /* tcp_connected() said so once: no need to ask again */
   int connect_err; /* how the connect failed; the kernel says it only once */
@@ -37,11 +38,7 @@ typedef struct {
   char buf[RECV_MAX];
 } ltcp;
 
-static ltcp *check(lua_State *L) {
-  ltcp *t = luaL_checkudata(L, 1, CLASS);
-  if (t->fd < 0) luaL_error(L, CLASS ": used after close");
-  return t;
-}
+static ltcp *check(lua_State *L) { return vigi_checkopen(L, 1, CLASS); }
 
 /* core.tcp_connect(ip, port) */
 static int l_connect(lua_State *L) {
@@ -51,17 +48,12 @@ static int l_connect(lua_State *L) {
   int err = 0, rc;
   if (net_ipv4_parse(luaL_checkstring(L, 1), &ip) != 0)
     return luaL_argerror(L, 1, "not an IPv4 dotted quad");
-  port = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, port >= 1 && port <= 65535, 2, "port out of range 1..65535");
-  /* The object exists before the socket, so that __gc closes it even if
-   * something raises in between. */
-  t = vigi_newuserdata(L, sizeof *t);
+  port = vigi_check_integer(L, 2, 1, 65535, "port out of range 1..65535");
+  /* The object exists before the socket (vigi_newobject). */
+  t = vigi_newobject(L, CLASS, sizeof *t);
   t->fd = -1;
-  t->connected = 0;
-  t->connect_err = 0;
   t->ip = ip;
   t->port = (unsigned)port;
-  luaL_setmetatable(L, CLASS);
   rc = tcp_connect(ip, (unsigned)port, &t->fd, &err);
   if (rc == NET_ERROR) return vigi_sock_fail(L, err);
   t->connected = rc == NET_OK;
@@ -152,19 +144,15 @@ static int l_fd(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-  ltcp *t = luaL_checkudata(L, 1, CLASS);
-  tcp_close(t->fd); /* safe twice: -1 after the first */
-  t->fd = -1;
+  ltcp *t = vigi_closing(L, CLASS);
+  if (t) tcp_close(t->fd);
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
-  ltcp *t = luaL_checkudata(L, 1, CLASS);
+  ltcp *t = vigi_tostring_open(L, CLASS);
   char s[INET_ADDRSTRLEN];
-  if (t->fd < 0) {
-    lua_pushliteral(L, CLASS "{closed}");
-    return 1;
-  }
+  if (!t) return 1;
   net_ipv4_format(t->ip, s, sizeof s);
   lua_pushfstring(L, CLASS "{%s:%d%s}", s, (int)t->port,
                   t->connect_err ? ", failed" : t->connected ? "" : ", connecting");

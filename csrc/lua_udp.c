@@ -10,8 +10,7 @@
  *
  * Addresses are IPv4 dotted quads; anything else is a programming mistake
  * and raises. Nothing here blocks. */
-#include "compat.h"
-#include "lua_opts.h"
+#include "lua_aux.h"
 #include "lua_sock.h"
 #include "net.h"
 
@@ -28,15 +27,12 @@
 /* The receive buffer lives in the object: one allocation per socket, none
  * per datagram. */
 typedef struct {
+  vigi_object o;
   int fd;
   char buf[RECV_MAX];
 } ludp;
 
-static ludp *check(lua_State *L) {
-  ludp *u = luaL_checkudata(L, 1, CLASS);
-  if (u->fd < 0) luaL_error(L, CLASS ": used after close");
-  return u;
-}
+static ludp *check(lua_State *L) { return vigi_checkopen(L, 1, CLASS); }
 
 static int push_addr(lua_State *L, struct in_addr ip) {
   char s[INET_ADDRSTRLEN];
@@ -55,8 +51,7 @@ static int l_new(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     struct in_addr ip;
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "broadcast");
-    o.broadcast = lua_toboolean(L, -1);
+    o.broadcast = vigi_opt_boolean(L, 1, "broadcast", 0);
     /* The address string stays on the stack (so stays alive) until the
      * socket is bound. */
     lua_getfield(L, 1, "address");
@@ -68,9 +63,7 @@ static int l_new(lua_State *L) {
     o.port = (unsigned)vigi_opt_integer(L, 1, "port", 0, 0, 65535);
     o.rcvbuf = (int)vigi_opt_integer(L, 1, "rcvbuf", o.rcvbuf, 0, 1 << 30);
   }
-  u = vigi_newuserdata(L, sizeof *u);
-  u->fd = -1;
-  luaL_setmetatable(L, CLASS);
+  u = vigi_newobject(L, CLASS, sizeof *u);
   u->fd = net_udp_open(&o, &err);
   if (u->fd < 0) return vigi_sock_fail(L, err);
   return 1;
@@ -84,18 +77,12 @@ static struct in_addr check_ip(lua_State *L, int i) {
   return ip;
 }
 
-static unsigned check_port(lua_State *L, int i) {
-  lua_Integer p = luaL_checkinteger(L, i);
-  luaL_argcheck(L, p >= 1 && p <= 65535, i, "port out of range 1..65535");
-  return (unsigned)p;
-}
-
 static int l_sendto(lua_State *L) {
   ludp *u = check(L);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   struct in_addr ip = check_ip(L, 3);
-  unsigned port = check_port(L, 4);
+  unsigned port = (unsigned)vigi_check_integer(L, 4, 1, 65535, "port out of range 1..65535");
   int err = 0;
   switch (net_sendto(u->fd, data, len, ip, port, &err)) {
   case NET_OK: lua_pushboolean(L, 1); return 1;
@@ -145,18 +132,18 @@ static int l_fd(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-  ludp *u = luaL_checkudata(L, 1, CLASS);
-  if (u->fd >= 0) close(u->fd); /* safe twice: -1 after the first */
-  u->fd = -1;
+  ludp *u = vigi_closing(L, CLASS);
+  if (u && u->fd >= 0) close(u->fd);
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
-  ludp *u = luaL_checkudata(L, 1, CLASS);
+  ludp *u = vigi_tostring_open(L, CLASS);
   struct in_addr ip;
   unsigned port;
   int err;
   char s[INET_ADDRSTRLEN];
+  if (!u) return 1;
   if (u->fd < 0 || net_sockname(u->fd, &ip, &port, &err) != 0) {
     lua_pushstring(L, CLASS "{closed}");
     return 1;

@@ -11,6 +11,7 @@
 
 #include "text.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { S_PREAMBLE, S_DELIM, S_HEADERS, S_BODY };
@@ -332,6 +333,83 @@ const char *mp_strerror(int code) {
   case MP_DONE: return "done";
   case MP_EPROTO: return "protocol";
   case MP_ETOOBIG: return "too_big";
+  case MP_ENOMEM: return "no_memory";
   default: return "unknown";
   }
+}
+
+/* ---- stream ------------------------------------------------------------- */
+
+int mp_stream_init(mp_stream *s, const char *boundary) {
+  memset(s, 0, sizeof *s);
+  return mp_init(&s->r, boundary);
+}
+
+void mp_stream_free(mp_stream *s) {
+  free(s->buf);
+  s->buf = NULL;
+  s->len = s->cap = 0;
+  s->src = NULL;
+}
+
+size_t mp_stream_buffered(const mp_stream *s) { return s->len; }
+
+/* The most a stream keeps between feeds: mp_feed never leaves more
+ * unconsumed (see multipart.h). */
+static size_t keep_limit(const mp_reader *r) { return max_header(r) + r->max_part + MP_MAX_BOUNDARY + 8; }
+
+static int reserve(mp_stream *s, size_t need) {
+  char *p;
+  size_t cap = s->cap ? s->cap : 256;
+  if (need <= s->cap) return 0;
+  while (cap < need) cap = cap * 2 > cap ? cap * 2 : need;
+  p = realloc(s->buf, cap);
+  if (!p) return MP_ENOMEM;
+  s->buf = p;
+  s->cap = cap;
+  return 0;
+}
+
+int mp_stream_feed(mp_stream *s, const char *data, size_t n) {
+  if (s->r.err < 0) return s->r.err;
+  if (s->len == 0) { /* nothing kept: read the caller's bytes in place */
+    s->src = data;
+    s->srclen = n;
+  } else {
+    if (n > (size_t)-1 - s->len || reserve(s, s->len + n) != 0) return MP_ENOMEM;
+    if (n) memcpy(s->buf + s->len, data, n);
+    s->len += n;
+    s->src = s->buf;
+    s->srclen = s->len;
+  }
+  s->off = 0;
+  return 0;
+}
+
+int mp_stream_next(mp_stream *s, mp_part *part) {
+  size_t used, rest;
+  int rc;
+  if (!s->src) return s->r.err < 0 || s->r.err == MP_DONE ? s->r.err : MP_NEED_MORE;
+  rc = mp_feed(&s->r, s->src + s->off, s->srclen - s->off, &used, part);
+  if (rc == MP_PART) {
+    s->off += used;
+    return rc;
+  }
+  /* Every byte fed is read: keep the rest of an incomplete part. */
+  if (rc >= 0) s->off += used;
+  rest = s->srclen - s->off;
+  if (rc < 0) {
+    rest = 0;
+  } else if (rest > keep_limit(&s->r)) {
+    rc = fail(&s->r, MP_ETOOBIG, "more held than the limits allow");
+    rest = 0;
+  } else if (s->src == s->buf) {
+    memmove(s->buf, s->buf + s->off, rest);
+  } else if (rest) {
+    if (reserve(s, rest) != 0) rc = MP_ENOMEM;
+    else memcpy(s->buf, s->src + s->off, rest);
+  }
+  s->len = rc == MP_ENOMEM ? 0 : rest;
+  s->src = NULL;
+  return rc;
 }

@@ -25,8 +25,9 @@
  * it arrives, not one interval later.
  *
  * Sans-IO, plain C (no lua.h), no allocation: the reader is a fixed-size
- * struct; parts point into the caller's buffer. Fuzzed by
- * fuzz/multipart_feed.c. */
+ * struct; parts point into the caller's buffer. mp_stream (below) is the
+ * reader with a buffer of its own. Fuzzed by fuzz/multipart_feed.c,
+ * tested by spec/c/multipart_test.c. */
 #ifndef VIGI_MULTIPART_H
 #define VIGI_MULTIPART_H
 
@@ -54,8 +55,9 @@ enum {
   MP_EPROTO = -1,   /* not a multipart stream: something else where a
                        delimiter line belongs, a header line without ':',
                        a bad or conflicting Content-Length */
-  MP_ETOOBIG = -2   /* a body over max_part, a header block (or preamble
+  MP_ETOOBIG = -2,  /* a body over max_part, a header block (or preamble
                        line) over max_header */
+  MP_ENOMEM = -3    /* mp_stream only: an allocation failed */
 };
 
 /* One part. The pointers point into the buf given to the mp_feed() call
@@ -137,7 +139,54 @@ int mp_init(mp_reader *r, const char *boundary);
 int mp_feed(mp_reader *r, const char *buf, size_t len, size_t *consumed, mp_part *part);
 
 /* Short stable name of a result: "need_more", "part", "done", "protocol",
- * "too_big"; "unknown" for anything else. */
+ * "too_big", "no_memory"; "unknown" for anything else. */
 const char *mp_strerror(int code);
+
+/* ---- a stream: the reader and the bytes it has not finished -----------
+ *
+ * mp_feed() leaves the bytes of an incomplete part with its caller; an
+ * mp_stream keeps them itself, so that its caller hands over what the
+ * socket gave and takes whole parts:
+ *
+ *   mp_stream s; mp_part part;
+ *   mp_stream_init(&s, boundary);      limits: s.r.max_part, s.r.max_header
+ *   mp_stream_feed(&s, bytes, n);
+ *   while ((rc = mp_stream_next(&s, &part)) == MP_PART) ...
+ *   mp_stream_free(&s);
+ *
+ * Bytes fed while nothing is kept are read where they lie (the caller's
+ * bytes must stay as they are until mp_stream_next() returned something
+ * else than MP_PART); only the rest of an incomplete part is copied. What
+ * is kept between feeds is bounded by the limits: a header block, a body
+ * and a delimiter line, no more (mp_feed keeps its word; should it not,
+ * the stream ends with MP_ETOOBIG, "more held than the limits allow",
+ * rather than hold more). Plain C, one allocation: the kept bytes. */
+typedef struct mp_stream {
+  mp_reader r;       /* its limits, err and why are the caller's to read */
+  /* Private from here. */
+  char *buf;         /* the rest of an incomplete part, and bytes fed after it */
+  size_t len, cap;
+  const char *src;   /* the bytes being read (buf, or the caller's), NULL between feeds */
+  size_t srclen, off;
+} mp_stream;
+
+/* Readies s for a new stream: mp_init()'s result. */
+int mp_stream_init(mp_stream *s, const char *boundary);
+
+/* Frees what s keeps; s may be initialised again. */
+void mp_stream_free(mp_stream *s);
+
+/* Hands over data[0..n): 0; MP_ENOMEM (nothing taken); or the error the
+ * stream has ended with (sticky, nothing taken: see s->r.why). */
+int mp_stream_feed(mp_stream *s, const char *data, size_t n);
+
+/* The next part of the bytes fed: MP_PART, *part pointing into them or
+ * into s's buffer, valid until the next call. Once every byte fed is
+ * read: MP_NEED_MORE (the rest of an incomplete part is kept), MP_DONE,
+ * an error (sticky), or MP_ENOMEM (the rest could not be kept). */
+int mp_stream_next(mp_stream *s, mp_part *part);
+
+/* Bytes kept for a part not yet complete. */
+size_t mp_stream_buffered(const mp_stream *s);
 
 #endif

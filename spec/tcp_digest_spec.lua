@@ -124,19 +124,29 @@ describe("core.digest_challenge", function()
   local rows = {
     { 'Digest realm="TP-LINK IP-Camera", nonce="b5ee0c9cb96f28a4d1d0c3b4e0a6f1a2"',
       { realm = "TP-LINK IP-Camera", nonce = "b5ee0c9cb96f28a4d1d0c3b4e0a6f1a2", algorithm = "MD5",
-        stale = false } },
+        has_algorithm = false, stale = false } },
     { 'Digest realm="testrealm@host.com", qop="auth,auth-int", ' ..
       'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"',
       { realm = "testrealm@host.com", nonce = "dcd98b7102dd2f0e8b11d0f600bfb0c093", qop = "auth",
-        opaque = "5ccc069c403ebaf9f0171e9517f40e41", algorithm = "MD5", stale = false } },
+        opaque = "5ccc069c403ebaf9f0171e9517f40e41", algorithm = "MD5", has_algorithm = false,
+        stale = false } },
     { 'digest REALM="r", Nonce=n2, opaque="o", qop="auth,auth-int", algorithm=SHA-256, stale=true',
-      { realm = "r", nonce = "n2", opaque = "o", qop = "auth", algorithm = "SHA-256", stale = true } },
+      { realm = "r", nonce = "n2", opaque = "o", qop = "auth", algorithm = "SHA-256", has_algorithm = true,
+        stale = true } },
     { 'Digest realm="a \\"b\\"", nonce="n", algorithm="md5-SESS", stale=FALSE, foo=bar',
-      { realm = 'a "b"', nonce = "n", algorithm = "MD5-sess", stale = false } },
+      { realm = 'a "b"', nonce = "n", algorithm = "MD5-sess", has_algorithm = true, stale = false } },
     { ' , Digest ,realm=r,,nonce=n , algorithm=SHA-256-sess,',
-      { realm = "r", nonce = "n", algorithm = "SHA-256-sess", stale = false } },
+      { realm = "r", nonce = "n", algorithm = "SHA-256-sess", has_algorithm = true, stale = false } },
     { 'Basic realm="b", Digest realm="d", nonce="n"',
-      { realm = "d", nonce = "n", algorithm = "MD5", stale = false } },
+      { realm = "d", nonce = "n", algorithm = "MD5", has_algorithm = false, stale = false } },
+    -- Whether the camera named the algorithm is read from the parameters,
+    -- not from the text: a realm or another scheme's parameter holding
+    -- the word is not a named algorithm.
+    { 'Digest realm="algorithm=SHA-256", nonce="n", opaque="algorithm"',
+      { realm = "algorithm=SHA-256", nonce = "n", opaque = "algorithm", algorithm = "MD5",
+        has_algorithm = false, stale = false } },
+    { 'Basic realm="x", algorithm=SHA-256, Digest realm="d", nonce="n"',
+      { realm = "d", nonce = "n", algorithm = "MD5", has_algorithm = false, stale = false } },
   }
   for i, row in ipairs(rows) do
     it("reads challenge " .. i, function()

@@ -36,7 +36,7 @@
  * would take the queue over max_queue bytes. What libmosquitto holds to
  * send is estimated (bytes published while the socket still had bytes to
  * write); past max_out a publish is refused: the broker is not reading. */
-#include "compat.h"
+#include "lua_aux.h"
 
 #include <errno.h>
 #include <mosquitto.h>
@@ -55,17 +55,14 @@ typedef struct item {
 } item;
 
 typedef struct {
+  vigi_object o;
   struct mosquitto *m;
   item *head, *tail;
   size_t queued, max_queue, max_payload, pending_out, max_out;
   unsigned long dropped_big, dropped_full, dropped_out;
 } lmqtt;
 
-static lmqtt *check(lua_State *L) {
-  lmqtt *c = luaL_checkudata(L, 1, CLASS);
-  if (!c->m) luaL_error(L, CLASS ": used after close");
-  return c;
-}
+static lmqtt *check(lua_State *L) { return vigi_checkopen(L, 1, CLASS); }
 
 static int fail(lua_State *L, int rc) {
   lua_pushnil(L);
@@ -145,18 +142,9 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
   push_item(c, it);
 }
 
+/* A number of bytes in 1..2^30 (a fraction is cut off). */
 static size_t opt_size(lua_State *L, const char *k, size_t def) {
-  lua_Number v;
-  lua_getfield(L, 1, k);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return def;
-  }
-  v = lua_tonumber(L, -1);
-  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= 1 && v <= 1073741824.0))
-    luaL_argerror(L, 1, lua_pushfstring(L, "%s: a number of bytes in 1..2^30 expected", k));
-  lua_pop(L, 1);
-  return (size_t)v;
+  return (size_t)vigi_opt_number(L, 1, k, (lua_Number)def, 1, 1073741824.0);
 }
 
 /* mqtt.client{ id =, clean = true, max_payload =, max_queue =, max_out = } */
@@ -171,13 +159,9 @@ static int l_client(lua_State *L) {
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_getfield(L, 1, "id");
-  id = luaL_optstring(L, -1, NULL);
-  lua_getfield(L, 1, "clean");
-  clean = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
-  lua_pop(L, 1); /* id stays on the stack while it is used */
-  c = vigi_newuserdata(L, sizeof *c);
-  memset(c, 0, sizeof *c);
-  luaL_setmetatable(L, CLASS);
+  id = luaL_optstring(L, -1, NULL); /* id stays on the stack while it is used */
+  clean = vigi_opt_boolean(L, 1, "clean", 1);
+  c = vigi_newobject(L, CLASS, sizeof *c);
   c->max_payload = opt_size(L, "max_payload", 64 * 1024);
   c->max_queue = opt_size(L, "max_queue", 1024 * 1024);
   c->max_out = opt_size(L, "max_out", 16 * 1024 * 1024);
@@ -217,27 +201,17 @@ static int l_will(lua_State *L) {
                                           lua_toboolean(L, 5) ? true : false));
 }
 
-static const char *opt_field(lua_State *L, int t, const char *k) {
-  const char *s;
-  lua_getfield(L, t, k);
-  s = luaL_optstring(L, -1, NULL);
-  lua_pop(L, 1); /* the string stays alive: the table holds it */
-  return s;
-}
-
 /* c:tls{ cafile =, capath =, certfile =, keyfile =, insecure = } */
 static int l_tls(lua_State *L) {
   lmqtt *c = check(L);
   const char *cafile, *capath, *certfile, *keyfile;
   int rc, insecure;
   luaL_checktype(L, 2, LUA_TTABLE);
-  cafile = opt_field(L, 2, "cafile");
-  capath = opt_field(L, 2, "capath");
-  certfile = opt_field(L, 2, "certfile");
-  keyfile = opt_field(L, 2, "keyfile");
-  lua_getfield(L, 2, "insecure");
-  insecure = lua_toboolean(L, -1);
-  lua_pop(L, 1);
+  cafile = vigi_opt_string(L, 2, "cafile", NULL);
+  capath = vigi_opt_string(L, 2, "capath", NULL);
+  certfile = vigi_opt_string(L, 2, "certfile", NULL);
+  keyfile = vigi_opt_string(L, 2, "keyfile", NULL);
+  insecure = vigi_opt_boolean(L, 2, "insecure", 0);
   rc = mosquitto_tls_set(c->m, cafile, capath, certfile, keyfile, NULL);
   if (rc == MOSQ_ERR_SUCCESS && insecure) rc = mosquitto_tls_insecure_set(c->m, true);
   return ok_or_fail(L, rc);
@@ -392,22 +366,18 @@ static int l_disconnect(lua_State *L) {
 static int l_stats(lua_State *L) {
   lmqtt *c = check(L);
   lua_createtable(L, 0, 5);
-  lua_pushnumber(L, (lua_Number)c->queued);
-  lua_setfield(L, -2, "queued");
-  lua_pushnumber(L, (lua_Number)c->dropped_big);
-  lua_setfield(L, -2, "dropped_big");
-  lua_pushnumber(L, (lua_Number)c->dropped_full);
-  lua_setfield(L, -2, "dropped_full");
-  lua_pushnumber(L, (lua_Number)c->dropped_out);
-  lua_setfield(L, -2, "dropped_out");
-  lua_pushnumber(L, (lua_Number)c->pending_out);
-  lua_setfield(L, -2, "pending_out");
+  vigi_set_number(L, "queued", (lua_Number)c->queued);
+  vigi_set_number(L, "dropped_big", (lua_Number)c->dropped_big);
+  vigi_set_number(L, "dropped_full", (lua_Number)c->dropped_full);
+  vigi_set_number(L, "dropped_out", (lua_Number)c->dropped_out);
+  vigi_set_number(L, "pending_out", (lua_Number)c->pending_out);
   return 1;
 }
 
 static int l_close(lua_State *L) {
-  lmqtt *c = luaL_checkudata(L, 1, CLASS);
+  lmqtt *c = vigi_closing(L, CLASS);
   item *it;
+  if (!c) return 0;
   if (c->m) mosquitto_destroy(c->m); /* closes the socket; calls nothing back */
   c->m = NULL;
   while ((it = c->head) != NULL) {
@@ -420,9 +390,8 @@ static int l_close(lua_State *L) {
 }
 
 static int l_tostring(lua_State *L) {
-  lmqtt *c = luaL_checkudata(L, 1, CLASS);
-  if (!c->m) lua_pushliteral(L, CLASS "{closed}");
-  else lua_pushfstring(L, CLASS "{socket %d}", mosquitto_socket(c->m));
+  lmqtt *c = vigi_tostring_open(L, CLASS);
+  if (c) lua_pushfstring(L, CLASS "{socket %d}", mosquitto_socket(c->m));
   return 1;
 }
 
