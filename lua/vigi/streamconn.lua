@@ -331,9 +331,11 @@ function Conn:_authorization(uri)
   local c = self.challenge
   if not c then return nil end
   self.nc = self.nc + 1
+  -- Strict out: name the algorithm only when the camera did (MD5 is the
+  -- default either way, RFC 7616 §3.3).
   return core.digest_authorization {
     username = self.username, password = self._password(), realm = c.realm, nonce = c.nonce,
-    uri = uri, method = "MULTITRANS", algorithm = c.named_algorithm and c.algorithm or nil, qop = c.qop,
+    uri = uri, method = "MULTITRANS", algorithm = c.has_algorithm and c.algorithm or nil, qop = c.qop,
     nc = c.qop and self.nc or nil, opaque = c.opaque,
   }
 end
@@ -388,9 +390,6 @@ function Conn:request(what, body, sid, deadline)
       if not c then
         return fail(self, "protocol", what .. ": unreadable digest challenge (" .. tostring(cerr) .. ")")
       end
-      -- Strict out: name the algorithm only when the camera did (MD5 is
-      -- the default either way, RFC 7616 §3.3).
-      c.named_algorithm = header:lower():find("algorithm", 1, true) ~= nil
       -- A fresh prompt after credentials went out is a refusal, unless the
       -- camera says the nonce only went stale (RFC 7616 §3.3).
       if (authz and not c.stale) or rounds >= MAX_AUTH_ROUNDS then
