@@ -1,13 +1,16 @@
-/* fuzz/multipart_feed.c: libFuzzer entry for mp_feed (make fuzz).
+/* fuzz/multipart_feed.c: libFuzzer entry for the multipart reader as the
+ * binding (lua_multipart.c) runs it: an mp_stream, which keeps the bytes
+ * of an incomplete part itself (make fuzz).
  *
- * The input, after its first byte, is a push stream. It is read twice: in
- * one piece, and in chunks of a size taken from the first byte (which also
- * picks small limits, so that the too-big paths are reached). Both reads
- * must give the same parts and the same last result: where the network
- * cuts the stream must never matter. Every part byte is read, so ASan sees
- * a body pointer or length that strays, and the caller never has to keep
- * more than the limits allow. The input is also read as a Content-Type:
- * a boundary found there must be one the reader accepts. */
+ * The input, after its first byte, is a push stream. It is read twice: fed
+ * in one piece, and fed in chunks of a size taken from the first byte
+ * (which also picks small limits, so that the too-big paths are reached).
+ * Both reads must give the same parts and the same last result: where the
+ * network cuts the stream must never matter. Every part byte is read, so
+ * ASan sees a body pointer or length that strays; the stream must never
+ * have had to hold more than the limits allow (its guard would say so).
+ * The input is also read as a Content-Type: a boundary found there must be
+ * one the reader accepts. */
 #include "fnv.h"
 #include "multipart.h"
 
@@ -26,51 +29,50 @@ typedef struct {
   size_t len[MAX_PARTS];
 } trace;
 
+static int within(const char *p, size_t n, const char *base, size_t len) {
+  return n == 0 || (p >= base && p + n <= base + len);
+}
+
 static void read_stream(const char *in, size_t len, size_t chunk, size_t max_part, size_t max_header,
                         trace *t) {
-  mp_reader r;
-  char *hold = malloc(len + 1);
-  size_t held = 0, from = 0, keep = (max_header < MP_MIN_MAX_HEADER ? MP_MIN_MAX_HEADER : max_header) +
-                                    max_part + MP_MAX_BOUNDARY + 8;
+  mp_stream s;
+  size_t from = 0;
   memset(t, 0, sizeof *t);
-  if (!hold) abort();
-  mp_init(&r, "--boundary--");
-  r.max_part = max_part;
-  r.max_header = max_header;
-  while (from < len || len == 0) {
-    size_t to = len - from > chunk ? from + chunk : len, off = 0;
-    memcpy(hold + held, in + from, to - from);
-    held += to - from;
-    from = to;
-    for (;;) {
-      size_t used;
-      mp_part p;
-      int rc = mp_feed(&r, hold + off, held - off, &used, &p);
-      t->rc = rc;
-      if (rc < 0) goto out;
-      if (used > held - off) __builtin_trap();
-      if (rc == MP_PART) {
-        if (p.body < hold + off || p.body + p.body_len > hold + off + used || p.body_len > max_part)
-          __builtin_trap();
-        if (p.content_type && (p.content_type < hold + off || p.content_type + p.content_type_len > hold + off + used))
-          __builtin_trap();
-        if (t->n < MAX_PARTS) {
-          t->sum[t->n] = fnv(FNV_START, p.body, p.body_len);
-          t->len[t->n] = p.body_len;
-        }
-        t->n++;
+  mp_stream_init(&s, "--boundary--");
+  s.r.max_part = max_part;
+  s.r.max_header = max_header;
+  do {
+    size_t n = len - from < chunk ? len - from : chunk;
+    mp_part p;
+    int rc;
+    /* The binding's steps: what the socket gave, in a buffer of its own. */
+    char *piece = malloc(n + 1);
+    if (!piece) abort();
+    memcpy(piece, in + from, n);
+    from += n;
+    rc = mp_stream_feed(&s, piece, n);
+    if (rc == MP_ENOMEM) abort();
+    while (rc >= 0 && (rc = mp_stream_next(&s, &p)) == MP_PART) {
+      if (!within(p.body, p.body_len, piece, n) && !within(p.body, p.body_len, s.buf, s.len)) __builtin_trap();
+      if (p.body_len > max_part) __builtin_trap();
+      if (p.content_type && !within(p.content_type, p.content_type_len, piece, n) &&
+          !within(p.content_type, p.content_type_len, s.buf, s.len))
+        __builtin_trap();
+      if (t->n < MAX_PARTS) {
+        t->sum[t->n] = fnv(FNV_START, p.body, p.body_len);
+        t->len[t->n] = p.body_len;
       }
-      off += used;
-      if (rc != MP_PART) break;
+      t->n++;
     }
-    memmove(hold, hold + off, held - off);
-    held -= off;
-    if (held > keep) __builtin_trap();
-    if (len == 0) break;
-  }
-out:
+    free(piece);
+    if (rc == MP_ENOMEM) abort();
+    t->rc = rc;
+    if (s.r.why && strcmp(s.r.why, "more held than the limits allow") == 0) __builtin_trap();
+    if (mp_stream_buffered(&s) > s.cap) __builtin_trap();
+    if (rc < 0) break;
+  } while (from < len);
   (void)mp_strerror(t->rc);
-  free(hold);
+  mp_stream_free(&s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -2,8 +2,9 @@
  * push stream (section 4.13.1), written out as a camera sends it, and
  * variants: CRLF and LF, without Content-Length, with a preamble and a
  * close; each fed whole, at every chunk size and split at every point,
- * always with the same parts and the same last result. Then the limits
- * and the protocol errors, under ASan/UBSan. */
+ * always with the same parts and the same last result, by the reader and
+ * by mp_stream (the reader with a buffer of its own, as the binding uses
+ * it). Then the limits and the protocol errors, under ASan/UBSan. */
 #include "check.h"
 #include "multipart.h"
 
@@ -144,13 +145,70 @@ static void run(const char *in, size_t len, const size_t *cuts, int ncuts, size_
   free(hold);
 }
 
+/* Plays the binding: an mp_stream fed each chunk, as an exact-size heap
+ * copy that is freed after the feed (so a part that pointed into a freed
+ * chunk would be caught), parts taken until something else comes. */
+static void run_stream(const char *in, size_t len, const size_t *cuts, int ncuts, size_t max_part,
+                       size_t max_header, result *res) {
+  mp_stream st;
+  size_t from = 0;
+  int c;
+  memset(res, 0, sizeof *res);
+  CHECK(ncuts >= 1 && cuts[ncuts - 1] == len);
+  CHECK(mp_stream_init(&st, "--boundary--") == 0);
+  if (max_part) st.r.max_part = max_part;
+  if (max_header) st.r.max_header = max_header;
+  res->rc = MP_NEED_MORE;
+  for (c = 0; c < ncuts && res->rc >= 0; c++) {
+    size_t to = cuts[c];
+    char *piece = malloc(to - from + 1);
+    mp_part part;
+    int rc;
+    CHECK(piece != NULL);
+    memcpy(piece, in + from, to - from);
+    rc = mp_stream_feed(&st, piece, to - from);
+    while (rc >= 0 && (rc = mp_stream_next(&st, &part)) == MP_PART) {
+      CHECK(res->n < MAX_PARTS);
+      res->body[res->n] = dup_n(part.body, part.body_len);
+      res->type[res->n] = part.content_type ? dup_n(part.content_type, part.content_type_len) : NULL;
+      res->n++;
+    }
+    free(piece);
+    CHECK(rc != MP_ENOMEM);
+    res->rc = rc;
+    if (mp_stream_buffered(&st) > res->held) res->held = mp_stream_buffered(&st);
+    from = to;
+  }
+  CHECK(st.r.why == NULL || strcmp(st.r.why, "more held than the limits allow") != 0);
+  if (res->rc < 0) CHECK(mp_stream_buffered(&st) == 0 && mp_stream_feed(&st, "x", 1) == res->rc);
+  mp_stream_free(&st);
+  mp_stream_free(&st); /* twice: nothing left */
+}
+
+static void same_result(const result *got, const result *want) {
+  int i;
+  CHECK(got->rc == want->rc);
+  CHECK(got->n == want->n);
+  for (i = 0; i < got->n; i++) CHECK(strcmp(got->body[i], want->body[i]) == 0);
+}
+
+/* Both ways of reading in[0..len) cut at cuts[]: the want's result. */
+static void run_both(const char *in, size_t len, const size_t *cuts, int n, size_t max_part,
+                     size_t max_header, const result *want) {
+  result got;
+  run(in, len, cuts, n, max_part, max_header, &got);
+  same_result(&got, want);
+  result_free(&got);
+  run_stream(in, len, cuts, n, max_part, max_header, &got);
+  same_result(&got, want);
+  result_free(&got);
+}
+
 /* The same parts and last result for every way of cutting in[0..len). */
 static void every_split(const char *in, size_t len, size_t max_part, size_t max_header,
                         const result *want) {
   size_t *cuts = malloc((len + 1) * sizeof *cuts);
   size_t k, step;
-  int i;
-  result got;
   CHECK(cuts != NULL);
   /* Long inputs (the limit cases) get a sample of the cuts: all of them
    * would take minutes under the sanitizers. */
@@ -159,20 +217,12 @@ static void every_split(const char *in, size_t len, size_t max_part, size_t max_
     int n = 0;
     for (k = step; k < len; k += step) cuts[n++] = k;
     cuts[n++] = len;
-    run(in, len, cuts, n, max_part, max_header, &got);
-    CHECK(got.rc == want->rc);
-    CHECK(got.n == want->n);
-    for (i = 0; i < got.n; i++) CHECK(strcmp(got.body[i], want->body[i]) == 0);
-    result_free(&got);
+    run_both(in, len, cuts, n, max_part, max_header, want);
   }
   for (k = 0; k <= len; k += stride) { /* two pieces, cut at every point */
     cuts[0] = k;
     cuts[1] = len;
-    run(in, len, cuts, 2, max_part, max_header, &got);
-    CHECK(got.rc == want->rc);
-    CHECK(got.n == want->n);
-    for (i = 0; i < got.n; i++) CHECK(strcmp(got.body[i], want->body[i]) == 0);
-    result_free(&got);
+    run_both(in, len, cuts, 2, max_part, max_header, want);
   }
   free(cuts);
 }
@@ -349,10 +399,47 @@ static void test_errors(void) {
     run(big, n, cuts, (int)n, 0, 0, &res);
     CHECK(res.rc == MP_ETOOBIG && res.held == MP_DEFAULT_MAX_HEADER);
     result_free(&res);
+    /* The stream drops what it held with the error: the most it held is
+     * the byte before the limit. */
+    run_stream(big, n, cuts, (int)n, 0, 0, &res);
+    CHECK(res.rc == MP_ETOOBIG && res.held == MP_DEFAULT_MAX_HEADER - 1);
+    result_free(&res);
   }
   memset(big, 'x', sizeof big - 1); /* one endless header line */
   memcpy(big, "----boundary--\nX: ", 18);
   error_case(big, 0, 0, 0, MP_ETOOBIG);
+}
+
+/* What the stream adds to the reader: it reads fed bytes in place while
+ * it keeps nothing, keeps the rest of an incomplete part (and only that),
+ * and an error after parts comes with the next feed, parts first. */
+static void test_stream(void) {
+  static const char one[] = "----boundary--\r\nContent-Length: 2\r\n\r\n{}";
+  static const char two[] = "----boundary--\r\nContent-Length: 3\r\n\r\n[1]garbage\r\n";
+  mp_stream st;
+  mp_part p;
+  CHECK(mp_stream_init(&st, "--boundary--") == 0);
+  CHECK(mp_stream_next(&st, &p) == MP_NEED_MORE); /* nothing fed yet */
+  CHECK(mp_stream_feed(&st, one, sizeof one - 1) == 0);
+  CHECK(mp_stream_next(&st, &p) == MP_PART && p.body == one + sizeof one - 3 && p.body_len == 2);
+  CHECK(mp_stream_next(&st, &p) == MP_NEED_MORE && mp_stream_buffered(&st) == 0);
+  /* Part of a part: the delimiter line read, the rest kept (a copy), then
+   * completed from the kept bytes. */
+  CHECK(mp_stream_feed(&st, two, 20) == 0);
+  CHECK(mp_stream_next(&st, &p) == MP_NEED_MORE && mp_stream_buffered(&st) == 4);
+  CHECK(mp_stream_feed(&st, two + 20, sizeof two - 1 - 20) == 0);
+  CHECK(mp_stream_next(&st, &p) == MP_PART && p.body_len == 3 && memcmp(p.body, "[1]", 3) == 0);
+  CHECK(p.body >= st.buf && p.body < st.buf + st.len);
+  /* Then garbage where a delimiter belongs: the error, sticky, nothing kept. */
+  CHECK(mp_stream_next(&st, &p) == MP_EPROTO && mp_stream_buffered(&st) == 0);
+  CHECK(mp_stream_next(&st, &p) == MP_EPROTO);
+  CHECK(mp_stream_feed(&st, one, sizeof one - 1) == MP_EPROTO);
+  CHECK(strcmp(mp_strerror(MP_ENOMEM), "no_memory") == 0);
+  mp_stream_free(&st);
+  /* A boundary the reader refuses: every feed is refused. */
+  CHECK(mp_stream_init(&st, "") == -1);
+  CHECK(mp_stream_feed(&st, one, sizeof one - 1) == MP_EPROTO);
+  mp_stream_free(&st);
 }
 
 int main(void) {
@@ -360,5 +447,6 @@ int main(void) {
   test_golden();
   test_details();
   test_errors();
+  test_stream();
   DONE("multipart_test");
 }
