@@ -47,7 +47,7 @@ char *demux_reserve(demux *d, size_t need) {
     d->off -= from;
     if (d->pend) d->pend_off -= from;
   }
-  if (need > d->cap - d->len) {
+  if (need > d->cap - d->len || !d->buf) {
     size_t cap = d->cap ? d->cap : 4096;
     char *p;
     if (need > (size_t)-1 / 2 - d->len) return NULL;
