@@ -7,25 +7,8 @@ local helper = require "spec.helper"
 local vigi = require "vigi"
 local core = require "vigi.core"
 
-local function tmpname(ext)
-  local n = os.tmpname()
-  os.remove(n)
-  return n .. ext
-end
-
-local function sha256_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("*a")
-  f:close()
-  return core.sha256_hex(data), #data
-end
-
-local function ffprobe_frames(path)
-  local out = helper.sh(string.format(
-    "ffprobe -v error -f h264 -count_frames -select_streams v:0 -show_entries stream=nb_read_frames " ..
-    "-of default=nw=1 %s 2>&1", helper.quote(path)))
-  return tonumber(out:match("nb_read_frames=(%d+)")), out
-end
+local media = require "spec.support.media"
+local tmpname, sha256_file, ffprobe_frames = media.tmpname, media.sha256_file, media.ffprobe_frames
 
 -- The sim's record of the last download session.
 local function last_download(sim)
@@ -60,7 +43,7 @@ describe("downloads", function()
       assert.equal("rtp", sent.framing)
       assert.equal(100, sent.frames_sent) -- 4 s at 25 pictures a second
       assert.equal(sent.frames_sent, r.frames)
-      local n, out = ffprobe_frames(file)
+      local n, _, out = ffprobe_frames(file)
       assert.equal(sent.frames_sent, n, out)
       assert.equal(200, r.audio_frames)   -- 20 ms packets
       local _, asize = sha256_file(afile)
