@@ -99,10 +99,10 @@ static inline lua_Integer vigi_check_integer(lua_State *L, int i, lua_Integer mi
   return v;
 }
 
-/* Number field k of the options table at t, finite and in min..max, or
- * def when absent. */
-static inline lua_Number vigi_opt_number(lua_State *L, int t, const char *k, lua_Number def, lua_Number min,
-                                         lua_Number max) {
+/* Number field k of the options table at t, in min..max, or def when
+ * absent; what names the kind expected in the error. */
+static inline lua_Number vigi_number_field(lua_State *L, int t, const char *k, lua_Number def, lua_Number min,
+                                           lua_Number max, const char *what) {
   lua_Number v;
   lua_getfield(L, t, k);
   if (lua_isnil(L, -1)) {
@@ -111,27 +111,23 @@ static inline lua_Number vigi_opt_number(lua_State *L, int t, const char *k, lua
   }
   v = lua_tonumber(L, -1);
   /* The range test also refuses NaN (every comparison with it is false). */
-  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= min && v <= max)) vigi_range_error(L, t, k, "number", min, max);
+  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= min && v <= max)) vigi_range_error(L, t, k, what, min, max);
   lua_pop(L, 1);
   return v;
 }
 
-/* Integer field k of the options table at t, in min..max, or def when
- * absent. */
+/* Number field k, finite and in min..max, or def when absent. */
+static inline lua_Number vigi_opt_number(lua_State *L, int t, const char *k, lua_Number def, lua_Number min,
+                                         lua_Number max) {
+  return vigi_number_field(L, t, k, def, min, max, "number");
+}
+
+/* Integer field k, in min..max, or def when absent. */
 static inline lua_Integer vigi_opt_integer(lua_State *L, int t, const char *k, lua_Integer def,
                                            lua_Integer min, lua_Integer max) {
-  lua_Number v;
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return def;
-  }
-  v = lua_tonumber(L, -1);
-  /* Range first (which also refuses NaN): the whole-number test casts. */
-  if (lua_type(L, -1) != LUA_TNUMBER || !(v >= (lua_Number)min && v <= (lua_Number)max) ||
-      v != (lua_Number)(lua_Integer)v)
-    vigi_range_error(L, t, k, "integer", (lua_Number)min, (lua_Number)max);
-  lua_pop(L, 1);
+  lua_Number v = vigi_number_field(L, t, k, (lua_Number)def, (lua_Number)min, (lua_Number)max, "integer");
+  /* In range already, so the cast is defined. */
+  if (v != (lua_Number)(lua_Integer)v) vigi_range_error(L, t, k, "integer", (lua_Number)min, (lua_Number)max);
   return (lua_Integer)v;
 }
 

@@ -9,30 +9,13 @@
  * always has room after DEMUX_NONE. Then tracks (codec changes, a held
  * packet dropped with its track), pushing packets by hand, and the
  * codec table, under ASan/UBSan. */
+#include "buf.h"
 #include "check.h"
 #include "demux.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-  char *s;
-  size_t len, cap;
-} buf;
-
-static void add(buf *b, const void *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    b->cap = (b->len + n + 1) * 2;
-    b->s = realloc(b->s, b->cap);
-    CHECK(b->s != NULL);
-  }
-  if (n) memcpy(b->s + b->len, s, n);
-  b->len += n;
-  b->s[b->len] = '\0';
-}
-
-static void adds(buf *b, const char *s) { add(b, s, strlen(s)); }
 
 /* One interleaved frame of an RTP packet (version 2, no CSRC, extension
  * or padding) on channel ch. */

@@ -6,6 +6,7 @@
  * every point, always with the same items, garbage count and last
  * result. Then garbage, every limit at limit and limit + 1, and the
  * protocol errors, under ASan/UBSan. */
+#include "buf.h"
 #include "check.h"
 #include "streamio.h"
 
@@ -34,24 +35,6 @@ static const char FRAME_V[] = "$\x00\x00\x10"
 static const char FRAME_A[] = "$\x01\x00\x05"
                               "\x80\x08\x00\x02\xd5";
 static const char FRAME_E[] = "$\x07\x00\x00";
-
-typedef struct {
-  char *s;
-  size_t len, cap;
-} buf;
-
-static void add(buf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    b->cap = (b->len + n + 1) * 2;
-    b->s = realloc(b->s, b->cap);
-    CHECK(b->s != NULL);
-  }
-  memcpy(b->s + b->len, s, n);
-  b->len += n;
-  b->s[b->len] = '\0';
-}
-
-static void adds(buf *b, const char *s) { add(b, s, strlen(s)); }
 
 /* A line of a message with line end nl. */
 static void line(buf *b, const char *s, const char *nl) {
