@@ -309,7 +309,7 @@ end
 -- session may be called `events`, `pollfd` or `timeout`.) The timeout is 0
 -- while items wait in the queue or bytes in the reader, which the socket's
 -- readiness would not show.
-function Session:pollfd() return self.conn.tcp and self.conn.tcp.fd end
+function Session:pollfd() return self.conn:pollfd() end
 function Session.events() return "r" end
 function Session:timeout()
   local q, d = self.queue, self.conn.demux

@@ -150,6 +150,9 @@ function Plain:recv(demux, deadline)
   return nil, err
 end
 
+-- The descriptor a poller may wait on (nil once closed).
+function Plain:pollfd() return self.tcp and self.fd end
+
 function Plain:close()
   if self.tcp then self.tcp:close() self.tcp = nil end
 end
@@ -192,12 +195,19 @@ function _M.open(o)
   return self
 end
 
+-- The socket's descriptor, for a poller; nil when closed, or where the
+-- socket has none a poller can use (nginx's cosockets).
+function Conn:pollfd()
+  local t = self.tcp
+  return t and t.pollfd and t:pollfd() or nil
+end
+
 function Conn:close()
   if self.tcp then
     -- A cqueues loop that polled a session of this connection forgets
     -- its descriptor before it closes (cqueues fails on closed ones).
-    local cq = package.loaded.cqueues
-    if cq and self.tcp.fd then cq.cancel(self.tcp.fd) end
+    local cq, fd = package.loaded.cqueues, self:pollfd()
+    if cq and fd then cq.cancel(fd) end
     self.tcp:close()
     self.tcp = nil
   end
