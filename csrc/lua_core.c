@@ -29,8 +29,9 @@ void vigi_open_term(lua_State *L);
  * 2 write) with set.n pairs, as filled by the objects' waitset methods;
  * timeout in seconds, negative for none. Returns the number of ready
  * sockets (0 on timeout or signal), or nil, message. A NaN or infinite
- * timeout raises (lua_aux.h). This is the one
- * blocking call of the module; only lua/vigi/wait.lua uses it. */
+ * timeout raises (lua_aux.h). Only lua/vigi/wait.lua uses it, to wait
+ * in place in a plain script (vigi.run waits in a vigi.poller instead,
+ * lua_poller.c). */
 static int l_poll(lua_State *L) {
   struct pollfd fds[64];
   int n, i, rc, ms;
