@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "odp_packet.h"
 #include "stream.h"
+#include "httpd.h"
 #include "tls.h"
 
 /* camera.json, embedded at build time (camera_json.c is generated). */
@@ -454,6 +455,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigi-sim: %s\n", err);
 		goto out;
 	}
+	for (size_t i = 0; i < fleet.n; i++)
+		http_server_set_cert(fleet.ctl[i], tls_ident_cert(&tls, i));
 	int stream_port = stream_listen_all(lp, fleet.cams, fleet.n, o.stream_port,
 					    o.stream_port_given, &o.stream, err, sizeof err);
 	if (stream_port < 0) {
