@@ -39,6 +39,14 @@ function _M.wake(co)
   return false
 end
 
+-- Whether the running coroutine's wait can be ended early by wake():
+-- a task of vigi.run. Elsewhere (a plain script, cqueues) an object that
+-- another's progress may move on must wait for that progress's clock too.
+function _M.wakeable()
+  local co = running()
+  return co ~= nil and wakers[co] ~= nil
+end
+
 -- Host loops that run coroutines of their own: each is a function(co)
 -- returning a waiter for that coroutine, or nil when the coroutine is not
 -- one of the host's. Asked in order, for coroutines no scheduler
