@@ -3,6 +3,8 @@
 
 #include <curl/curl.h>
 #include <malloc.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ struct http_pool {
   http_client *keeper;         /* the client that waits for the timer */
   http_client *woken;          /* clients another step changed (->wake_next) */
   long long swept_ms;          /* last sweep; at most one a second */
+  long long dead_until_ms;     /* connections were ended: the janitor runs till then */
   size_t trimmed_free;         /* the allocator's free bytes after the last trim */
   CURL *janitor;               /* see http_pool_sweep */
 };
@@ -55,6 +58,8 @@ struct http_client {
   int queued;                  /* in the pool's woken list */
   http_client *wake_next;
   long long idle_since_ms;     /* end of the last transfer; -1: none since */
+  int conn_fd;                 /* the socket of its kept connection, or -1 */
+  ino_t conn_ino;              /* and its inode, which tells it from another */
   long idle_close_ms;          /* close the kept connection after this; 0: never */
   struct curl_slist *headers;
 
@@ -252,17 +257,79 @@ void http_pool_release(http_pool *p) {
 
 static void collect(http_pool *p);
 
-/* Once a second at most: the heap (below), and idle connections.
- *
- * Closing idle connections. libcurl (7.88) closes a cached connection
- * only when a transfer looks for one to reuse, and then at most once a
- * second: every connection idle for longer than that transfer's
- * CURLOPT_MAXAGE_CONN goes. So a sweep, when a client has been idle for
- * its idle_close, makes such a look: the janitor, a transfer that
- * connects to a Unix socket that cannot be one (/dev/null: the connect is
- * refused at once, nothing is sent anywhere), with the shortest idle
- * time of the clients due as its max age. A client's next call then opens
- * a new connection, resuming its TLS session (kept in its easy handle). */
+/* Closing one client's connection. libcurl (7.88) has no call for it:
+ * a cached connection is closed when a transfer that looks for one to
+ * reuse finds it dead (at most once a second), or too old for that
+ * transfer's CURLOPT_MAXAGE_CONN. So the client's connection is ended
+ * here (shutdown: the camera sees it closed now), and the janitor, a
+ * transfer that looks for a connection and connects to a Unix socket
+ * that cannot be one (/dev/null: refused at once, nothing is sent
+ * anywhere), makes libcurl find it dead and free it. The socket is the
+ * one libcurl named at the end of the client's last transfer, checked by
+ * its inode before anything is done to it: a descriptor number closed
+ * meanwhile may belong to another connection now. Every easy handle's
+ * own max age is a day, so that no camera's call closes another camera's
+ * connection by age: idle_close is each camera's. */
+#define MAX_AGE_S 86400L
+
+static void forget_conn(http_client *c) {
+  c->conn_fd = -1;
+  c->conn_ino = 0;
+}
+
+/* After a transfer: the socket of the connection it left in the cache. */
+static void note_conn(http_client *c) {
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  struct stat st;
+  forget_conn(c);
+  if (curl_easy_getinfo(c->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD &&
+      fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    c->conn_fd = (int)fd;
+    c->conn_ino = st.st_ino;
+  }
+}
+
+/* Ends the client's kept connection, if it is still the one noted.
+ * Returns whether it did. */
+static int end_conn(http_client *c) {
+  struct stat st;
+  int ended = 0;
+  if (c->conn_fd >= 0 && fstat(c->conn_fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_ino == c->conn_ino)
+    ended = shutdown(c->conn_fd, SHUT_RDWR) == 0;
+  forget_conn(c);
+  return ended;
+}
+
+static void collect(http_pool *p);
+
+/* libcurl frees the connections found dead (see above). */
+static void run_janitor(http_pool *p) {
+  int still = 0;
+  if (!p->janitor) {
+    p->janitor = curl_easy_init();
+    if (!p->janitor) return;
+    curl_easy_setopt(p->janitor, CURLOPT_URL, "http://localhost/");
+    curl_easy_setopt(p->janitor, CURLOPT_UNIX_SOCKET_PATH, "/dev/null");
+    curl_easy_setopt(p->janitor, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(p->janitor, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(p->janitor, CURLOPT_PROXY, "");
+    curl_easy_setopt(p->janitor, CURLOPT_MAXAGE_CONN, MAX_AGE_S);
+  }
+  if (curl_multi_add_handle(p->multi, p->janitor) != CURLM_OK) return;
+  curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+  collect(p);
+  curl_multi_remove_handle(p->multi, p->janitor); /* if it has not ended yet */
+}
+
+/* libcurl looks for dead connections at most once a second, whoever
+ * asks (any transfer that connects): a janitor run may find it too soon,
+ * so it runs at every sweep for a while after a connection was ended. */
+static void ended(http_pool *p) {
+  p->dead_until_ms = now_ms() + 2500;
+  run_janitor(p);
+}
+
 /* A burst of handshakes (a fleet connecting at once) leaves the heap full
  * of holes: every handshake's buffers were live at the same time, and the
  * connections' lasting state sits between them, so the allocator cannot
@@ -283,37 +350,21 @@ static void trim_heap(http_pool *p) {
 #endif
 }
 
+/* At most once a second: the connections idle for their client's
+ * idle_close are ended and freed, and the heap's free pages given back. */
 void http_pool_sweep(http_pool *p) {
-  long long now = now_ms(), least = -1;
+  long long now = now_ms();
   http_client *c;
-  int still = 0;
+  int n = 0;
   if (p->swept_ms >= 0 && now - p->swept_ms < 1000) return;
   p->swept_ms = now;
+  for (c = p->first; c; c = c->next)
+    if (!c->running && c->conn_fd >= 0 && c->idle_close_ms > 0 &&
+        now - c->idle_since_ms >= c->idle_close_ms)
+      n += end_conn(c);
+  if (n) ended(p);
+  else if (now < p->dead_until_ms) run_janitor(p);
   trim_heap(p);
-  for (c = p->first; c; c = c->next)
-    if (!c->running && c->idle_since_ms >= 0 && c->idle_close_ms > 0 &&
-        now - c->idle_since_ms >= c->idle_close_ms && (least < 0 || c->idle_close_ms < least))
-      least = c->idle_close_ms;
-  if (least < 0) return;
-  if (!p->janitor) {
-    p->janitor = curl_easy_init();
-    if (!p->janitor) return;
-    curl_easy_setopt(p->janitor, CURLOPT_URL, "http://localhost/");
-    curl_easy_setopt(p->janitor, CURLOPT_UNIX_SOCKET_PATH, "/dev/null");
-    curl_easy_setopt(p->janitor, CURLOPT_CONNECT_ONLY, 1L);
-    curl_easy_setopt(p->janitor, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(p->janitor, CURLOPT_PROXY, "");
-  }
-  /* libcurl compares whole seconds: idle > max age */
-  curl_easy_setopt(p->janitor, CURLOPT_MAXAGE_CONN, (long)(least / 1000 - 1 < 0 ? 0 : least / 1000 - 1));
-  if (curl_multi_add_handle(p->multi, p->janitor) != CURLM_OK) return;
-  curl_multi_socket_action(p->multi, CURL_SOCKET_TIMEOUT, 0, &still);
-  collect(p);
-  curl_multi_remove_handle(p->multi, p->janitor); /* if it has not ended yet */
-  for (c = p->first; c; c = c->next)
-    if (!c->running && c->idle_since_ms >= 0 && c->idle_close_ms > 0 &&
-        c->idle_close_ms >= least && now - c->idle_since_ms >= c->idle_close_ms)
-      c->idle_since_ms = -1; /* its connection is gone */
 }
 
 http_client *http_new(http_pool *p) {
@@ -330,8 +381,10 @@ http_client *http_new(http_pool *p) {
   set_maxconnects(p);
   c->deadline_ms = -1;
   c->idle_since_ms = -1;
+  forget_conn(c);
 
   curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (char *)c);
+  curl_easy_setopt(c->easy, CURLOPT_MAXAGE_CONN, MAX_AGE_S);
   curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(c->easy, CURLOPT_PROXY, ""); /* cameras are reached directly */
@@ -358,6 +411,8 @@ void http_free(http_client *c) {
   p = c->pool;
   if (c->running) http_abort(c);
   unqueue(c);
+  /* a closed camera leaves no connection behind in the shared cache */
+  if (end_conn(c)) ended(p);
   curl_easy_cleanup(c->easy);
   if (c->prev) c->prev->next = c->next;
   else p->first = c->next;
@@ -431,9 +486,6 @@ int http_start(http_client *c, const http_request *r, const char **err) {
   if (!r->pin) curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, NULL);
   curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, r->fresh_connect ? 1L : 0L);
   c->idle_close_ms = r->idle_close_ms;
-  /* nor is this client's own call sent on a connection idle for longer */
-  curl_easy_setopt(e, CURLOPT_MAXAGE_CONN,
-                   r->idle_close_ms >= 2000 ? r->idle_close_ms / 1000 - 1 : r->idle_close_ms > 0 ? 0L : 118L);
 
   c->done = 0;
   c->idle_since_ms = -1;
@@ -511,6 +563,7 @@ static void finish(http_client *c, CURLcode rc) {
   r->sent_body = c->sent_body;
   r->body = c->buf ? c->buf + c->take_off : "";
   r->body_len = c->len - c->take_off;
+  note_conn(c); /* while the handle is in the multi: libcurl finds it there */
   c->pool->stepping = c;
   curl_multi_remove_handle(c->pool->multi, c->easy); /* the connection stays cached */
   c->pool->stepping = NULL;
