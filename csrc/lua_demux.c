@@ -9,7 +9,13 @@
  *                                 -> number of sprop parameter sets read from fmtp
  *                                    [, message when part of fmtp was malformed]
  *   d:untrack(channel)
- *   d:next()                      -> item | nil | nil, "protocol", message
+ *   d:next([fd [, hint]])         -> item | nil | nil, "protocol", message
+ *                                    with fd, when nothing whole is buffered,
+ *                                    the socket is read once and looked at
+ *                                    again: then nil, n (bytes read; 0: wait
+ *                                    for the socket first) | nil, "closed" |
+ *                                    nil, message. hint: no read when the
+ *                                    last one emptied the socket (0 at once)
  *   d:push(channel, packet)       -> 0, 1 or 2 frames: one RTP packet given to
  *                                    the channel's track by hand (a packet
  *                                    first read as a data item, before the
@@ -67,6 +73,8 @@ typedef struct {
   totals gone;
   unsigned long long stray, messages, data_items, bytes;
   int closed;
+  int drained;          /* the last read took less than it asked: the socket
+                           is most likely empty (next(fd) waits first) */
 } ldemux;
 
 static ldemux *check(lua_State *L) {
@@ -102,7 +110,9 @@ static int l_new(lua_State *L) {
  * makes room for need more. */
 static void make_room(lua_State *L, ldemux *d, size_t need) {
   size_t from = d->pend ? d->pend_off : d->off;
-  if (from > 0) {
+  /* Bytes move to the front only when the room is not at the end: a
+   * stream's partial frame is not copied at every read. */
+  if (from > 0 && need > d->cap - d->len) {
     memmove(d->buf, d->buf + from, d->len - from);
     d->len -= from;
     d->off -= from;
@@ -137,32 +147,43 @@ static int l_feed(lua_State *L) {
 /* d:recv(fd [, max]): one recv(2) into the buffer, never blocking, never
  * holding more than the limits allow (then 0 bytes are read: call next()
  * first). */
+/* One recv(2) of at most max bytes into the buffer, within the limits:
+ * NET_OK with *got (0: the limits allow no more, or the peer closed:
+ * *closed), NET_AGAIN, or NET_ERROR with *err. */
+static int read_some(lua_State *L, ldemux *d, int fd, size_t max, size_t *got, int *closed, int *err) {
+  size_t held = d->len - (d->pend ? d->pend_off : d->off);
+  size_t room = keep_limit(d) > held ? keep_limit(d) - held : 0;
+  int rc;
+  *got = 0;
+  *closed = 0;
+  if (max < room) room = max;
+  if (room == 0) return NET_OK;
+  make_room(L, d, room);
+  rc = tcp_recv(fd, d->buf + d->len, room, got, err);
+  if (rc == NET_OK) {
+    if (*got == 0) *closed = 1;
+    d->len += *got;
+    d->bytes += *got;
+    d->drained = *got > 0 && *got < room;
+  }
+  return rc;
+}
+
 static int l_recv(lua_State *L) {
   ldemux *d = check(L);
   int fd = (int)luaL_checkinteger(L, 2);
   lua_Integer max = luaL_optinteger(L, 3, 65536);
-  size_t held, room;
   size_t got = 0;
-  int err = 0;
+  int err = 0, closed = 0;
   luaL_argcheck(L, fd >= 0, 2, "file descriptor expected");
   luaL_argcheck(L, max >= 1 && max <= (1 << 30), 3, "between 1 and 2^30 bytes");
-  held = d->len - (d->pend ? d->pend_off : d->off);
-  room = keep_limit(d) > held ? keep_limit(d) - held : 0;
-  if ((size_t)max < room) room = (size_t)max;
-  if (room == 0) {
-    lua_pushinteger(L, 0);
-    return 1;
-  }
-  make_room(L, d, room);
-  switch (tcp_recv(fd, d->buf + d->len, room, &got, &err)) {
+  switch (read_some(L, d, fd, (size_t)max, &got, &closed, &err)) {
   case NET_OK:
-    if (got == 0) {
+    if (closed) {
       lua_pushnil(L);
       lua_pushliteral(L, "closed");
       return 2;
     }
-    d->len += got;
-    d->bytes += got;
     lua_pushinteger(L, (lua_Integer)got);
     return 1;
   case NET_AGAIN: return vigi_sock_again(L);
@@ -382,6 +403,9 @@ static int push_error(lua_State *L, const ldemux *d) {
 
 static int l_next(lua_State *L) {
   ldemux *d = check(L);
+  int fd = (int)luaL_optinteger(L, 2, -1);
+  int hint = lua_toboolean(L, 3);
+  int read = 0;
   for (;;) {
     sio_message msg;
     sio_frame fr;
@@ -404,8 +428,42 @@ static int l_next(lua_State *L) {
       return push_message(L, &msg);
     }
     if (rc != SIO_FRAME) {
-      lua_pushnil(L);
-      return 1;
+      size_t got = 0;
+      int err = 0, closed = 0;
+      if (fd < 0) {
+        lua_pushnil(L);
+        return 1;
+      }
+      /* next(fd): nothing whole is buffered, so the socket is read, once
+       * a call (the caller checks its clock between calls); with hint,
+       * not when the last read took less than it asked (the socket is
+       * then most likely empty): the caller waits first. */
+      if (read || (hint && d->drained)) {
+        d->drained = 0;
+        lua_pushnil(L);
+        lua_pushinteger(L, read);
+        return 2;
+      }
+      switch (read_some(L, d, fd, 65536, &got, &closed, &err)) {
+      case NET_OK:
+        if (closed) {
+          lua_pushnil(L);
+          lua_pushliteral(L, "closed");
+          return 2;
+        }
+        read = got > 0 ? (int)(got > 0x7fffffff ? 0x7fffffff : got) : 0;
+        if (!got) { /* the limits allow no more: a caller's next() takes items first */
+          lua_pushnil(L);
+          lua_pushinteger(L, 1);
+          return 2;
+        }
+        continue;
+      case NET_AGAIN:
+        lua_pushnil(L);
+        lua_pushinteger(L, 0);
+        return 2;
+      default: return vigi_sock_fail(L, err);
+      }
     }
     tr = d->tracks[fr.channel & 255];
     if (!tr) {
