@@ -129,9 +129,6 @@ end
 -- until `wake` for them ("" when none came).
 function Stream:read(wake)
   if self.res then return true, "" end
-  -- A fleet of idle cameras makes no calls: their subscriptions' reads
-  -- close the idle control connections (at most once a second).
-  core.http_sweep()
   if not self.conn then
     local cdeadline = self.started + self.settings.connect_timeout
     local until_ = math.min(cdeadline, wake)
