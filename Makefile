@@ -30,17 +30,33 @@ ifneq ($(LUA),lua5.4)
 CORE_SO := build/$(LUA)/vigi/core.so
 endif
 
+# vigi.mqtt, the MQTT binding of `vigi bridge` (libmosquitto), is a module
+# of its own beside the core, built only where libmosquitto's headers are:
+# nothing else of vigi needs it. `make mqtt` insists on it.
+MQTT_SO  := $(dir $(CORE_SO))mqtt.so
+MQTT_SRC := csrc/mqtt/lua_mqtt.c
+HAVE_MOSQUITTO := $(shell pkg-config --exists libmosquitto 2>/dev/null && echo yes)
+
 export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;
 export LUA_CPATH := $(CURDIR)/$(patsubst %/vigi/core.so,%,$(CORE_SO))/?.so;;
 
-.PHONY: all deps test test-lua check demo demo-run rock clean help bench asan ctest fuzz fuzz-smoke
+.PHONY: all deps test test-lua check demo demo-run rock clean help bench asan ctest fuzz fuzz-smoke mqtt
 
-all: $(CORE_SO) sim/vigi-sim
+all: $(CORE_SO) sim/vigi-sim $(if $(HAVE_MOSQUITTO),$(MQTT_SO))
 
 $(CORE_SO): $(CORE_SRC) $(CORE_HDR)
 	@test -n "$(LUA_INC)" || { echo "no Lua headers for $(LUA): pkg-config knows no $(PKG_LUA) (make deps)"; exit 1; }
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -o $@ $(CORE_SRC) -lcurl -lssl -lcrypto
+
+mqtt: $(MQTT_SO)
+
+$(MQTT_SO): $(MQTT_SRC) csrc/compat.h
+	@test -n "$(LUA_INC)" || { echo "no Lua headers for $(LUA): pkg-config knows no $(PKG_LUA) (make deps)"; exit 1; }
+	@pkg-config --exists libmosquitto || { echo "vigi.mqtt needs libmosquitto (Debian: libmosquitto-dev; make deps)"; exit 1; }
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -Icsrc $$(pkg-config --cflags libmosquitto) \
+	  -o $@ $(MQTT_SRC) $$(pkg-config --libs libmosquitto)
 
 -include sim/build.mk
 
@@ -116,17 +132,26 @@ demo-run: all
 
 # Debian keeps curl.h and the libraries under the multiarch directories.
 MULTIARCH  = $(shell $(CC) -dumpmachine)
+# The rocks are made from a copy of the sources without what `make` built
+# in the tree: luarocks takes a lua/ directory along whole, and the
+# modules built beside the Lua files (core.so, mqtt.so) are not the rock's.
 rock:
-	luarocks --lua-version=5.4 make --deps-mode=none --tree=build/rock vigi-scm-1.rockspec \
-	  CURL_INCDIR=/usr/include/$(MULTIARCH) CURL_LIBDIR=/usr/lib/$(MULTIARCH) \
+	rm -rf build/rock-src && mkdir -p build/rock-src
+	tar -c --exclude='*.so' --exclude='*.o' bin csrc lua vigi-scm-1.rockspec | tar -x -C build/rock-src
+	cd build/rock-src && luarocks --lua-version=5.4 make --deps-mode=none --tree=$(CURDIR)/build/rock \
+	  vigi-scm-1.rockspec CURL_INCDIR=/usr/include/$(MULTIARCH) CURL_LIBDIR=/usr/lib/$(MULTIARCH) \
 	  OPENSSL_LIBDIR=/usr/lib/$(MULTIARCH)
+ifneq ($(HAVE_MOSQUITTO),)
+	cd build/rock-src/csrc/mqtt && luarocks --lua-version=5.4 make --deps-mode=none \
+	  --tree=$(CURDIR)/build/rock vigi-mqtt-scm-1.rockspec MOSQUITTO_LIBDIR=/usr/lib/$(MULTIARCH)
+endif
 
 bench: all
 	@$(INSTALL_DEPS) bench
 	@for b in bench/*; do if [ -x "$$b" ]; then "$$b" || exit 1; fi; done
 
 clean:
-	rm -rf build lua/vigi/core.so $(SIM_CLEAN)
+	rm -rf build lua/vigi/core.so lua/vigi/mqtt.so $(SIM_CLEAN)
 
 help:
 	@sed -n '3,8p' Makefile

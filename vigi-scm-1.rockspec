@@ -31,10 +31,12 @@ build = {
         "csrc/lua_core.c", "csrc/lua_demux.c", "csrc/lua_digest.c", "csrc/lua_http.c",
         "csrc/lua_multipart.c", "csrc/lua_odp.c", "csrc/lua_poller.c", "csrc/lua_talk.c",
         "csrc/lua_tcp.c", "csrc/lua_term.c", "csrc/lua_udp.c", "csrc/multipart.c", "csrc/net.c", "csrc/odp.c",
-        "csrc/rtp.c", "csrc/streamio.c", "csrc/tcp.c",
+        "csrc/rtp.c", "csrc/streamio.c", "csrc/tcp.c", "csrc/resolve.c", "csrc/lua_resolve.c",
         "csrc/lua_tls.c", "csrc/tlsclient.c",
       },
-      libraries = { "curl", "ssl", "crypto" },
+      -- pthread and dl: name lookups in threads (resolve.c); part of libc
+      -- since glibc 2.34, separate before
+      libraries = { "curl", "ssl", "crypto", "pthread", "dl" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
@@ -76,6 +78,14 @@ build = {
     ["vigi.shell.guard"] = "lua/vigi/shell/guard.lua",
     ["vigi.shell.input"] = "lua/vigi/shell/input.lua",
     ["vigi.shell.env"] = "lua/vigi/shell/env.lua",
+    -- `vigi bridge`; its MQTT binding is the rock vigi-mqtt (libmosquitto)
+    ["vigi.bridge"] = "lua/vigi/bridge/init.lua",
+    ["vigi.bridge.broker"] = "lua/vigi/bridge/broker.lua",
+    ["vigi.bridge.camera"] = "lua/vigi/bridge/camera.lua",
+    ["vigi.bridge.cli"] = "lua/vigi/bridge/cli.lua",
+    ["vigi.bridge.config"] = "lua/vigi/bridge/config.lua",
+    ["vigi.bridge.controls"] = "lua/vigi/bridge/controls.lua",
+    ["vigi.bridge.ha"] = "lua/vigi/bridge/ha.lua",
   },
   install = {
     bin = { vigi = "bin/vigi" },

@@ -386,6 +386,13 @@ http_client *http_new(http_pool *p) {
   curl_easy_setopt(c->easy, CURLOPT_PRIVATE, (char *)c);
   curl_easy_setopt(c->easy, CURLOPT_MAXAGE_CONN, MAX_AGE_S);
   curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87.0 */
+  /* A transfer whose timeout comes while libcurl's resolver thread is in
+   * getaddrinfo() would otherwise wait for that thread (as long as the
+   * system's resolver takes, past the call's deadline): it is left to end
+   * by itself instead (docs/design.md, "Host names without blocking"). */
+  curl_easy_setopt(c->easy, CURLOPT_QUICK_EXIT, 1L);
+#endif
   curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(c->easy, CURLOPT_PROXY, ""); /* cameras are reached directly */
   curl_easy_setopt(c->easy, CURLOPT_TCP_NODELAY, 1L);

@@ -17,6 +17,7 @@ void vigi_open_odp(lua_State *L);
 void vigi_open_udp(lua_State *L);
 void vigi_open_multipart(lua_State *L);
 void vigi_open_tcp(lua_State *L);
+void vigi_open_resolve(lua_State *L);
 void vigi_open_digest(lua_State *L);
 void vigi_open_demux(lua_State *L);
 void vigi_open_talk(lua_State *L);
@@ -121,6 +122,7 @@ int luaopen_vigi_core(lua_State *L) {
   vigi_open_udp(L);
   vigi_open_multipart(L);
   vigi_open_tcp(L);
+  vigi_open_resolve(L);
   vigi_open_digest(L);
   vigi_open_demux(L);
   vigi_open_talk(L);
@@ -129,5 +131,10 @@ int luaopen_vigi_core(lua_State *L) {
   vigi_open_tls(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
+  /* Whether libcurl resolves host names without blocking (its threaded
+   * resolver, or c-ares): then a control call's deadline holds while a
+   * name is looked up (docs/design.md). */
+  lua_pushboolean(L, (curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS) != 0);
+  lua_setfield(L, -2, "curl_async_dns");
   return 1;
 }

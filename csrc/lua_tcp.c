@@ -6,8 +6,8 @@
  *   t:connected()              -> true | nil, "again" | nil, message
  *   t:send(data [, i [, j]])   -> bytes sent | nil, "again" | nil, message
  *   t:recv([max = 65536])      -> data | nil, "again" | nil, "closed" | nil, message
+ *   t:unacked()                -> bytes not yet acknowledged by the peer | nil, message
  *   t:fd(), t:waitset(set [, want_write]), t:close()
- *   core.tcp_resolve(name)     -> "a.b.c.d" | nil, message  (the name's IPv4 address)
  *
  * send's i, j pick data:sub(i, j) (string.sub's rules), so a partial send
  * goes on with t:send(data, i + sent) and no copy of the rest. Addresses
@@ -137,6 +137,15 @@ static int l_waitset(lua_State *L) {
   return vigi_sock_waitset(L, check(L)->fd);
 }
 
+static int l_unacked(lua_State *L) {
+  ltcp *t = check(L);
+  size_t n = 0;
+  int err = 0;
+  if (tcp_unacked(t->fd, &n, &err) != NET_OK) return vigi_sock_fail(L, err);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
 static int l_fd(lua_State *L) {
   lua_pushinteger(L, check(L)->fd);
   return 1;
@@ -162,39 +171,16 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.tcp_resolve(name): the first IPv4 address of a host name (tcp.h:
- * may block for as long as the system's resolver takes). */
-static int l_resolve(lua_State *L) {
-  struct in_addr a;
-  const char *why = NULL;
-  char s[INET_ADDRSTRLEN];
-  size_t n;
-  const char *name = luaL_checklstring(L, 1, &n);
-  if (strlen(name) != n) { /* a NUL inside: not a name */
-    lua_pushnil(L);
-    lua_pushliteral(L, "not a host name");
-    return 2;
-  }
-  if (tcp_resolve_ipv4(name, &a, &why) != 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, why);
-    return 2;
-  }
-  net_ipv4_format(a, s, sizeof s);
-  lua_pushstring(L, s);
-  return 1;
-}
-
 void vigi_open_tcp(lua_State *L);
 /* Registers the class and adds tcp_connect to the module table at the
  * top of the stack. */
 void vigi_open_tcp(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"connected", l_connected}, {"send", l_send}, {"recv", l_recv}, {"waitset", l_waitset},
-    {"fd", l_fd}, {"close", l_close}, {"__gc", l_close}, {"__close", l_close},
+    {"unacked", l_unacked}, {"fd", l_fd}, {"close", l_close}, {"__gc", l_close}, {"__close", l_close},
     {"__tostring", l_tostring}, {NULL, NULL}
   };
-  static const luaL_Reg funcs[] = {{"tcp_connect", l_connect}, {"tcp_resolve", l_resolve}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"tcp_connect", l_connect}, {NULL, NULL}};
   vigi_newclass(L, CLASS, methods);
   luaL_setfuncs(L, funcs, 0);
 }

@@ -27,15 +27,29 @@
  *                                      them again; false when no readline
  *                                      is loaded
  *   term.rl_word_breaks(chars) -> ok   readline's completion word breaks
+ *   term.rl_release() -> ok            readline lets go of the terminal (its
+ *                                      settings put back) and of the
+ *                                      binding's stream; call it before the
+ *                                      binding's handler_remove (below);
+ *                                      false when no readline is loaded
  *
  * Signals are the process's, so the counter and the pipe are too: the
  * one piece of global state of the core, and only while a shell runs.
  *
  * The rl_ functions reach the GNU readline that the Lua binding
  * (lua-readline) loaded: the binding offers the callback interface but not
- * these three, and linking readline here would make every user of the core
+ * these, and linking readline here would make every user of the core
  * depend on it. They are looked up in the library already in the process
- * (RTLD_NOLOAD), never loaded by this file. */
+ * (RTLD_NOLOAD), never loaded by this file.
+ *
+ * Why rl_release: the binding's handler_remove closes the terminal stream
+ * it gave readline (rl_instream, rl_outstream) and only then calls
+ * rl_callback_handler_remove. When a prompt is still up (Ctrl-C, SIGTERM
+ * or a hang-up at the prompt), readline then puts the terminal back
+ * through that closed stream: it writes into freed memory (heap corruption,
+ * "free(): invalid pointer" later) and the terminal is left without echo.
+ * Removing the handler first, while the stream is open, leaves the
+ * binding's own removal nothing to undo. */
 #define _GNU_SOURCE
 #include "compat.h"
 #include "lua_sock.h"
@@ -191,6 +205,17 @@ static int rl_call(lua_State *L, const char *name) {
 static int l_rl_hide(lua_State *L) { return rl_call(L, "rl_clear_visible_line"); }
 static int l_rl_show(lua_State *L) { return rl_call(L, "rl_forced_update_display"); }
 
+static int l_rl_release(lua_State *L) {
+  FILE **in = rl_symbol("rl_instream");
+  FILE **out = rl_symbol("rl_outstream");
+  int r = rl_call(L, "rl_callback_handler_remove");
+  /* The binding closes the stream next: readline falls back to stdin and
+   * stdout rather than keep pointers to it. */
+  if (in) *in = NULL;
+  if (out) *out = NULL;
+  return r;
+}
+
 static int l_rl_word_breaks(lua_State *L) {
   static char breaks[64];
   size_t len;
@@ -213,6 +238,7 @@ void vigi_open_term(lua_State *L) {
     {"isatty", l_isatty}, {"read", l_read}, {"echo", l_echo},
     {"catch", l_catch}, {"sigints", l_sigints}, {"ending", l_ending},
     {"rl_hide", l_rl_hide}, {"rl_show", l_rl_show}, {"rl_word_breaks", l_rl_word_breaks},
+    {"rl_release", l_rl_release},
     {NULL, NULL}
   };
   luaL_newlib(L, funcs);

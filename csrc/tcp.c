@@ -6,6 +6,8 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,10 +58,8 @@ int tcp_connect_ipv4(const char *ip, unsigned port, int *fd, int *err) {
   return tcp_connect(a, port, fd, err);
 }
 
-int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why) {
-  struct addrinfo hints, *res = NULL;
+int tcp_host_name_ok(const char *name, const char **why) {
   size_t i, n = name ? strlen(name) : 0;
-  int rc;
   if (n == 0 || n > 253) {
     *why = "not a host name";
     return -1;
@@ -72,6 +72,13 @@ int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why) {
       return -1;
     }
   }
+  return 0;
+}
+
+int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why) {
+  struct addrinfo hints, *res = NULL;
+  int rc;
+  if (tcp_host_name_ok(name, why) != 0) return -1;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
@@ -138,6 +145,17 @@ int tcp_recv(int fd, void *buf, size_t cap, size_t *got, int *err) {
   if (is_again(errno)) return NET_AGAIN;
   *err = errno;
   return NET_ERROR;
+}
+
+int tcp_unacked(int fd, size_t *n, int *err) {
+  int q = 0;
+  *n = 0;
+  if (ioctl(fd, SIOCOUTQ, &q) != 0) {
+    *err = errno;
+    return NET_ERROR;
+  }
+  *n = q > 0 ? (size_t)q : 0;
+  return NET_OK;
 }
 
 void tcp_close(int fd) {

@@ -30,12 +30,16 @@ int tcp_connect(struct in_addr ip, unsigned port, int *fd, int *err);
 /* Same, from a dotted quad; EINVAL in *err when ip is not one. */
 int tcp_connect_ipv4(const char *ip, unsigned port, int *fd, int *err);
 
+/* Whether name may be looked up: letters, digits, '-', '_' and '.', 1 to
+ * 253 bytes. 0, or -1 with a static message in *why. */
+int tcp_host_name_ok(const char *name, const char **why);
+
 /* Resolves a host name to its first IPv4 address (getaddrinfo, AF_INET).
- * Only names made of letters, digits, '-', '_' and '.' (at most 253
- * bytes) are looked up; anything else is refused without a lookup.
- * Returns 0, or -1 with a static message in *why. This is the one call
- * here that may block: for as long as the system's resolver takes (its
- * own timeout, /etc/resolv.conf); a dotted quad never comes here. */
+ * Only names tcp_host_name_ok takes are looked up; anything else is
+ * refused without a lookup. Returns 0, or -1 with a static message in
+ * *why. This call blocks for as long as the system's resolver takes (its
+ * own timeout, /etc/resolv.conf): vigi calls it only in a thread of its
+ * own (resolve.h). */
 int tcp_resolve_ipv4(const char *name, struct in_addr *out, const char **why);
 
 /* How a connect in progress ended: NET_OK connected, NET_AGAIN not yet,
@@ -53,6 +57,12 @@ int tcp_send(int fd, const void *buf, size_t len, size_t *sent, int *err);
 /* Receives up to cap bytes (cap >= 1): NET_OK with *got bytes; *got == 0
  * means the peer closed its side (end of stream). */
 int tcp_recv(int fd, void *buf, size_t cap, size_t *got, int *err);
+
+/* Bytes written to fd that the peer has not acknowledged yet (SIOCOUTQ):
+ * what waits in this side's socket, sent or not. A peer that stops
+ * reading lets it grow once its own receive buffer is full. NET_OK with
+ * *n, or NET_ERROR with errno's value in *err. */
+int tcp_unacked(int fd, size_t *n, int *err);
 
 /* Closes fd (once: EINTR is not retried, the descriptor is gone either
  * way on Linux). -1 is ignored. */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ struct options {
 	const char *fleet_base;
 	const char *cert, *key, *cert_out, *camera_json;
 	int check;
+	int exit_with_parent;
 	struct camera_config cfg;
 	int stream_port, stream_port_given;
 	struct stream_settings stream;
@@ -82,6 +85,8 @@ static void usage(FILE *f)
 "  --cert-out FILE         write the certificate (PEM) to FILE\n"
 "  --camera-json FILE      use FILE instead of the built-in camera.json\n"
 "  --check                 load camera.json, report, and exit\n"
+"  --exit-with-parent      end (as on SIGTERM) when the process that started\n"
+"                          it ends, however it ended\n"
 "  --verbose               log to stderr\n"
 "  --help\n", f);
 }
@@ -104,7 +109,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
 		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
 		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC,
-		O_COMMAS, O_UNKNOWNCODE, O_SSET, O_MEDIA, O_MEDIAFPS
+		O_COMMAS, O_UNKNOWNCODE, O_SSET, O_MEDIA, O_MEDIAFPS, O_PARENT
 	};
 	static const struct option opts[] = {
 		{"address", required_argument, 0, O_ADDRESS},
@@ -138,6 +143,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"cert-out", required_argument, 0, O_CERTOUT},
 		{"camera-json", required_argument, 0, O_JSON},
 		{"check", no_argument, 0, O_CHECK},
+		{"exit-with-parent", no_argument, 0, O_PARENT},
 		{"verbose", no_argument, 0, O_VERBOSE},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0}
@@ -276,6 +282,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_CERTOUT: o->cert_out = optarg; break;
 		case O_JSON: o->camera_json = optarg; break;
 		case O_CHECK: o->check = 1; break;
+		case O_PARENT: o->exit_with_parent = 1; break;
 		case O_VERBOSE: sim_verbose = 1; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -406,6 +413,15 @@ int main(int argc, char **argv)
 	o.stream.speed = 1;
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	if (o.exit_with_parent) {
+		/* A sim started in a session of its own (`vigi shell --sim`) is
+		 * out of reach of the terminal's signals: if its parent is killed,
+		 * nothing else would stop it. The parent waits for the ready line,
+		 * so it is alive here unless it already ended (then: end now). */
+		pid_t parent = getppid();
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			return 1;
+	}
 	if (!o.stream.username[0])      /* --stream-set username=... wins */
 		snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
 	if (!o.stream_port_given)

@@ -164,8 +164,10 @@ static void on_frame(struct conn *c, int ch, const uint8_t *p, size_t len)
 		c->srv->stray_in++;
 		return;
 	}
-	if (s->kind == K_TALK && s->talk)
+	if (s->kind == K_TALK && s->talk) {
 		talk_packet(s->talk, p, len);
+		fault_on_talk(c);
+	}
 	/* Anything else on a media channel (RTCP) is ignored. */
 }
 
@@ -319,7 +321,13 @@ static void conn_input(struct conn *c)
 static void conn_io(void *arg, int fd, unsigned revents)
 {
 	struct conn *c = arg;
-	if (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
+	if (c->deaf) {
+		/* Nothing is read: only a broken connection ends it. */
+		if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			conn_kill(c);
+			return;
+		}
+	} else if (revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) {
 		for (;;) {
 			if (c->inlen == c->incap) {
 				if (c->incap >= IN_MAX)
@@ -340,6 +348,8 @@ static void conn_io(void *arg, int fd, unsigned revents)
 					continue;       /* read and dropped */
 				c->inlen += (size_t)n;
 				conn_input(c);
+				if (c->deaf)
+					break;
 				continue;
 			}
 			if (n < 0 && errno == EINTR)

@@ -57,6 +57,7 @@ struct stream_settings {
 	int dl_end;             /* download_end: DL_END_NOTIFY, DL_END_QUIET, DL_END_CLOSE */
 	char end_event[48];     /* end_event: "" is "stream_end" */
 	char end_status[24];    /* end_status: "" sends none */
+	int dl_endless;         /* download_endless: a download never ends */
 };
 
 enum { DL_END_NOTIFY, DL_END_QUIET, DL_END_CLOSE };

@@ -44,6 +44,7 @@ static cJSON *config_json(const struct stream_server *srv)
 	cJSON_AddStringToObject(o, "download_end", dl_end_names[s->dl_end]);
 	cJSON_AddStringToObject(o, "end_event", s->end_event[0] ? s->end_event : "stream_end");
 	cJSON_AddStringToObject(o, "end_status", s->end_status);
+	cJSON_AddBoolToObject(o, "download_endless", s->dl_endless);
 	return o;
 }
 
@@ -127,6 +128,10 @@ static const char *settings_apply(struct stream_settings *set, const cJSON *in)
 			if (!cJSON_IsBool(v))
 				return "download_size: true or false";
 			s.dl_unsized = !cJSON_IsTrue(v);
+		} else if (strcmp(k, "download_endless") == 0) {
+			if (!cJSON_IsBool(v))
+				return "download_endless: true or false";
+			s.dl_endless = cJSON_IsTrue(v);
 		} else if (strcmp(k, "download_end") == 0) {
 			int found = -1;
 			for (int i = 0; i < 3; i++)

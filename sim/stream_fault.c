@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "stream_int.h"
 
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -23,7 +24,7 @@
 
 const char *const fault_names[F_COUNT] = {
 	"none", "cut_mid_frame", "garbage", "huge_frame", "stale_nonce", "stall",
-	"stray_channel", "codec_change", "notify_flood", "garbage_trickle", "giant_frames"
+	"stray_channel", "codec_change", "notify_flood", "garbage_trickle", "giant_frames", "deaf"
 };
 
 static int hostile(enum sfault f)
@@ -107,6 +108,26 @@ void step_giant(struct conn *c, struct sess *s)
 	s->frames_sent++;
 }
 
+/* deaf: counts the talk packets received on c; after N, nothing more is
+ * read from c, and its receive buffer shrinks to the least the kernel
+ * keeps (SO_RCVBUF), so that the client's writes soon stop going out
+ * (the kernel acknowledges what fits in that buffer, read or not). */
+#define DEAF_RCVBUF     1024
+
+void fault_on_talk(struct conn *c)
+{
+	struct stream_server *srv = c->srv;
+	int small = DEAF_RCVBUF;
+	if (srv->fault != F_DEAF || c->fault_done || c->fault_gen != srv->fault_gen)
+		return;
+	if (++c->fault_frames < (unsigned long)srv->fault_after)
+		return;
+	c->fault_done = 1;
+	c->deaf = 1;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	sim_log("stream conn %lu: fault deaf", c->id);
+}
+
 /* A new connection starts under the fault in force. */
 void fault_conn_init(struct conn *c)
 {
@@ -127,7 +148,7 @@ void frame_done(struct conn *c, struct sess *s)
 {
 	struct stream_server *srv = c->srv;
 	s->frames_sent++;
-	if (srv->fault == F_NONE || srv->fault == F_STALE_NONCE || c->fault_done ||
+	if (srv->fault == F_NONE || srv->fault == F_STALE_NONCE || srv->fault == F_DEAF || c->fault_done ||
 	    c->fault_gen != srv->fault_gen)
 		return;
 	if (++c->fault_frames < (unsigned long)srv->fault_after)
@@ -199,5 +220,11 @@ void set_fault(struct stream_server *srv, enum sfault f, int after)
 			c->cut_next = 0;
 		c->mute = c->flood = c->trickle = c->giant = 0;
 		loop_timer_stop(srv->lp, &c->trickle_timer);
+		if (c->deaf) {
+			/* it reads again: what waits, and the end of a client gone */
+			c->deaf = 0;
+			c->events = POLLIN;
+			loop_io_set(srv->lp, c->fd, c->events);
+		}
 	}
 }

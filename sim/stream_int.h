@@ -33,7 +33,7 @@ enum kind { K_PREVIEW, K_PLAYBACK, K_DOWNLOAD, K_TALK };
 enum sfault {
 	F_NONE, F_CUT_MID_FRAME, F_GARBAGE, F_HUGE_FRAME, F_STALE_NONCE, F_STALL,
 	F_STRAY_CHANNEL, F_CODEC_CHANGE, F_NOTIFY_FLOOD, F_GARBAGE_TRICKLE, F_GIANT_FRAMES,
-	F_COUNT
+	F_DEAF, F_COUNT
 };
 extern const char *const fault_names[F_COUNT];
 
@@ -56,6 +56,7 @@ struct sess {
 	unsigned long long wv, wa;      /* pictures, audio packets in the window */
 	size_t off, stop_at, size;      /* download: next byte, end, file size */
 	int rtp;                        /* download: RTP of the clip, not the file's bytes */
+	int endless;                    /* download: never ends (download_endless) */
 	int ended, stopped;
 	unsigned long long frames_sent, bytes_sent;
 	struct talk_rec *talk;
@@ -113,6 +114,9 @@ struct conn {
 	 * notifications without end (flood), a garbage byte every
 	 * TRICKLE_MS (trickle, with stalled), or giant pictures (giant). */
 	int mute, flood, trickle, giant;
+	/* The deaf fault: nothing more is read from the client, with a
+	 * small receive buffer, so that its writes soon stop going out. */
+	int deaf;
 	unsigned long long flood_n;
 	unsigned events;
 	struct loop_timer pump, idle, trickle_timer;
@@ -185,5 +189,6 @@ void set_fault(struct stream_server *srv, enum sfault f, int after);
 void fault_on_request(struct conn *c);
 void fault_trickle_timer(void *arg);
 void step_giant(struct conn *c, struct sess *s);
+void fault_on_talk(struct conn *c);
 
 #endif

@@ -150,12 +150,13 @@ static uint64_t window_ms(const struct sess *s)
 
 static int video_left(const struct sess *s)
 {
-	return s->kind == K_PREVIEW || (double)s->wv * sm_clip(s->codec)->frame_ms < (double)window_ms(s);
+	return s->kind == K_PREVIEW || s->endless ||
+	       (double)s->wv * sm_clip(s->codec)->frame_ms < (double)window_ms(s);
 }
 
 static int audio_left(const struct sess *s)
 {
-	return s->kind == K_PREVIEW || (uint64_t)s->wa * SM_AUDIO_MS < window_ms(s);
+	return s->kind == K_PREVIEW || s->endless || (uint64_t)s->wa * SM_AUDIO_MS < window_ms(s);
 }
 
 /* When s's next unit is due (loop ms); 0 if it has nothing to send. */
@@ -231,6 +232,10 @@ static void step_download(struct conn *c, struct sess *s)
 {
 	size_t n = 0;
 	const uint8_t *file = sm_recording(&n);
+	if (s->off >= s->stop_at && s->endless) {
+		s->off = 0;             /* download_endless: the file again */
+		s->stop_at = n;
+	}
 	if (s->off >= s->stop_at) {
 		notify_end(c, s, "file_end");
 		return;
@@ -246,7 +251,7 @@ static void step_download(struct conn *c, struct sess *s)
 	s->bytes_sent += 4 + k;
 	frame_queued(c, 4 + k);
 	frame_done(c, s);
-	if (s->off >= s->stop_at && !c->closing)
+	if (s->off >= s->stop_at && !c->closing && !s->endless)
 		notify_end(c, s, "file_end");
 }
 
@@ -290,8 +295,9 @@ static int pump(struct conn *c)
 			loop_timer_start(srv->lp, &c->pump, best_due - now);
 			return 0;
 		}
-		if (srv->set.speed > 0 && now - best_due > LAG_MS) {
-			/* A slow reader: do not burst to catch up, go on from now. */
+		if (srv->set.speed > 0 && best_due != 0 && now - best_due > LAG_MS) {
+			/* A slow reader: do not burst to catch up, go on from now.
+			 * (Due 0 is the end notification, due at once: no lag.) */
 			sess_rebase(srv, best);
 			continue;
 		}
@@ -344,7 +350,7 @@ void conn_service(struct conn *c)
 	}
 	if (full && !c->stalled && unsent(c) < STREAM_OUT_LOW)
 		loop_timer_start(srv->lp, &c->pump, 0);    /* drained at once: more next turn */
-	unsigned ev = POLLIN;
+	unsigned ev = c->deaf ? 0 : POLLIN;
 	if (sendable(c) > 0)
 		ev |= POLLOUT;
 	if (ev != c->events) {

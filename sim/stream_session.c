@@ -293,6 +293,7 @@ static void do_download(struct conn *c, const struct req *r, const char *seq, co
 	if (!s)
 		return;
 	cJSON *p = result(0, s->id);
+	s->endless = set->dl_endless;
 	if (set->dl_rtp) {
 		/* The clip's RTP for the window, as a playback sends it; no
 		 * resume: always from the start, never a size. */
@@ -317,7 +318,7 @@ static void do_download(struct conn *c, const struct req *r, const char *seq, co
 	if (p) {
 		if (range) {
 			char rs[64];
-			if (set->dl_unsized)
+			if (set->dl_unsized || s->endless)
 				snprintf(rs, sizeof rs, "%zu-", from);
 			else
 				snprintf(rs, sizeof rs, "%zu-%zu/%zu", from, to - 1, size);

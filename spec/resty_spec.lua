@@ -9,35 +9,8 @@ local vigi = require "vigi"
 local core = require "vigi.core"
 local json = require "vigi.json"
 
-local NGINX = "/usr/sbin/nginx"
-local MODULES = { "/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so" }
-
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
-
--- os.execute's success, in Lua 5.1 and 5.2+ alike.
-local function run(cmd)
-  local a, _, code = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true and (code == nil or code == 0)
-end
-
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "w"))
-  f:write(s)
-  f:close()
-end
+local nginx = require "spec.support.nginx"
+local run, read, write = nginx.run, nginx.read, nginx.write
 
 local function sleep(s) run("sleep " .. s) end
 
@@ -178,43 +151,16 @@ end
 return _M
 ]]
 
-local function nginx_conf(dir, root, port)
-  local loc = {}
-  for _, name in ipairs { "info", "slow", "events", "preview", "refused", "hostile", "tls_events" } do
-    loc[#loc + 1] = string.format("    location = /%s { content_by_lua_block { require('resty_spec_app').%s() } }",
-      name, name)
-  end
-  return table.concat({
-    "load_module " .. MODULES[1] .. ";",
-    "load_module " .. MODULES[2] .. ";",
-    "worker_processes 1;",
-    "daemon on;",
-    "pid " .. dir .. "/nginx.pid;",
-    "error_log " .. dir .. "/error.log info;",
-    "events { worker_connections 256; }",
-    "http {",
-    "  access_log " .. dir .. "/access.log;",
-    "  lua_ssl_trusted_certificate " .. dir .. "/trusted.pem;",
-    "  lua_ssl_verify_depth 2;",
-    "  client_body_temp_path " .. dir .. "/tmp/body;",
-    "  proxy_temp_path " .. dir .. "/tmp/proxy;",
-    "  fastcgi_temp_path " .. dir .. "/tmp/fastcgi;",
-    "  uwsgi_temp_path " .. dir .. "/tmp/uwsgi;",
-    "  scgi_temp_path " .. dir .. "/tmp/scgi;",
-    string.format('  lua_package_path "%s/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;;";', dir, root, root, root),
-    string.format('  lua_package_cpath "%s/build/luajit/?.so;;";', root),
-    "  server {",
-    "    listen 127.0.0.1:" .. port .. ";",
-    table.concat(loc, "\n"),
-    "  }",
-    "}",
-  }, "\n") .. "\n"
+local LOCATIONS = {}
+for _, name in ipairs { "info", "slow", "events", "preview", "refused", "hostile", "tls_events" } do
+  LOCATIONS[#LOCATIONS + 1] = string.format(
+    "location = /%s { content_by_lua_block { require('resty_spec_app').%s() } }", name, name)
 end
 
 describe("inside nginx (resty transport)", function()
-  local sim, dir, root, port, started
+  local sim, server, dir
 
-  local function url(path) return "http://127.0.0.1:" .. port .. path end
+  local function url(path) return server:url(path) end
 
   -- GET path with curl: body, seconds taken.
   local function get(path, max)
@@ -233,60 +179,37 @@ describe("inside nginx (resty transport)", function()
       helper.quote(dir .. "/" .. name .. ".meta")))
   end
 
-  local function stop_nginx()
-    local pid = read(dir .. "/nginx.pid")
-    pid = pid and tonumber(pid:match("%d+"))
-    if pid then
-      run("kill " .. pid .. " 2>/dev/null")
-      eventually(function() return not run("kill -0 " .. pid .. " 2>/dev/null") end, 5)
-    end
-  end
-
   setup(function()
-    assert(exists(NGINX) and exists(MODULES[1]) and exists(MODULES[2]),
-      "nginx or its lua module is missing (" .. NGINX .. ", " .. MODULES[2] .. "): run tools/install-deps")
-    root = helper.sh("pwd"):gsub("%s+$", "")
-    assert(run("make -s LUA=luajit build/luajit/vigi/core.so >/dev/null"),
-      "cannot build the core for LuaJIT (make LUA=luajit build/luajit/vigi/core.so)")
     sim = helper.start_sim()
     -- bursts of one type would be filtered by the example's 60 s interval
     local cam = assert(vigi.connect(sim:options()))
     assert(cam:setMsgpushInterval { event_interval = 0 })
     cam:close()
-    dir = helper.sh("mktemp -d /tmp/vigi-resty.XXXXXX"):gsub("%s+$", "")
-    run("chmod 755 " .. helper.quote(dir) .. "; mkdir -p " .. helper.quote(dir .. "/tmp"))
-    -- A certificate nginx trusts, naming 127.0.0.1 as nginx checks it (a DNS name)
-    assert(run(string.format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
-      "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=DNS:127.0.0.1,IP:127.0.0.1 " ..
-      ">/dev/null 2>&1", helper.quote(dir .. "/trusted.key"), helper.quote(dir .. "/trusted.pem"))),
-      "openssl could not make a certificate")
     local opts = string.format("{ host = %q, port = %d, stream_port = %d, password = %q, timeout = 5 }",
       sim.host, sim.port, sim.stream, helper.PASSWORD)
-    write(dir .. "/resty_spec_app.lua", APP:format(opts))
-    -- A free port: nginx refuses to start on a taken one, so try a few.
-    math.randomseed(os.time() + math.floor(core.now() * 1000) % 100000)
-    for _ = 1, 10 do
-      port = math.random(20000, 32000) -- below the ephemeral range
-      write(dir .. "/nginx.conf", nginx_conf(dir, root, port))
-      if run(string.format("env -u LD_PRELOAD -u LUA_PATH -u LUA_CPATH %s -p %s -c %s 2>>%s", NGINX,
-          helper.quote(dir), helper.quote(dir .. "/nginx.conf"), helper.quote(dir .. "/error.log"))) then
-        started = true
-        break
-      end
-    end
-    assert(started, "nginx did not start; see " .. dir .. "/error.log:\n" .. (read(dir .. "/error.log") or ""))
+    server = nginx.start {
+      access_log = true,
+      lua_dirs = { "$dir" },
+      http = { "lua_ssl_trusted_certificate $dir/trusted.pem;", "lua_ssl_verify_depth 2;" },
+      server = LOCATIONS,
+      prepare = function(d)
+        -- A certificate nginx trusts, naming 127.0.0.1 as nginx checks it (a DNS name)
+        assert(run(string.format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes " ..
+          "-keyout %s -out %s -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=DNS:127.0.0.1,IP:127.0.0.1 " ..
+          ">/dev/null 2>&1", helper.quote(d .. "/trusted.key"), helper.quote(d .. "/trusted.pem"))),
+          "openssl could not make a certificate")
+        write(d .. "/resty_spec_app.lua", APP:format(opts))
+      end,
+    }
+    dir = server.dir
   end)
 
   teardown(function()
-    if dir then
-      stop_nginx()
-      if os.getenv("VIGI_KEEP_NGINX_DIR") then print("nginx dir kept: " .. dir)
-      else run("rm -rf " .. helper.quote(dir)) end
-    end
+    if server then server:stop() end
     if sim then sim:stop() end
   end)
 
-  local function error_log() return read(dir .. "/error.log") or "" end
+  local function error_log() return server:error_log() end
 
   it("answers a control call through cosockets", function()
     local out = get("/info")

@@ -41,29 +41,42 @@ describe("vigi shell", function()
     return { LUA, "spec/support/vigi_cmd.lua", "shell", sim.host, "-p", tostring(sim.port), "-t", "20" }
   end
 
+  local function expect(p, t) return { expect = p, timeout = t or 5 } end
+  -- The first prompt comes after the start and the login; the others at once.
+  local FIRST, PROMPT = expect("vigi> ", 10), expect("vigi> ")
+
   -- A run on a terminal: steps as pty_run.py takes them; env adds to
-  -- the environment (false removes), env.argv replaces the command.
+  -- the environment (false removes), env.argv replaces the command. The
+  -- run ends with Ctrl-D at a prompt (typed before the prompt, while the
+  -- line runs, the terminal would take it as its own end-of-line), and
+  -- the shell must end by it, with status 0. A run that goes wrong fails
+  -- within its step's timeout, and the whole run within its deadline,
+  -- however the shell misbehaves (pty_run.py kills it).
   local function terminal(steps, env)
     local e = { TERM = "xterm", HOME = state, XDG_STATE_HOME = state, VIGI_PASSWORD = PASSWORD }
     local command = argv()
     for k, v in pairs(env or {}) do
       if k == "argv" then command = v else e[k] = v or nil end
     end
+    local last = steps[#steps].expect
+    if not (last and last:sub(-2) == "> ") then steps[#steps + 1] = PROMPT end
     steps[#steps + 1] = { send = "\4" } -- Ctrl-D: the shell ends
-    local script = { argv = command, env = e, steps = steps, cols = 100, rows = 30, end_timeout = 3 }
+    local script = { argv = command, env = e, steps = steps, cols = 100, rows = 30, end_timeout = 3,
+      deadline = 30 }
     local path = state .. "/script.json"
     local f = assert(io.open(path, "w"))
     f:write(json.encode(script))
     f:close()
     local out = helper.sh("python3 -S spec/support/pty_run.py " .. helper.quote(path))
     local r = assert(json.decode(out), out)
-    assert(r.ok, "step " .. tostring(r.failed) .. " not met; the terminal showed:\n" .. r.transcript)
+    assert(r.ok, (r.timed_out and "the run outlasted its deadline at step " or "step ") .. tostring(r.failed)
+      .. " not met (exit " .. tostring(r.exit) .. "); the terminal showed:\n" .. r.transcript)
+    assert(r.exit == 0 and not r.hung_up, "Ctrl-D did not end the shell (exit " .. tostring(r.exit)
+      .. (r.hung_up and ", hung up" or "") .. "); the terminal showed:\n" .. r.transcript)
     return r
   end
 
   local function line(s) return { send = s .. "\r" } end
-  local function expect(p, t) return { expect = p, timeout = t or 5 } end
-  local PROMPT = expect("vigi> ", 10)
   local function admin_cmd(path, body)
     return string.format("env -u LD_PRELOAD curl -sk --max-time 5 https://%s:%d/__sim__/%s -d %s",
       sim.host, sim.port, path, helper.quote(json.encode(body)))
@@ -71,7 +84,7 @@ describe("vigi shell", function()
 
   it("completes a method name and a parameter name", function()
     local r = terminal {
-      PROMPT, { send = "cam:setMotionDetectionS\t" }, expect("cam:setMotionDetectionSwitch"),
+      FIRST, { send = "cam:setMotionDetectionS\t" }, expect("cam:setMotionDetectionSwitch"),
       { send = "{ sensi\t" }, expect("{ sensitivity"),
       { send = " = 42 }\r" }, PROMPT,
       line "cam:getMotionDetectionSwitch().sensitivity", expect("\n42\n"),
@@ -80,7 +93,7 @@ describe("vigi shell", function()
   end)
 
   it("prints a table readably: sorted keys, one a line, indented", function()
-    local r = terminal { PROMPT, line "cam:getDeviceInfo()", expect("}\n") }
+    local r = terminal { FIRST, line "cam:getDeviceInfo()", expect("}\n") }
     local text = r.transcript:match("cam:getDeviceInfo%(%)\n(%b{})")
     assert.truthy(text, r.transcript)
     assert.truthy(text:find('\n  hwVer = "1.0",\n  mac = "00-0A-EB-01-88-11",\n  model = "C100",\n', 1, true), text)
@@ -88,7 +101,7 @@ describe("vigi shell", function()
 
   it("prints an injected event above the prompt while it waits, and the typed line goes on", function()
     local r = terminal {
-      PROMPT, line "watch('MotionDetection')", expect("watching MotionDetection"), PROMPT,
+      FIRST, line "watch('MotionDetection')", expect("watching MotionDetection"), PROMPT,
       { send = "cam:getDev" }, { sleep = 0.2 },
       { run = admin_cmd("event", { event_type = "MotionDetection" }) },
       expect("MotionDetection  \\("),
@@ -101,7 +114,7 @@ describe("vigi shell", function()
 
   it("ends a stalled call on Ctrl-C and answers the next line", function()
     local r = terminal {
-      PROMPT, { run = admin_cmd("fault", { kind = "stall", method = "getDeviceInfo", seconds = 30 }) },
+      FIRST, { run = admin_cmd("fault", { kind = "stall", method = "getDeviceInfo", seconds = 30 }) },
       line "cam:getDeviceInfo()", { sleep = 0.5 }, { send = "\3" }, expect("interrupted", 5),
       PROMPT, line "1 + 1", expect("\n2\n"),
       line "cam:getDeviceInfo().model", expect('"C100"'),
@@ -110,15 +123,27 @@ describe("vigi shell", function()
     assert.is_true(r.waited[2] < 3)
   end)
 
-  it("--sim: starts a vigi-sim that Ctrl-C at the terminal leaves running", function()
-    local r = terminal({ PROMPT, { send = "\3" }, PROMPT, line "cam:getDeviceAlias()", expect("alias = ") },
+  it("--sim: starts a vigi-sim that Ctrl-C at the terminal leaves running, and stops it", function()
+    local r = terminal({ FIRST, { send = "\3" }, PROMPT, line "cam:getDeviceAlias()", expect("alias = "),
+      PROMPT, line "sim.pid", expect("\\n\\d+\\n") },
       { argv = { LUA, "spec/support/vigi_cmd.lua", "shell", "--sim" } })
     assert.truthy(r.transcript:find("connected to 127.0.0.1:%d+ %(C100, "), r.transcript)
+    -- At Ctrl-C, readline gave the terminal back before the prompt was
+    -- drawn again: when it had turned bracketed paste on, it turned it off.
+    -- (It did so through a stream already closed, writing into freed
+    -- memory, until lua_term.c's rl_release.)
+    local at_ctrl_c = assert(r.raw:match("vigi> (.-)%^C"), r.raw)
+    if r.raw:find("\27[?2004h", 1, true) then
+      assert.truthy(at_ctrl_c:find("\27[?2004l", 1, true), r.raw)
+    end
+    -- Ctrl-D ended the shell, and the shell its sim.
+    local pid = assert(r.transcript:match("sim%.pid\n(%d+)\n"), r.transcript)
+    assert.falsy((read_file("/proc/" .. pid .. "/cmdline") or ""):find("vigi-sim", 1, true))
   end)
 
   it("keeps the history across two runs", function()
-    terminal { PROMPT, line "answer = 41", PROMPT }
-    local r = terminal { PROMPT, { send = "\27[A" }, expect("answer = 41"), { send = " + 1\r" }, PROMPT,
+    terminal { FIRST, line "answer = 41", PROMPT }
+    local r = terminal { FIRST, { send = "\27[A" }, expect("answer = 41"), { send = " + 1\r" }, PROMPT,
       line "answer", expect("\n42\n") }
     assert.truthy(r.transcript)
     local hist = assert(read_file(state .. "/vigi/history"))
@@ -131,11 +156,15 @@ describe("vigi shell", function()
     local r = terminal({
       expect("camera password: ", 10), typed, PROMPT,
       line "t = { password = 'hunter2', user = 'admin' }", PROMPT, line "t", expect("password = <hidden>"),
-      line "cam", expect("vigi.camera{"), line "cam._stok", expect('"<hidden>"'),
+      line "cam", expect("vigi.camera{"),
+      -- the stok is not in the camera's table, and where it shows, hidden
+      line "cam._stok", expect("\\nnil\\n"), line "cam:_token_path()", expect('"/stok=<hidden>"'),
       line "connect(cam.host, { port = cam.port }).host", expect("camera password: "), typed, expect('"127.0.0.1"'),
       line "pw = 'hunter2'", PROMPT,
     }, { VIGI_PASSWORD = false })
     assert.falsy((r.transcript:find(PASSWORD, 1, true)), r.transcript)
+    -- nothing like the sim's stoks (32 letters and digits) either
+    assert.falsy(r.transcript:find(string.rep("%w", 32)), r.transcript)
     local hist = assert(read_file(state .. "/vigi/history"))
     assert.truthy(hist:find("cam\n", 1, true))
     assert.falsy((hist:find("hunter2", 1, true)), hist)
@@ -155,7 +184,7 @@ describe("vigi shell", function()
     assert.truthy(piped:find("nil\tinvalid: setSpeakerVolume: volume = 150 is out of range 0..100\n", 1, true), piped)
     assert.truthy(piped:find('{ 1, "two", { three = 3 } }\n1\n2\n3\nerror: stdin:1: ', 1, true), piped)
     -- the same lines on a terminal, each after its prompt
-    local steps = { PROMPT }
+    local steps = { FIRST }
     for _, l in ipairs(lines) do
       steps[#steps + 1] = line(l)
       steps[#steps + 1] = expect("(vigi|>)> ")
@@ -166,7 +195,7 @@ describe("vigi shell", function()
   end)
 
   it("reads plain lines on a terminal when the readline binding is missing", function()
-    local r = terminal({ PROMPT, line "cam:getDeviceInfo().model", expect('"C100"') },
+    local r = terminal({ FIRST, line "cam:getDeviceInfo().model", expect('"C100"') },
       { LUA_PATH = "./?.lua" }) -- no system modules: no readline.lua
     assert.truthy(r.transcript)
   end)

@@ -260,8 +260,10 @@ describe("vigi-sim discovery", function()
     it("flood: valid replies with a new MAC each, from its address, for `seconds`", function()
       local set = admin(sim, "POST", "odp_fault", { kind = "flood", seconds = 0.5 })
       assert.same({ ok = true, kind = "flood", count = 1, seconds = 0.5 }, set)
-      local r = ask({ serial = 0xABCD }, { expect = 3000, wait = "1" })
-      assert.equal(3000, #r)
+      -- a few hundred are enough to show them distinct; how many arrive in
+      -- the window depends on the machine's load, not on the sim
+      local r = ask({ serial = 0xABCD }, { expect = 500, wait = "1" })
+      assert.equal(500, #r)
       local macs = {}
       for _, one in ipairs(r) do
         assert.equal("127.0.0.1", one.from)
@@ -275,7 +277,7 @@ describe("vigi-sim discovery", function()
       -- it ends by itself: the count of replies stops growing
       os.execute("sleep 0.7")
       local n = odp_counters(sim).replies
-      assert.is_true(n >= 3000)
+      assert.is_true(n >= 500)
       os.execute("sleep 0.3")
       assert.equal(n, odp_counters(sim).replies)
     end)

@@ -7,25 +7,8 @@ local helper = require "spec.helper"
 local vigi = require "vigi"
 local core = require "vigi.core"
 
-local function tmpname(ext)
-  local n = os.tmpname()
-  os.remove(n)
-  return n .. ext
-end
-
-local function sha256_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("*a")
-  f:close()
-  return core.sha256_hex(data), #data
-end
-
-local function ffprobe_frames(path)
-  local out = helper.sh(string.format(
-    "ffprobe -v error -f h264 -count_frames -select_streams v:0 -show_entries stream=nb_read_frames " ..
-    "-of default=nw=1 %s 2>&1", helper.quote(path)))
-  return tonumber(out:match("nb_read_frames=(%d+)")), out
-end
+local media = require "spec.support.media"
+local tmpname, sha256_file, ffprobe_frames = media.tmpname, media.sha256_file, media.ffprobe_frames
 
 -- The sim's record of the last download session.
 local function last_download(sim)
@@ -60,7 +43,7 @@ describe("downloads", function()
       assert.equal("rtp", sent.framing)
       assert.equal(100, sent.frames_sent) -- 4 s at 25 pictures a second
       assert.equal(sent.frames_sent, r.frames)
-      local n, out = ffprobe_frames(file)
+      local n, _, out = ffprobe_frames(file)
       assert.equal(sent.frames_sent, n, out)
       assert.equal(200, r.audio_frames)   -- 20 ms packets
       local _, asize = sha256_file(afile)
@@ -166,6 +149,156 @@ describe("downloads", function()
       local file = tmpname(".ts")
       local r = assert(cam:download { start_time = 1, end_time = 2, file = file, stall = 3 })
       assert.equal("notification", r.outcome)
+      assert.equal(sim:stream_file().sha256, (sha256_file(file)))
+      os.remove(file)
+    end)
+  end)
+
+  describe("max_bytes: a camera that never stops sending", function()
+    local function size_of(path)
+      local f = io.open(path, "rb")
+      if not f then return nil end
+      local n = f:seek("end")
+      f:close()
+      return n
+    end
+    before_each(function() sim:stream_config { download_endless = true } end)
+
+    it("raw bytes without end: a protocol error naming the bytes and the option, file bounded", function()
+      local file = tmpname(".ts")
+      local t0 = core.now()
+      local r, err = cam:download { start_time = 1, end_time = 2, file = file, max_bytes = 300000 }
+      assert.is_nil(r)
+      assert.equal("protocol", err.kind)
+      assert.is_true(core.now() - t0 < 5)
+      assert.equal(300000, err.max_bytes)
+      assert.is_true(err.bytes <= 300000 and err.bytes > 300000 - 4096, tostring(err.bytes))
+      assert.equal(err.bytes, size_of(file))
+      assert.truthy(err.message:find(err.bytes .. " bytes written", 1, true), err.message)
+      assert.truthy(err.message:find("max_bytes", 1, true), err.message)
+      -- what came is the recording, again and again, cut where the limit fell
+      local want = sim:stream_file()
+      local f = assert(io.open(file, "rb"))
+      local head = f:read(want.size)
+      f:close()
+      assert.equal(want.sha256, core.sha256_hex(head))
+      os.remove(file)
+    end)
+
+    it("RTP without end: video and audio together stay under max_bytes, the video plays", function()
+      sim:stream_config { download_framing = "rtp" }
+      local file, afile = tmpname(".h264"), tmpname(".alaw")
+      local r, err = cam:download { start_time = 1, end_time = 2, file = file, audio_file = afile,
+                                    max_bytes = 400000 }
+      assert.is_nil(r)
+      assert.equal("protocol", err.kind)
+      assert.truthy(err.message:find("max_bytes", 1, true), err.message)
+      assert.is_true(size_of(file) + size_of(afile) <= 400000)
+      assert.equal(err.bytes, size_of(file) + size_of(afile))
+      assert.is_true(err.frames > 25) -- past the second asked for: the camera did not stop
+      assert.equal(err.frames, (ffprobe_frames(file)))
+      os.remove(file)
+      os.remove(afile)
+    end)
+
+    it("a size announced above max_bytes is refused before anything is written", function()
+      sim:stream_config { download_endless = false }
+      local file = tmpname(".ts")
+      local r, err = cam:download { start_time = 1, end_time = 2, file = file, max_bytes = 50000 }
+      assert.is_nil(r)
+      assert.equal("protocol", err.kind)
+      assert.truthy(err.message:find(sim:stream_file().size .. " bytes", 1, true), err.message)
+      assert.is_nil(size_of(file))
+      -- at the size exactly, it goes through
+      r = assert(cam:download { start_time = 1, end_time = 2, file = file, max_bytes = sim:stream_file().size })
+      assert.equal("size", r.outcome)
+      os.remove(file)
+    end)
+
+    it("refuses a max_bytes that is no positive integer, before anything is sent", function()
+      local before = sim:stream_state().requests
+      for _, bad in ipairs { 0, -1, 1.5, 0 / 0, math.huge, "10" } do
+        local r, err = cam:download { start_time = 1, end_time = 2, file = "/tmp/x", max_bytes = bad }
+        assert.is_nil(r)
+        assert.equal("invalid", err.kind)
+      end
+      assert.equal(before, sim:stream_state().requests)
+      assert.equal(4 * 1024 ^ 3, require("vigi.media").MAX_DOWNLOAD_BYTES)
+    end)
+  end)
+
+  describe("the vigi command", function()
+    local json = require "vigi.json"
+    local LUA = (jit and "luajit") or ({ ["Lua 5.1"] = "lua5.1", ["Lua 5.3"] = "lua5.3" })[_VERSION] or "lua5.4"
+    local function args_of(extra)
+      local a = { LUA, "spec/support/vigi_cmd.lua", "download", sim.host, "-p", tostring(sim.port),
+                  "--stream-port", tostring(sim.stream), "--start", "1", "--end", "3" }
+      for _, x in ipairs(extra) do a[#a + 1] = x end
+      return a
+    end
+    -- Output (stdout and stderr, not a terminal) and exit status.
+    local function vigi_download(extra)
+      local words = {}
+      for i, w in ipairs(args_of(extra)) do words[i] = helper.quote(w) end
+      local out = helper.sh(string.format("VIGI_PASSWORD=%s %s 2>&1; echo \"rc=$?\"", helper.PASSWORD,
+        table.concat(words, " ")))
+      return out, tonumber(out:match("rc=(%d+)%s*$"))
+    end
+
+    it("an RTP download: frames, the audio file and how it ended, in plain text", function()
+      sim:stream_config { download_framing = "rtp" }
+      local file, afile = tmpname(".h264"), tmpname(".alaw")
+      local out, rc = vigi_download { "-o", file, "--audio", afile }
+      assert.equal(0, rc, out)
+      assert.truthy(out:find("50 H264 frames", 1, true), out)
+      assert.truthy(out:find(afile .. ": 100 audio packets", 1, true), out)
+      assert.truthy(out:find("ended: notification", 1, true), out)
+      assert.is_nil(out:find("\27", 1, true)) -- not a terminal: no progress, no escapes
+      assert.equal(50, (ffprobe_frames(file)))
+      local _, asize = sha256_file(afile)
+      assert.equal(100 * 160, asize)
+      os.remove(file)
+      os.remove(afile)
+    end)
+
+    it("on a terminal, the progress line counts frames", function()
+      sim:stream_config { download_framing = "rtp", speed = 1 }
+      local file = tmpname(".h264")
+      local script = tmpname(".json")
+      local f = assert(io.open(script, "w"))
+      f:write(json.encode { argv = args_of { "-o", file }, env = { TERM = "xterm", VIGI_PASSWORD = helper.PASSWORD },
+        steps = { { expect = "downloading \\(RTP\\) [0-9]+ H264 frames, [0-9]+ audio", timeout = 10 },
+                  { expect = "50 H264 frames.*ended: notification", timeout = 10 } }, end_timeout = 5 })
+      f:close()
+      local out = helper.sh("python3 -S spec/support/pty_run.py " .. helper.quote(script))
+      local r = assert(json.decode(out), out)
+      assert.is_true(r.ok, r.transcript)
+      assert.equal(0, r.exit)
+      os.remove(script)
+      os.remove(file)
+    end)
+
+    it("--max-bytes stops a download without end; --resume finishes a cut one", function()
+      sim:stream_config { download_endless = true }
+      local file = tmpname(".ts")
+      local out, rc = vigi_download { "-o", file, "--max-bytes", "200K" }
+      assert.equal(1, rc, out)
+      assert.truthy(out:find("max_bytes` (204800)", 1, true), out)
+      assert.truthy(out:find("--max-bytes N raises the limit", 1, true), out)
+      local _, size = sha256_file(file)
+      assert.is_true(size <= 204800)
+      out, rc = vigi_download { "-o", file, "--max-bytes", "2x" }
+      assert.equal(2, rc, out)
+      sim:stream_config { download_endless = false }
+      sim:stream_fault { fault = "cut_mid_frame", after = 5 }
+      out, rc = vigi_download { "-o", file }
+      assert.equal(1, rc, out)
+      assert.truthy(out:find("with --resume goes on", 1, true), out)
+      sim:stream_fault { fault = "none" }
+      out, rc = vigi_download { "-o", file, "--resume" }
+      assert.equal(0, rc, out)
+      assert.truthy(out:find("resumed at", 1, true), out)
+      assert.truthy(out:find("ended: size", 1, true), out)
       assert.equal(sim:stream_file().sha256, (sha256_file(file)))
       os.remove(file)
     end)

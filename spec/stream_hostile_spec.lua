@@ -11,28 +11,14 @@ local core = require "vigi.core"
 local MARGIN = 1                 -- seconds past a deadline that still prove the point
 local RSS_BOUND = 64 * 1024      -- KiB of peak growth allowed
 
-local function status_kb(key)
-  local f = io.open("/proc/self/status", "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return tonumber(s:match(key .. ":%s*(%d+)"))
-end
+local rss = require "spec.support.rss"
 
 -- fn() run with the clock and the peak RSS watched: seconds, peak growth
 -- (KiB), and fn's results (pcall's: ok first).
 local function watched(fn)
-  collectgarbage()
-  -- "5" resets the peak (VmHWM) to the current RSS (proc(5), clear_refs);
-  -- where that is refused, the RSS after the call is all there is.
-  local f = io.open("/proc/self/clear_refs", "w")
-  local reset = f and f:write("5") and f:close()
-  local before = status_kb("VmRSS") or 0
-  local t0 = core.now()
-  local ok, a, b = pcall(fn)
-  local took = core.now() - t0
-  local peak = (reset and status_kb("VmHWM") or status_kb("VmRSS") or 0) - before
-  return took, peak, ok, a, b
+  local m = rss.measure(fn)
+  if m.raised ~= nil then return m.seconds, math.floor(m.growth / 1024), false, m.raised end
+  return m.seconds, math.floor(m.growth / 1024), true, m[1], m[2]
 end
 
 -- Asserts what every attack must show.

@@ -5,25 +5,8 @@ local helper = require "spec.helper"
 local vigi = require "vigi"
 local core = require "vigi.core"
 
-local function tmpname(ext)
-  local n = os.tmpname()
-  os.remove(n)
-  return n .. ext
-end
-
-local function sha256_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("*a")
-  f:close()
-  return core.sha256_hex(data), #data
-end
-
-local function ffprobe_frames(path, format)
-  local out = helper.sh(string.format(
-    "ffprobe -v error -f %s -count_frames -select_streams v:0 -show_entries stream=nb_read_frames,codec_name " ..
-    "-of default=nw=1 %s 2>&1", format, helper.quote(path)))
-  return tonumber(out:match("nb_read_frames=(%d+)")), out:match("codec_name=(%w+)"), out
-end
+local media = require "spec.support.media"
+local tmpname, sha256_file, ffprobe_frames = media.tmpname, media.sha256_file, media.ffprobe_frames
 
 -- Frames of a session until `n` video frames (or an end or error).
 local function take(s, n, seconds)

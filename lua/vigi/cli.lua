@@ -27,7 +27,11 @@ verbs:
                                Annex-B; --audio FILE also keeps G.711 audio)
   download HOST -o FILE --start T --end T [--resume] [--event TYPE]
                                save a recording (epoch seconds); --resume
-                               continues a partial FILE
+                               continues a partial FILE; --audio FILE keeps
+                               the audio of an RTP download; --max-bytes N
+                               (4G) stops a download that would write more;
+                               --quiet-end S: no data for S s ends one that
+                               has no size
   talk HOST FILE.wav           play a WAV file (8 kHz mono) on the camera
   shell [HOST | --sim]         a Lua prompt with `cam` bound: completion,
                                history, results as tables (docs/shell.md);
@@ -37,6 +41,9 @@ verbs:
                                --timeout S (2), --broadcast (also broadcast
                                when hosts are given), --odp-port N (23001),
                                --json (one JSON object per device, as found)
+  bridge --config FILE         cameras on MQTT with Home Assistant discovery
+                               (docs/bridge.md); --sim N [--broker H:P]: a
+                               demo with N simulated cameras
 
 options:
   -p, --port N          control port (20443)
@@ -91,6 +98,8 @@ local OPTS = {
   ["--stream-port"] = "stream_port", ["--seconds"] = "seconds", ["-o"] = "output",
   ["--output"] = "output", ["--start"] = "start", ["--end"] = "end_time", ["--event"] = "event",
   ["--audio"] = "audio", ["--law"] = "law", ["--resolution"] = "resolution",
+  ["--config"] = "config", ["--broker"] = "broker", ["--prefix"] = "prefix",
+  ["--max-bytes"] = "max_bytes", ["--quiet-end"] = "quiet_end",
 }
 -- Options that may be given more than once: a list.
 local MULTI = { host = true, event = true }
@@ -294,6 +303,7 @@ end
 for name, fn in pairs(require("vigi.cli_stream").verbs(_M)) do verbs[name] = fn end
 
 function verbs.shell(opts, words) return require("vigi.shell").main(opts, words) end
+function verbs.bridge(opts, words) return require("vigi.bridge.cli").main(opts, words, _M) end
 
 function _M.main(argv)
   local opts, words = _M.parse(argv)

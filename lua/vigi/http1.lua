@@ -4,13 +4,15 @@
 -- Shared by the nginx transport (resty_http.lua, over cosockets) and by
 -- subscriptions on vigi's own TLS connection (tlsstream.lua).
 --
--- A reader is a table with `buf` (bytes received, not yet taken), `got`
--- (bytes received in all) and a method fill(deadline) -> true | nil, err
--- that appends what the connection has to buf, waiting at most until the
--- deadline (err "timeout", "closed" at the end of the stream, or another
--- failure). Every limit is in bytes (docs/limits.md), and every loop
--- looks at the clock after each fill: a peer that keeps sending meets
--- the deadline.
+-- A reader is a table with `buf` (bytes received, not yet taken),
+-- `pieces` (bytes received after those, a list with its `bytes` count,
+-- joined to buf only when a reader needs them: a peer sending a few bytes
+-- a read must not make each read copy the buffer), `got` (bytes received
+-- in all) and a method fill(deadline) -> true | nil, err that appends what
+-- the connection has to pieces, waiting at most until the deadline (err
+-- "timeout", "closed" at the end of the stream, or another failure).
+-- Every limit is in bytes (docs/limits.md), and every loop looks at the
+-- clock after each fill: a peer that keeps sending meets the deadline.
 local core = require "vigi.core"
 
 local _M = {}
@@ -23,6 +25,26 @@ local MAX_CHUNK_LINE = 4096      -- a chunk-size line with its extensions
 local Reader = {}
 Reader.__index = Reader
 _M.Reader = Reader
+
+-- The buffer with every piece read so far, as one string.
+function Reader:joined()
+  local p = self.pieces
+  if #p > 0 then
+    self.buf = self.buf .. table.concat(p)
+    self.pieces = { bytes = 0 }
+  end
+  return self.buf
+end
+
+-- Whether the pieces not yet joined hold the end of a head: the last
+-- bytes of the buffer before them count, for a "\r\n\r\n" across a join.
+function Reader:_head_ends()
+  local p = self.pieces
+  local last = p[#p]
+  if not last then return false end
+  local before = #p > 1 and p[#p - 1] or self.buf
+  return (before:sub(-3) .. last):find("\r\n\r\n", 1, true) ~= nil
+end
 
 local function framing(self)
   local h = self.headers
@@ -53,7 +75,7 @@ end
 function Reader:read_head(deadline)
   local filled = false
   while true do
-    local e = self.buf:find("\r\n\r\n", 1, true)
+    local e = self:joined():find("\r\n\r\n", 1, true)
     if e then
       local head = self.buf:sub(1, e + 1)
       self.buf = self.buf:sub(e + 4)
@@ -77,10 +99,14 @@ function Reader:read_head(deadline)
     elseif #self.buf + (self.head_bytes or 0) > MAX_HEAD then
       return nil, "protocol", "the answer's head is larger than 64 KiB"
     else
-      if filled and core.now() >= deadline then return nil, "timeout" end
-      local ok, err = self:fill(deadline)
-      if not ok then return nil, err end
-      filled = true
+      -- read until a head may have ended or the bound is reached; join
+      -- (and search the whole buffer) only then
+      repeat
+        if filled and core.now() >= deadline then return nil, "timeout" end
+        local ok, err = self:fill(deadline)
+        if not ok then return nil, err end
+        filled = true
+      until self:_head_ends() or #self.buf + self.pieces.bytes + (self.head_bytes or 0) > MAX_HEAD
     end
   end
 end
@@ -88,7 +114,7 @@ end
 -- The next bytes of the body from the buffer: piece | nil, "done" |
 -- nil (more needed) | nil, "protocol", message.
 function Reader:_take()
-  local buf = self.buf
+  local buf = self:joined()
   if self.mode == "length" then
     if self.left == 0 then return nil, "done" end
     if buf == "" then return nil end

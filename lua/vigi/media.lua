@@ -163,11 +163,17 @@ local function framing_of(held, pts, final)
   return "rtp"
 end
 
+-- The most a download writes unless `max_bytes` says otherwise: a camera
+-- that never stops sending must not fill the disk (docs/limits.md).
+local MAX_DOWNLOAD_BYTES = 4 * 1024 * 1024 * 1024
+_M.MAX_DOWNLOAD_BYTES = MAX_DOWNLOAD_BYTES
+
 -- cam:download{ start_time =, end_time =, event_type =, file_id =, client_id =,
 --               file = "clip.bin", audio_file =, resume = false, quiet =,
---               progress = function(got, total), on_notification = }
--- -> { file, framing, outcome, bytes, total, received, resumed_from,
---      frames, audio_frames, notifications } | nil, err
+--               max_bytes = 4 GiB, progress = function(got, total, r),
+--               on_notification = }
+-- -> { file, framing, outcome, bytes, audio_bytes, total, received,
+--      resumed_from, frames, audio_frames, notifications } | nil, err
 -- Data frames are the file's bytes (framing "raw", written as they come,
 -- resumable) or RTP packets (framing "rtp": through the demux into an
 -- Annex-B video file from its first keyframe, G.711 audio to audio_file),
@@ -178,7 +184,10 @@ end
 -- default `stall`). A sized file that stops short is never complete: the
 -- error says how many bytes came, the file keeps them, and resume = true
 -- continues it. No data for `stall` seconds (default `timeout`) otherwise
--- is a `timeout` error.
+-- is a `timeout` error. The files written (file, audio_file, a resumed
+-- file's first part included) never pass `max_bytes`: the frame that would
+-- is not written, and the download ends with a `protocol` error; a size
+-- announced above it is refused before anything is written.
 function M.download(cam, o)
   o = opts_table(o, "download")
   if type(o.file) ~= "string" then
@@ -186,6 +195,9 @@ function M.download(cam, o)
   end
   local qok, qerr = stream.number_opt("download", o, "quiet", 0.001, 1e9)
   if not qok then return nil, qerr end
+  local mok, merr = stream.number_opt("download", o, "max_bytes", 1, 2 ^ 53, true)
+  if not mok then return nil, merr end
+  local max_bytes = o.max_bytes or MAX_DOWNLOAD_BYTES
   local have = o.resume and file_size(o.file) or 0
   local s, err = stream.open(cam, "download", {
     client_id = o.client_id, file_id = o.file_id, event_type = o.event_type,
@@ -204,37 +216,65 @@ function M.download(cam, o)
   local quiet = o.quiet or stall
   s.stall = 1e9
   local r = { file = o.file, audio_file = o.audio_file, total = total, resumed_from = x,
-              received = 0, bytes = x, frames = 0, audio_frames = 0, skipped = 0, notifications = 0 }
+              received = 0, bytes = x, audio_bytes = 0, frames = 0, audio_frames = 0, skipped = 0,
+              notifications = 0 }
   local held, out, aout, failure, t_key = {}, nil, nil, nil, nil
+  local limited -- the failure is max_bytes: returned as it is
 
   local function open_out(path, mode)
     local f, ferr = io.open(path, mode)
     if not f then failure = errors.new("invalid", "download: cannot write " .. tostring(ferr)) end
     return f
   end
+  -- Whether n more bytes would take the files past max_bytes; if so, the
+  -- download ends here, with nothing of them written.
+  local function over(n)
+    if r.bytes + r.audio_bytes + n <= max_bytes then return false end
+    local written = r.bytes + r.audio_bytes
+    limited = true
+    failure = errors.new("protocol", string.format(
+      "download: stopped at %d bytes written: the camera sent more than `max_bytes` (%d) allows%s",
+      written, max_bytes, r.framing == "rtp" and "; raise max_bytes and download again" or
+      string.format("; %s keeps them: raise max_bytes and call again with resume = true to go on", o.file)),
+      { bytes = written, max_bytes = max_bytes, frames = r.frames, framing = r.framing })
+    return true
+  end
   local function write_raw(item)
+    if failure or over(#item.data) then return end
     if not out then out = open_out(o.file, x > 0 and "ab" or "wb") end
     if not out then return end
     out:write(item.data)
     r.bytes = r.bytes + #item.data
-    if o.progress then o.progress(r.bytes, total) end
+    if o.progress then o.progress(r.bytes, total, r) end
   end
   local function write_frame(f)
+    if failure then return end
     if f.kind == "video" then
       if not t_key and not f.keyframe then r.skipped = r.skipped + 1 return end
+      if over(#f.data) then return end
       t_key = true
       out:write(f.data)
       r.frames, r.bytes, r.codec = r.frames + 1, r.bytes + #f.data, f.codec
-      if o.progress then o.progress(r.bytes, nil) end
+      if o.progress then o.progress(r.bytes + r.audio_bytes, nil, r) end
     elseif f.kind == "audio" then
       r.audio_frames = r.audio_frames + 1
-      if aout then aout:write(f.data) end
+      if aout and not over(#f.data) then
+        aout:write(f.data)
+        r.audio_bytes = r.audio_bytes + #f.data
+      end
     end
   end
   -- Once the framing is known: files opened, what was held written.
   local function settle(framing)
     r.framing = framing
-    if framing == "raw" then
+    if framing == "raw" and total and total > max_bytes then
+      -- Refused before a byte is written: the camera says it would pass.
+      limited = true
+      failure = errors.new("protocol", string.format(
+        "download: the camera announces %d bytes, more than `max_bytes` (%d); raise max_bytes to " ..
+        "download it (nothing was written)", total, max_bytes),
+        { bytes = 0, max_bytes = max_bytes, total = total, framing = "raw" })
+    elseif framing == "raw" then
       for _, item in ipairs(held) do write_raw(item) end
     else
       out = open_out(o.file, "wb")
@@ -311,6 +351,7 @@ function M.download(cam, o)
     cam:log("download: %s: the camera sends RTP; starting the file over", s.conn.where)
     return M.download(cam, setmetatable({ resume = false }, { __index = o }))
   end
+  if limited then return nil, failure end
   r.framing = r.framing or "raw"
   r.outcome, r.ended = outcome, outcome
   local got = string.format("%d of %s bytes", r.bytes, total and tostring(total) or "an unknown number of")

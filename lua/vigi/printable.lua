@@ -68,31 +68,29 @@ local NAMED = { [9] = "\\t", [10] = "\\n", [13] = "\\r" }
 local UNSAFE = "[%c\128-\255]"
 local UNSAFE_TEXT = "[%c\128-\255\\]"
 
--- text(s [, keep_newlines]) -> s, safe to print. keep_newlines leaves "\n"
--- as it is (for messages of several lines).
-function _M.text(s, keep_newlines)
-  s = tostring(s)
-  if not find(s, UNSAFE_TEXT) then return s end
+-- One pass over s: runs of plain ASCII are copied, and every byte or
+-- sequence the style must change is written its way.
+local function scrub(s, style)
   local out, i, n = {}, 1, #s
   while i <= n do
     local c = byte(s, i)
-    if c == 92 then
+    if c == 92 and style.backslash then
       out[#out + 1] = "\\\\"
       i = i + 1
-    elseif c == 10 and keep_newlines then
+    elseif c == 10 and style.newlines then
       out[#out + 1] = "\n"
       i = i + 1
     elseif c < 32 or c == 127 then
-      out[#out + 1] = NAMED[c] or format("\\x%02x", c)
+      out[#out + 1] = style.control(c)
       i = i + 1
     elseif c < 128 then
-      local j = find(s, UNSAFE_TEXT, i) or n + 1
+      local j = find(s, style.unsafe, i) or n + 1
       out[#out + 1] = sub(s, i, j - 1)
       i = j
     else
       local len = utf8_len(s, i, c)
       if len == 0 then
-        out[#out + 1] = format("\\x%02x", c)
+        out[#out + 1] = style.not_utf8(c)
         i = i + 1
       else
         local code = unsafe_code(s, i, c, len)
@@ -104,38 +102,34 @@ function _M.text(s, keep_newlines)
   return concat(out)
 end
 
+local function hex_byte(c) return format("\\x%02x", c) end
+
+local TEXT = {
+  unsafe = UNSAFE_TEXT, backslash = true, not_utf8 = hex_byte,
+  control = function(c) return NAMED[c] or hex_byte(c) end,
+}
+local TEXT_LINES = setmetatable({ newlines = true }, { __index = TEXT })
+local JSON = {
+  unsafe = UNSAFE, newlines = true,
+  control = function(c) return format("\\u%04x", c) end,
+  not_utf8 = function() return "\\ufffd" end,
+}
+
+-- text(s [, keep_newlines]) -> s, safe to print. keep_newlines leaves "\n"
+-- as it is (for messages of several lines).
+function _M.text(s, keep_newlines)
+  s = tostring(s)
+  if not find(s, UNSAFE_TEXT) then return s end
+  return scrub(s, keep_newlines and TEXT_LINES or TEXT)
+end
+
 -- json(s) -> s with no byte that could drive a terminal, still JSON when s
 -- was. Newlines (the white space of pretty-printed JSON) stay; the
 -- encoder leaves no other control byte, and any there is is escaped.
 function _M.json(s)
   s = tostring(s)
   if not find(s, UNSAFE) then return s end
-  local out, i, n = {}, 1, #s
-  while i <= n do
-    local c = byte(s, i)
-    if c == 10 then
-      out[#out + 1] = "\n"
-      i = i + 1
-    elseif c < 32 or c == 127 then
-      out[#out + 1] = format("\\u%04x", c)
-      i = i + 1
-    elseif c < 128 then
-      local j = find(s, UNSAFE, i) or n + 1
-      out[#out + 1] = sub(s, i, j - 1)
-      i = j
-    else
-      local len = utf8_len(s, i, c)
-      if len == 0 then
-        out[#out + 1] = "\\ufffd"
-        i = i + 1
-      else
-        local code = unsafe_code(s, i, c, len)
-        out[#out + 1] = code and format("\\u%04x", code) or sub(s, i, i + len - 1)
-        i = i + len
-      end
-    end
-  end
-  return concat(out)
+  return scrub(s, JSON)
 end
 
 return _M

@@ -54,6 +54,10 @@ Conn.__index = Conn
 -- connect(peer, deadline, fresh, pool) -> conn | nil, outcome, message [, tls].
 -- fresh: a new connection even when the pool holds one (the pool has no
 -- such switch, so kept ones are taken out and closed; they are few).
+local function new_conn(sock, reused)
+  return setmetatable({ sock = sock, buf = "", pieces = { bytes = 0 }, got = 0, reused = reused }, Conn)
+end
+
 local function connect(peer, deadline, fresh, pool)
   local tcp = ngx_api().socket.tcp
   for _ = 0, POOL_SIZE do
@@ -91,9 +95,9 @@ local function connect(peer, deadline, fresh, pool)
           (herr:find("handshake failed", 1, true) and " (nginx's error log says why)" or "")
       end
       peer.session = session
-      return setmetatable({ sock = sock, buf = "", got = 0, reused = false }, Conn)
+      return new_conn(sock, false)
     end
-    if not fresh then return setmetatable({ sock = sock, buf = "", got = 0, reused = true }, Conn) end
+    if not fresh then return new_conn(sock, true) end
     sock:close()
   end
   return nil, "network", "cannot get a new connection"
@@ -108,19 +112,23 @@ end
 
 -- Reads what the socket has (at least one byte) into the buffer.
 -- receiveany loses nothing on a timeout, so every read here can resume.
+-- Pieces wait in a list until a reader joins them (http1.lua, joined()):
+-- a peer sending a few bytes a read must not make each read copy the buffer.
 function Conn:fill(deadline)
   self.sock:settimeout(ms_until(deadline))
   local data, err = self.sock:receiveany(READ_SIZE)
   if not data then return nil, err end
   self.got = self.got + #data
-  self.buf = self.buf == "" and data or self.buf .. data
+  local p = self.pieces
+  p[#p + 1] = data
+  p.bytes = p.bytes + #data
   return true
 end
 
 -- Back to the pool when the answer was read to its end and the camera
 -- keeps the connection; closed otherwise.
 function Conn:finish()
-  if self.keep and self.buf == "" and self.sock:setkeepalive(KEEPALIVE_MS) then return end
+  if self.keep and self:joined() == "" and self.sock:setkeepalive(KEEPALIVE_MS) then return end
   self.sock:close()
 end
 

@@ -77,6 +77,7 @@ local function new_runner()
     nwaits = 0, -- (task, fd) pairs in `waiting`
     by_co = setmetatable({}, { __mode = "k" }), -- coroutine -> task
     tasks = 0, -- alive
+    spawned = 0, -- in all: a task's number
     out = {},
   }, Runner)
 end
@@ -187,7 +188,8 @@ end
 
 function Runner:spawn(fn, ...)
   local args = pack(...)
-  local t = { fds = {}, gen = 0, joiners = {} }
+  self.spawned = self.spawned + 1
+  local t = { fds = {}, gen = 0, joiners = {}, id = self.spawned }
   t.co = coroutine.create(function() return fn(unpack(args)) end)
   wait.attach(t.co, task_waiter, function()
     -- only a task parked on sockets or a deadline; not one in join
@@ -235,8 +237,14 @@ function Runner:_round()
   end
 end
 
-_M.Task = {}
+_M.Task = { __name = "vigi.task" }
 _M.Task.__index = _M.Task
+
+-- vigi.task{2, running}: its number in its vigi.run (the main function is
+-- 1), and whether it ended.
+function _M.Task:__tostring()
+  return string.format("vigi.task{%d, %s}", self.id, self.done and "done" or "running")
+end
 
 -- task:join() -> what the task's function returned (waiting for its end).
 function _M.Task:join()

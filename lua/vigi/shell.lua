@@ -117,10 +117,13 @@ function _M.main(opts, words)
   local input
   function sh.out(text)
     for _, s in ipairs(sh.secrets) do text = hide(text, s) end
-    -- a camera's token is a credential too (it changes as it is renewed)
+    -- a camera's token is a credential too (it changes as it is renewed;
+    -- the camera keeps it out of its table and gives it only as the path
+    -- of its calls)
     for _, c in ipairs(sh.cameras) do
-      local stok = rawget(c, "_stok")
-      if type(stok) == "string" and #stok >= 4 then text = hide(text, stok) end
+      local path = c:_token_path()
+      local stok = path and path:match("^/stok=([%w%-_]+)")
+      if stok and #stok >= 4 then text = hide(text, stok) end
     end
     if input then input:print(text) else io.stdout:write(text, "\n") end
   end

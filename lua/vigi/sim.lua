@@ -48,14 +48,19 @@ end
 -- options. The sim listens on 127.0.0.1, on free ports (control and
 -- discovery), with password "secret", unless args say otherwise.
 -- opts.session: the sim runs in a session of its own, so that Ctrl-C at
--- the terminal does not stop it (`vigi shell --sim`).
+-- the terminal does not stop it (`vigi shell --sim`). Nothing of the
+-- terminal is left to it (stdin is /dev/null), and it ends with this
+-- process however this one ends (--exit-with-parent): out of the
+-- terminal's reach, it would otherwise outlive a killed shell.
 function _M.start(args, opts)
   local argv = { _M.binary(), "--address", "127.0.0.1", "--control-port", "0" }
   local password = "secret"
+  local session = opts and opts.session
   for i, a in ipairs(args or {}) do
     argv[#argv + 1] = a
     if a == "--password" then password = args[i + 1] end
   end
+  if session then argv[#argv + 1] = "--exit-with-parent" end
   local given = {}
   for _, a in ipairs(argv) do given[a] = true end
   if not given["--password"] then
@@ -70,8 +75,8 @@ function _M.start(args, opts)
   local words = {}
   for i, a in ipairs(argv) do words[i] = quote(a) end
   local log = os.getenv("VIGI_SIM_LOG") or "/dev/null"
-  local pipe = io.popen("exec " .. (opts and opts.session and "setsid " or "") .. table.concat(words, " ")
-    .. " 2>>" .. quote(log), "r")
+  local pipe = io.popen("exec " .. (session and "setsid " or "") .. table.concat(words, " ")
+    .. (session and " </dev/null" or "") .. " 2>>" .. quote(log), "r")
   local line = pipe and pipe:read("*l")
   if not line then
     if pipe then pipe:close() end

@@ -180,6 +180,17 @@ function Session:_push(item)
     q.bytes = q.bytes - weight(old)
     self.stats.dropped = self.stats.dropped + 1
     self.stats.dropped_bytes = self.stats.dropped_bytes + weight(old)
+    -- A dropped frame is garbage the collector has not met yet: with
+    -- pictures of megabytes arriving faster than a cycle ends, the heap
+    -- grew to several times the queue's limit (and more on Lua 5.3). Once
+    -- a queue's worth has been dropped, a full cycle frees it; this runs
+    -- only while nobody reads the session, and costs little beside
+    -- megabytes of frames.
+    q.dropped_unswept = (q.dropped_unswept or 0) + weight(old)
+    if q.dropped_unswept >= self.max_queue_bytes then
+      q.dropped_unswept = 0
+      collectgarbage()
+    end
   end
 end
 
@@ -359,17 +370,26 @@ end
 -- s:close(): stop for the session (answer awaited up to 2 s), and the
 -- connection closed when no other session uses it.
 function Session:close()
-  if self.closed then return end
+  return self:_close(core.now() + 2)
+end
+
+-- The same with the caller's deadline for stop (talk.lua): true, or
+-- nil, err when stop got no answer (the session is closed either way).
+function Session:_close(deadline)
+  if self.closed then return true end
   self.closed = true
+  local ok, err = true, nil
   if not self.finished and self.conn.tcp then
     self.conn:detach(self) -- its frames are no longer wanted while stop goes out
     local body = _M.body("stop")
-    self.conn:request("stop", body, self.id, core.now() + 2)
+    ok, err = self.conn:request("stop", body, self.id, deadline)
   end
   self:_finish(nil)
   if self.conn:empty() then self.conn:close() end
   -- A task waiting in next() sees the end now, not at its deadline.
   wait.wake(self.reader_co)
+  if not ok then return nil, err end
+  return true
 end
 Session.stop = Session.close
 Session.__gc = function(self) if not self.closed and self.conn then self.conn:close() end end

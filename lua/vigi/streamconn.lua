@@ -56,24 +56,43 @@ function Plain:_wait(deadline, want_write)
 end
 
 -- The address to connect to: an IPv4 dotted quad as it is, a host name
--- looked up (tcp.h: the system's resolver), anything else refused.
-local function address_of(host)
+-- looked up, anything else refused. The lookup runs in a thread of its
+-- own (resolve.h) and is waited for here, like a socket, until the
+-- deadline: a slow resolver holds neither the call past its deadline nor
+-- vigi.run's other tasks. A lookup given up at the deadline ends by itself.
+-- -> ip | nil, kind, message
+local function address_of(host, deadline)
   local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
   if a and tonumber(a) < 256 and tonumber(b) < 256 and tonumber(c) < 256 and tonumber(d) < 256 then
     return host
   end
   if host:find(":", 1, true) then
-    return nil, "the stream port is reached over IPv4; " .. host .. " is an IPv6 address"
+    return nil, "network", "the stream port is reached over IPv4; " .. host .. " is an IPv6 address"
   end
-  local ip, why = core.tcp_resolve(host)
-  if not ip then return nil, "cannot resolve " .. host .. ": " .. tostring(why) end
-  return ip
+  local lookup, why = core.resolve(host)
+  if not lookup then return nil, "network", "cannot resolve " .. host .. ": " .. tostring(why) end
+  local set = {}
+  while true do
+    local ip, err = lookup:result()
+    if ip then lookup:close() return ip end
+    if err ~= "again" then
+      lookup:close()
+      return nil, "network", "cannot resolve " .. host .. ": " .. tostring(err)
+    end
+    if wait.expired(deadline) then
+      lookup:close()
+      return nil, "timeout", "no address for " .. host .. " in time (the system's name resolver is slow)"
+    end
+    lookup:waitset(set)
+    wait.wait(set, wait.left(deadline))
+  end
 end
+_M.address_of = address_of
 
 -- connect(host, port, deadline) -> sock | nil, kind, message
 function Plain.connect(host, port, deadline)
-  local ip, aerr = address_of(host)
-  if not ip then return nil, "network", aerr end
+  local ip, kind, aerr = address_of(host, deadline)
+  if not ip then return nil, kind, aerr end
   if wait.expired(deadline) then return nil, "timeout", "no time left to connect" end
   local tcp, err = core.tcp_connect(ip, port)
   if not tcp then return nil, "network", "cannot connect: " .. tostring(err) end
@@ -95,7 +114,8 @@ function Plain.connect(host, port, deadline)
   return self
 end
 
--- Writes all of data before the deadline: true | nil, kind, message.
+-- Writes all of data before the deadline: true | nil, kind, message,
+-- bytes of data that went (a write cut by its deadline may end mid-frame).
 function Plain:send(data, deadline)
   local i, n = 1, #data
   while i <= n do
@@ -104,13 +124,18 @@ function Plain:send(data, deadline)
       i = i + sent
     elseif err == "again" then
       if not self:_wait(deadline, true) then
-        return nil, "timeout", "the camera does not take data (send timed out)"
+        return nil, "timeout", "the camera does not take data (send timed out)", i - 1
       end
     else
-      return nil, "network", "send failed: " .. tostring(err)
+      return nil, "network", "send failed: " .. tostring(err), i - 1
     end
   end
   return true
+end
+
+-- Bytes written that the camera has not acknowledged (tcp.h).
+function Plain:unacked()
+  return self.tcp:unacked()
 end
 
 -- Reads what came into the demux, or waits for it once: the bytes read
@@ -187,12 +212,20 @@ end
 Conn.__gc = Conn.close
 Conn.__close = Conn.close
 
--- Writes all of data before the deadline.
+-- Writes all of data before the deadline. A failed write's error has
+-- `sent`, the bytes of data that went, where the socket can tell.
 function Conn:send(data, deadline)
-  if not self.tcp then return fail(self, "network", "the connection is closed") end
-  local ok, kind, msg = self.tcp:send(data, deadline)
-  if not ok then return fail(self, kind, msg) end
+  if not self.tcp then return fail(self, "network", "the connection is closed", { sent = 0 }) end
+  local ok, kind, msg, sent = self.tcp:send(data, deadline)
+  if not ok then return fail(self, kind, msg, { sent = sent }) end
   return true
+end
+
+-- Bytes sent that the camera has not acknowledged yet; nil where the
+-- socket cannot tell (nginx's cosockets).
+function Conn:unacked()
+  local t = self.tcp
+  return t and t.unacked and (t:unacked()) or nil
 end
 
 -- Valid progress, for the stall watchdog.

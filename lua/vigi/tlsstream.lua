@@ -37,7 +37,9 @@ function Conn:fill(deadline)
     local data, err, how = tls:recv()
     if data then
       self.got = self.got + #data
-      self.buf = self.buf == "" and data or self.buf .. data
+      local p = self.pieces
+      p[#p + 1] = data
+      p.bytes = p.bytes + #data
       return true
     end
     if err == "closed" then return nil, "closed" end
@@ -121,7 +123,7 @@ function Stream:_open(until_)
     end
   end
   self.phase, self.want, outgoing[self] = "answer", 1, nil
-  self.conn = setmetatable({ tls = tls, set = self.set, buf = "", got = 0 }, Conn)
+  self.conn = setmetatable({ tls = tls, set = self.set, buf = "", pieces = { bytes = 0 }, got = 0 }, Conn)
   return true
 end
 
@@ -164,7 +166,8 @@ end
 -- Whether received bytes wait (decrypted in TLS, or read and not yet
 -- handed out): a poller must not wait for the socket then.
 function Stream:buffered()
-  return self.tls:pending() or (self.conn ~= nil and self.conn.buf ~= "")
+  local c = self.conn
+  return self.tls:pending() or (c ~= nil and (c.buf ~= "" or c.pieces.bytes > 0))
 end
 
 -- The socket, for a pollable (events.lua): what the connection waits for.

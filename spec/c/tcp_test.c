@@ -1,7 +1,7 @@
 /* tcp_test.c: TCP client sockets of tcp.c on the loopback interface only,
  * against a listener the test opens itself: connect (in progress, then
  * finished), options, "again" on an empty socket, data both ways, sends
- * into a full socket, end of stream, a peer gone (EPIPE, no
+ * into a full socket (and what waits unacknowledged), end of stream, a peer gone (EPIPE, no
  * SIGPIPE), and a refused connection to a closed port. */
 #include "check.h"
 #include "tcp.h"
@@ -120,6 +120,8 @@ static void exchange(void) {
 
   CHECK(tcp_recv(c, buf, sizeof buf, &n, &err) == NET_AGAIN && n == 0);
   CHECK(tcp_send(c, "", 0, &n, &err) == NET_OK && n == 0);
+  CHECK(tcp_unacked(c, &n, &err) == NET_OK && n == 0); /* nothing sent yet */
+  CHECK(tcp_unacked(-1, &n, &err) == NET_ERROR && err == EBADF);
 
   CHECK(tcp_send(c, "MULTITRANS", 10, &n, &err) == NET_OK && n == 10);
   CHECK(wait_for(s, POLLIN) == 1);
@@ -156,6 +158,11 @@ static void exchange(void) {
     CHECK(total < (size_t)1 << 30);
   }
   CHECK(total > 0);
+  /* What the peer has not acknowledged waits in this side's socket. */
+  {
+    size_t q = 0;
+    CHECK(tcp_unacked(c, &q, &err) == NET_OK && q > 0 && q <= total);
+  }
   close(s);
 
   /* The peer is gone (it reset: it closed with unread data): writing

@@ -109,9 +109,14 @@ function _M.new(o)
   return self
 end
 
+-- readline lets go of the terminal first, while the binding's stream is
+-- still open; the binding then closes that stream (lua_term.c says why
+-- the order matters). Once only: the binding closes its stream again on a
+-- second call.
 function Input:_remove()
   if self.rl_on then
     self.rl_on = false
+    term.rl_release()
     self.rl.handler_remove()
   end
 end
