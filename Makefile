@@ -20,7 +20,7 @@ INSTALL_DEPS ?= tools/install-deps
 # Every C file of csrc/ goes into the core. The plain-C ones (no lua.h, no
 # libcurl) are also what the C unit tests and the fuzzers link.
 CORE_SRC := $(sort $(wildcard csrc/*.c))
-PLAIN_SRC := $(filter-out csrc/lua_% csrc/http.c,$(CORE_SRC))
+PLAIN_SRC := $(filter-out csrc/lua_% csrc/http.c csrc/tlsclient.c,$(CORE_SRC))
 CORE_HDR := $(wildcard csrc/*.h)
 CORE_SO  := lua/vigi/core.so
 BUSTED   := busted --lua=$(LUA)
@@ -47,7 +47,7 @@ all: $(CORE_SO) sim/vigi-sim $(if $(HAVE_MOSQUITTO),$(MQTT_SO))
 $(CORE_SO): $(CORE_SRC) $(CORE_HDR)
 	@test -n "$(LUA_INC)" || { echo "no Lua headers for $(LUA): pkg-config knows no $(PKG_LUA) (make deps)"; exit 1; }
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -o $@ $(CORE_SRC) -lcurl -lcrypto
+	$(CC) $(CFLAGS) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -o $@ $(CORE_SRC) -lcurl -lssl -lcrypto
 
 mqtt: $(MQTT_SO)
 
@@ -70,7 +70,7 @@ build/asan/vigi-sim: $(SIM_SRCS) sim/camera_json.c $(wildcard sim/*.h)
 
 build/asan/vigi/core.so: $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -o $@ $(CORE_SRC) -lcurl -lcrypto
+	$(CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -fPIC -shared $(LUA_INC) -o $@ $(CORE_SRC) -lcurl -lssl -lcrypto
 
 # C unit tests (spec/c/*_test.c), each a small program linked with the
 # plain-C parts of the core, under ASan + UBSan.

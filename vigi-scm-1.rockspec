@@ -33,10 +33,11 @@ build = {
         "csrc/lua_multipart.c", "csrc/lua_odp.c", "csrc/lua_poller.c", "csrc/lua_talk.c",
         "csrc/lua_tcp.c", "csrc/lua_term.c", "csrc/lua_udp.c", "csrc/multipart.c", "csrc/net.c", "csrc/odp.c",
         "csrc/rtp.c", "csrc/streamio.c", "csrc/tcp.c", "csrc/resolve.c", "csrc/lua_resolve.c",
+        "csrc/lua_tls.c", "csrc/tlsclient.c",
       },
       -- pthread and dl: name lookups in threads (resolve.c); part of libc
       -- since glibc 2.34, separate before
-      libraries = { "curl", "crypto", "pthread", "dl" },
+      libraries = { "curl", "ssl", "crypto", "pthread", "dl" },
       incdirs = { "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
@@ -53,6 +54,8 @@ build = {
     ["vigi.resty"] = "lua/vigi/resty.lua",
     ["vigi.resty_http"] = "lua/vigi/resty_http.lua",
     ["vigi.resty_tcp"] = "lua/vigi/resty_tcp.lua",
+    ["vigi.http1"] = "lua/vigi/http1.lua",
+    ["vigi.tlsstream"] = "lua/vigi/tlsstream.lua",
     ["vigi.auth"] = "lua/vigi/auth.lua",
     ["vigi.camera"] = "lua/vigi/camera.lua",
     ["vigi.codes"] = "lua/vigi/codes.lua",

@@ -41,7 +41,9 @@ size_t demux_room(const demux *d) {
 
 char *demux_reserve(demux *d, size_t need) {
   size_t from = kept_from(d);
-  if (from > 0) {
+  /* Bytes move to the front only when the room is not at the end: a
+   * stream's partial frame is not copied at every read. */
+  if (from > 0 && need > d->cap - d->len) {
     memmove(d->buf, d->buf + from, d->len - from);
     d->len -= from;
     d->off -= from;

@@ -1,7 +1,7 @@
 /* http.h: control calls through libcurl, never blocking.
  *
- * One http_client is one camera's kept-alive HTTPS connection (plus its TLS
- * session cache). A call is started with http_start(), then driven by
+ * One http_client is one camera's HTTPS client: its kept-alive connection
+ * (in its pool's cache) and its TLS session cache. A call is started with http_start(), then driven by
  * http_step() until it reports HTTP_DONE; between steps the caller waits on
  * the sockets and deadline that http_waitset() describes. Nothing here
  * sleeps or polls: waiting belongs to the caller (lua/vigi/wait.lua).
@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 typedef struct http_client http_client;
+typedef struct http_pool http_pool;
 
 typedef struct http_request {
   const char *url;
@@ -32,6 +33,8 @@ typedef struct http_request {
   int may_resend;            /* read-only call: a resend is harmless */
   int fresh_connect;         /* do not try to reuse the kept-alive connection */
   size_t max_body;           /* answer larger than this fails (HTTP_ETOOBIG) */
+  long idle_close_ms;        /* close the kept connection once idle this long
+                                (whole seconds, at least 1 s); 0: keep it */
 } http_request;
 
 /* http_step() results. */
@@ -76,8 +79,28 @@ typedef struct http_waitfd {
   int events;
 } http_waitfd;
 
-http_client *http_new(void);
+/* A pool: one libcurl multi handle (connection cache, DNS cache, timer)
+ * for many clients. http_pool_new's reference is the caller's; each
+ * client holds one too, so the pool lives until both are released. */
+http_pool *http_pool_new(void);
+void http_pool_release(http_pool *p);
+
+/* Closes the kept connections of clients idle for their idle_close, and
+ * gives the system back the heap's free pages after a burst of
+ * handshakes; at most once a second (http_start calls it too). */
+void http_pool_sweep(http_pool *p);
+
+/* A client of the pool: one camera's easy handle (its settings, its TLS
+ * session cache); its kept-alive connection sits in the pool's cache. */
+http_client *http_new(http_pool *p);
 void http_free(http_client *c);
+http_pool *http_pool_of(const http_client *c);
+
+/* Clients whose transfer another client's step moved on (libcurl runs
+ * every transfer whose timer is due, and a transfer may end there): one
+ * at a time, NULL when none. A client waiting on its old wait set should
+ * be woken, to step and take its new one. */
+http_client *http_woken(http_pool *p);
 
 /* Start a call; fails (returns -1, message in *err) only on misuse or
  * out-of-memory. A call already running is abandoned first. */
@@ -88,11 +111,18 @@ int http_step(http_client *c);
 
 /* While HTTP_AGAIN: fills up to max sockets to wait on, returns how many,
  * and sets *timeout_ms to the longest the caller may wait before the next
- * step (-1: no timer). */
-int http_waitset(http_client *c, http_waitfd *fds, int max, long *timeout_ms);
+ * step (-1: no timer). One waiting client of a pool (the keeper) waits for
+ * the pool's timer too, and is handed on when it is done; the others'
+ * transfers moved on by it are told by http_woken. timer: wait for the
+ * pool's timer anyway (a caller that cannot be woken). */
+int http_waitset(http_client *c, http_waitfd *fds, int max, long *timeout_ms, int timer);
 
 /* After HTTP_DONE. */
 const http_result *http_result_get(http_client *c);
+
+/* Frees the answer's buffer once the caller has taken a copy (an idle
+ * camera keeps none); the result's body is empty after. */
+void http_drop_body(http_client *c);
 
 /* Body bytes received so far (streamed answers): returns a pointer to them
  * and their count, and forgets them, so the next call returns only newer
@@ -108,6 +138,9 @@ const char *http_content_type_now(http_client *c);
 /* Abandon a running call and drop its connection (used for streamed
  * answers the caller has read enough of). */
 void http_abort(http_client *c);
+
+/* The IP address (text) of the last connection's peer, or NULL/"". */
+const char *http_primary_ip(http_client *c);
 
 /* Whether a call is in progress. */
 int http_busy(const http_client *c);

@@ -24,6 +24,7 @@ void vigi_open_demux(lua_State *L);
 void vigi_open_talk(lua_State *L);
 void vigi_open_poller(lua_State *L);
 void vigi_open_term(lua_State *L);
+void vigi_open_tls(lua_State *L);
 
 /* core.poll(set, timeout): set holds fd, events pairs (events: 1 read,
  * 2 write) with set.n pairs, as filled by the objects' waitset methods;
@@ -125,6 +126,7 @@ int luaopen_vigi_core(lua_State *L) {
   vigi_open_talk(L);
   vigi_open_poller(L);
   vigi_open_term(L);
+  vigi_open_tls(L);
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
   /* Whether libcurl resolves host names without blocking (its threaded

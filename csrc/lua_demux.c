@@ -9,7 +9,13 @@
  *                                 -> number of sprop parameter sets read from fmtp
  *                                    [, message when part of fmtp was malformed]
  *   d:untrack(channel)
- *   d:next()                      -> item | nil | nil, "protocol", message
+ *   d:next([fd [, hint]])         -> item | nil | nil, "protocol", message
+ *                                    with fd, when nothing whole is buffered,
+ *                                    the socket is read once and looked at
+ *                                    again: then nil, n (bytes read; 0: wait
+ *                                    for the socket first) | nil, "closed" |
+ *                                    nil, message. hint: no read when the
+ *                                    last one emptied the socket (0 at once)
  *   d:push(channel, packet)       -> 0, 1 or 2 frames: one RTP packet given to
  *                                    the channel's track by hand (a packet
  *                                    first read as a data item, before the
@@ -31,9 +37,12 @@
 typedef struct {
   vigi_object o;
   demux d;
+  int drained; /* the last read took less than it asked: the socket is
+                  most likely empty (next(fd, true) waits first) */
 } ldemux;
 
-static demux *check(lua_State *L) { return &((ldemux *)vigi_checkopen(L, 1, CLASS))->d; }
+static ldemux *check_x(lua_State *L) { return vigi_checkopen(L, 1, CLASS); }
+static demux *check(lua_State *L) { return &check_x(L)->d; }
 
 static void *no_memory(lua_State *L) {
   luaL_error(L, CLASS ": not enough memory");
@@ -69,33 +78,46 @@ static int l_feed(lua_State *L) {
   return 0;
 }
 
+/* One recv(2) of at most max bytes into the buffer, within the limits:
+ * NET_OK with *got (0: the limits allow no more, or the peer closed:
+ * *closed), NET_AGAIN, or NET_ERROR with *err. */
+static int read_some(lua_State *L, ldemux *x, int fd, size_t max, size_t *got, int *closed, int *err) {
+  size_t room = demux_room(&x->d);
+  char *to;
+  int rc;
+  *got = 0;
+  *closed = 0;
+  if (max < room) room = max;
+  if (room == 0) return NET_OK;
+  to = demux_reserve(&x->d, room);
+  if (!to) no_memory(L);
+  rc = tcp_recv(fd, to, room, got, err);
+  if (rc == NET_OK) {
+    if (*got == 0) *closed = 1;
+    demux_commit(&x->d, *got);
+    x->drained = *got > 0 && *got < room;
+  }
+  return rc;
+}
+
 /* d:recv(fd [, max]): one recv(2) into the buffer, never blocking, never
  * holding more than the limits allow (then 0 bytes are read: call next()
  * first). */
 static int l_recv(lua_State *L) {
-  demux *d = check(L);
+  ldemux *x = check_x(L);
   int fd = (int)luaL_checkinteger(L, 2);
   lua_Integer max = luaL_optinteger(L, 3, 65536);
-  size_t room = demux_room(d), got = 0;
-  char *to;
-  int err = 0;
+  size_t got = 0;
+  int err = 0, closed = 0;
   luaL_argcheck(L, fd >= 0, 2, "file descriptor expected");
   luaL_argcheck(L, max >= 1 && max <= (1 << 30), 3, "between 1 and 2^30 bytes");
-  if ((size_t)max < room) room = (size_t)max;
-  if (room == 0) {
-    lua_pushinteger(L, 0);
-    return 1;
-  }
-  to = demux_reserve(d, room);
-  if (!to) no_memory(L);
-  switch (tcp_recv(fd, to, room, &got, &err)) {
+  switch (read_some(L, x, fd, (size_t)max, &got, &closed, &err)) {
   case NET_OK:
-    if (got == 0) {
+    if (closed) {
       lua_pushnil(L);
       lua_pushliteral(L, "closed");
       return 2;
     }
-    demux_commit(d, got);
     lua_pushinteger(L, (lua_Integer)got);
     return 1;
   case NET_AGAIN: return vigi_sock_again(L);
@@ -206,22 +228,72 @@ static int push_message(lua_State *L, const sio_message *m) {
   return 1;
 }
 
-static int l_next(lua_State *L) {
-  demux *d = check(L);
-  demux_item it;
-  switch (demux_next(d, &it)) {
-  case DEMUX_MESSAGE: return push_message(L, &it.msg);
-  case DEMUX_FRAME: return push_frame(L, &it);
-  case DEMUX_RAW:
-    push_common(L, &it);
-    vigi_set_lstring(L, "data", (const char *)it.data, it.len);
-    return 1;
-  case DEMUX_NONE: lua_pushnil(L); return 1;
-  default:
+/* next(fd) when nothing whole is buffered: the socket is read, once a
+ * call (the caller checks its clock between calls); with hint, not when
+ * the last read took less than it asked (the socket is then most likely
+ * empty): the caller waits first. Returns the number of values pushed,
+ * or 0 when bytes came in and the buffer is to be looked at again. */
+static int read_more(lua_State *L, ldemux *x, int fd, int hint, int *read) {
+  size_t got = 0;
+  int err = 0, closed = 0;
+  if (*read || (hint && x->drained)) {
+    x->drained = 0;
     lua_pushnil(L);
-    lua_pushliteral(L, "protocol");
-    lua_pushfstring(L, "stream: %s (%s)", d->r.why ? d->r.why : "malformed", sio_strerror(d->r.err));
-    return 3;
+    lua_pushinteger(L, *read);
+    return 2;
+  }
+  switch (read_some(L, x, fd, 65536, &got, &closed, &err)) {
+  case NET_OK:
+    if (closed) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "closed");
+      return 2;
+    }
+    if (!got) { /* the limits allow no more: the caller's next() takes items first */
+      lua_pushnil(L);
+      lua_pushinteger(L, 1);
+      return 2;
+    }
+    *read = got > 0x7fffffff ? 0x7fffffff : (int)got;
+    return 0;
+  case NET_AGAIN:
+    lua_pushnil(L);
+    lua_pushinteger(L, 0);
+    return 2;
+  default: return vigi_sock_fail(L, err);
+  }
+}
+
+static int l_next(lua_State *L) {
+  ldemux *x = check_x(L);
+  demux *d = &x->d;
+  int fd = (int)luaL_optinteger(L, 2, -1);
+  int hint = lua_toboolean(L, 3);
+  int read = 0, n;
+  demux_item it;
+  for (;;) {
+    switch (demux_next(d, &it)) {
+    case DEMUX_MESSAGE: return push_message(L, &it.msg);
+    case DEMUX_FRAME: return push_frame(L, &it);
+    case DEMUX_RAW:
+      push_common(L, &it);
+      vigi_set_lstring(L, "data", (const char *)it.data, it.len);
+      return 1;
+    case DEMUX_NONE:
+      if (fd < 0) {
+        lua_pushnil(L);
+        return 1;
+      }
+      n = read_more(L, x, fd, hint, &read);
+      if (n) return n;
+      break;
+    case DEMUX_ENOMEM: return no_memory(L), 0;
+    default:
+      lua_pushnil(L);
+      lua_pushliteral(L, "protocol");
+      lua_pushfstring(L, "stream: %s (%s)", d->r.why ? d->r.why : "malformed", sio_strerror(d->r.err));
+      return 3;
+    }
   }
 }
 

@@ -28,6 +28,7 @@ struct http_server {
 	struct loop *lp;
 	struct listener ls;
 	SSL_CTX *ctx;
+	X509 *cert;             /* served instead of the context's, or NULL */
 	const struct http_hooks *hooks;
 	void *arg;
 	struct http_conn *conns;
@@ -918,6 +919,7 @@ static void on_accept(void *arg, int cfd)
 	struct http_conn *c = calloc(1, sizeof *c);
 	SSL *ssl = c ? SSL_new(s->ctx) : NULL;
 	if (!c || !ssl || SSL_set_fd(ssl, cfd) != 1 ||
+	    (s->cert && SSL_use_certificate(ssl, s->cert) != 1) ||
 	    loop_io_add(s->lp, cfd, POLLIN, conn_io, c) < 0) {
 		if (ssl)
 			SSL_free(ssl);
@@ -964,6 +966,11 @@ struct http_server *http_listen(struct loop *lp, const char *address, int port,
 		return NULL;
 	}
 	return s;
+}
+
+void http_server_set_cert(struct http_server *s, X509 *cert)
+{
+	s->cert = cert;
 }
 
 int http_server_port(const struct http_server *s)

@@ -62,6 +62,10 @@ enum http_after {
 struct http_server *http_listen(struct loop *lp, const char *address, int port,
 				SSL_CTX *ctx, const struct http_hooks *hooks, void *arg,
 				char *err, size_t errsz);
+
+/* Serve this certificate (its key is the context's) on the connections
+ * accepted from now on; NULL: the context's. */
+void http_server_set_cert(struct http_server *s, X509 *cert);
 int http_server_port(const struct http_server *s);
 /* Close the listener and every connection (held ones get their on_gone). */
 void http_server_free(struct http_server *s);

@@ -22,6 +22,8 @@
 #include "loop.h"
 #include "odp_packet.h"
 #include "stream.h"
+#include "stream_media.h"
+#include "httpd.h"
 #include "tls.h"
 
 /* camera.json, embedded at build time (camera_json.c is generated). */
@@ -40,6 +42,8 @@ struct options {
 	struct camera_config cfg;
 	int stream_port, stream_port_given;
 	struct stream_settings stream;
+	const char *media;
+	int media_fps, codec_given;
 };
 
 static void usage(FILE *f)
@@ -70,7 +74,11 @@ static void usage(FILE *f)
 "  --digest-algorithm MD5|SHA-256  digest algorithm (default MD5)\n"
 "  --stream-speed X        media pace: 1 real time (default), 10 ten times\n"
 "                          faster, 0 as fast as the client reads\n"
-"  --stream-codec H264|H265  video codec of new sessions (default H264)\n"
+"  --stream-codec H264|H265  video codec of new sessions (default H264, or\n"
+"                          the --media file's)\n"
+"  --media FILE            stream this H.264 or H.265 Annex-B file (looped)\n"
+"                          instead of the built-in clip of its codec\n"
+"  --media-fps N           its pictures a second (default 25)\n"
 "  --stream-set KEY=VALUE  a stream_config key at start (docs/sim.md), e.g.\n"
 "                          download_framing=rtp; repeatable\n"
 "  --cert FILE --key FILE  use this certificate and key (PEM)\n"
@@ -101,7 +109,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
 		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
 		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC,
-		O_COMMAS, O_UNKNOWNCODE, O_SSET, O_PARENT
+		O_COMMAS, O_UNKNOWNCODE, O_SSET, O_MEDIA, O_MEDIAFPS, O_PARENT
 	};
 	static const struct option opts[] = {
 		{"address", required_argument, 0, O_ADDRESS},
@@ -115,6 +123,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"digest-algorithm", required_argument, 0, O_ALGO},
 		{"stream-speed", required_argument, 0, O_SPEED},
 		{"stream-codec", required_argument, 0, O_SCODEC},
+		{"media", required_argument, 0, O_MEDIA},
+		{"media-fps", required_argument, 0, O_MEDIAFPS},
 		{"stream-set", required_argument, 0, O_SSET},
 		{"username", required_argument, 0, O_USER},
 		{"password", required_argument, 0, O_PASS},
@@ -187,7 +197,15 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->stream.speed = d;
 			break;
 		}
+		case O_MEDIA:
+			o->media = optarg;
+			break;
+		case O_MEDIAFPS:
+			if (parse_int(optarg, 1, 120, &o->media_fps) < 0)
+				goto bad;
+			break;
 		case O_SCODEC:
+			o->codec_given = 1;
 			if (strcmp(optarg, "H264") == 0)
 				o->stream.h265 = 0;
 			else if (strcmp(optarg, "H265") == 0)
@@ -432,7 +450,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	char err[512];
+	char err[512] = "";
+	if (o.media) {
+		int codec = sm_init() < 0 ? -1 : sm_load_media(o.media, o.media_fps ? (unsigned)o.media_fps : 25u,
+								 err, sizeof err);
+		if (codec < 0) {
+			fprintf(stderr, "vigi-sim: %s\n", err[0] ? err : "the built-in media do not parse");
+			engine_free(engine);
+			return 1;
+		}
+		if (!o.codec_given)
+			o.stream.h265 = codec == SM_H265;
+	}
 	int rc = 1;
 	struct tls_ident tls;
 	struct fleet fleet;
@@ -470,6 +499,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigi-sim: %s\n", err);
 		goto out;
 	}
+	for (size_t i = 0; i < fleet.n; i++)
+		http_server_set_cert(fleet.ctl[i], tls_ident_cert(&tls, i));
 	int stream_port = stream_listen_all(lp, fleet.cams, fleet.n, o.stream_port,
 					    o.stream_port_given, &o.stream, err, sizeof err);
 	if (stream_port < 0) {

@@ -86,7 +86,7 @@ void step_giant(struct conn *c, struct sess *s)
 	int h265 = s->codec == SM_H265;
 	uint8_t fu[3];
 	size_t hl = h265 ? 3 : 2, left = GIANT_BYTES, chunk = STREAM_MTU - hl;
-	uint32_t ts = s->vts0 + (uint32_t)(s->vframes * SM_VIDEO_TICKS);
+	uint32_t ts = s->vts0 + (uint32_t)(s->vframes * sm_clip(s->codec)->ticks);
 	if (fill[0] == 0)
 		memset(fill, 0x5a, sizeof fill);
 	if (h265) {

@@ -1,6 +1,7 @@
 /* The media of the stream port: see stream_media.h. */
 #include "stream_media.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,26 +143,52 @@ static int make_fmtp(struct sm_clip *c)
 	return 0;
 }
 
-static int load_clip(struct sm_clip *c, enum sm_codec codec, const uint8_t *d, size_t n)
+/* The first slice of a picture: first_mb_in_slice 0 (H.264, ue(v): a
+ * first bit of 1), first_slice_segment_in_pic_flag (H.265). */
+static int first_slice(enum sm_codec codec, const struct sm_nal *n)
+{
+	size_t hdr = codec == SM_H265 ? 2 : 1;
+	return n->len > hdr && (n->p[hdr] & 0x80);
+}
+
+/* Pictures: a picture ends before the NAL units (parameter sets, SEI,
+ * delimiters) that come ahead of the next picture's first slice. */
+static int load_clip(struct sm_clip *c, enum sm_codec codec, const uint8_t *d, size_t n,
+		     unsigned fps)
 {
 	memset(c, 0, sizeof *c);
 	c->codec = codec;
+	c->frame_ms = 1000.0 / fps;
+	c->ticks = 90000u / fps;
 	size_t max = n / 3 + 1;
 	c->nals = calloc(max, sizeof *c->nals);
 	c->aus = calloc(max, sizeof *c->aus);
 	if (!c->nals || !c->aus)
 		return -1;
 	c->nnals = split_nals(d, n, c->nals, max);
-	size_t first = 0;
+	size_t first = 0;       /* the first NAL unit of the picture being read */
+	int open = 0;           /* a slice of it was seen */
 	for (size_t i = 0; i < c->nnals; i++) {
 		int t = nal_type(codec, c->nals[i].p);
-		if (!is_vcl(codec, t))
-			continue;   /* belongs to the next picture */
+		if (!is_vcl(codec, t)) {
+			if (open) {     /* ahead of the next picture: close this one */
+				c->aus[c->naus - 1].n = i - c->aus[c->naus - 1].first;
+				first = i;
+				open = 0;
+			}
+			continue;
+		}
+		if (open && !first_slice(codec, &c->nals[i])) {
+			c->aus[c->naus - 1].n = i + 1 - c->aus[c->naus - 1].first;
+			continue;   /* another slice of the same picture */
+		}
+		if (open)
+			first = i;
 		struct sm_au *au = &c->aus[c->naus++];
 		au->first = first;
 		au->n = i + 1 - first;
 		au->key = is_key(codec, t);
-		first = i + 1;
+		open = 1;
 	}
 	if (c->naus == 0 || !c->aus[0].key)
 		return -1;
@@ -173,9 +200,9 @@ int sm_init(void)
 	if (ready)
 		return 0;
 	if (load_clip(&clips[SM_H264], SM_H264, sim_media_h264,
-		      (size_t)sim_media_h264_len) < 0 ||
+		      (size_t)sim_media_h264_len, 1000u / SM_FRAME_MS) < 0 ||
 	    load_clip(&clips[SM_H265], SM_H265, sim_media_h265,
-		      (size_t)sim_media_h265_len) < 0) {
+		      (size_t)sim_media_h265_len, 1000u / SM_FRAME_MS) < 0) {
 		sm_free();
 		return -1;
 	}
@@ -190,14 +217,89 @@ int sm_init(void)
 	return 0;
 }
 
+static void clip_free(struct sm_clip *c)
+{
+	free(c->nals);
+	free(c->aus);
+	free(c->owned);
+	memset(c, 0, sizeof *c);
+}
+
 void sm_free(void)
 {
-	for (int i = 0; i < 2; i++) {
-		free(clips[i].nals);
-		free(clips[i].aus);
-		memset(&clips[i], 0, sizeof clips[i]);
-	}
+	for (int i = 0; i < 2; i++)
+		clip_free(&clips[i]);
 	ready = 0;
+}
+
+/* The codec of an Annex-B stream, from its first NAL unit: an H.265
+ * stream begins with a VPS, SPS, PPS, delimiter or SEI, whose two-byte
+ * header has nuh_layer_id 0 and TemporalId 0 (second byte 1); H.264 ones
+ * with NAL types 1..23. */
+static int sniff_codec(const uint8_t *d, size_t n)
+{
+	struct sm_nal first;
+	if (split_nals(d, n, &first, 1) != 1 || first.len < 2 || (first.p[0] & 0x80))
+		return -1;
+	int h265 = (first.p[0] >> 1) & 0x3f;
+	if (first.p[1] == 1 && h265 >= 32 && h265 <= 40)
+		return SM_H265;
+	int h264 = first.p[0] & 0x1f;
+	return h264 >= 1 && h264 <= 23 ? SM_H264 : -1;
+}
+
+int sm_load_media(const char *path, unsigned fps, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *d = NULL;
+	size_t n = 0, cap = 0;
+	if (!f) {
+		snprintf(err, errsz, "--media %s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (n == cap) {
+			size_t more = cap ? cap * 2 : (size_t)1 << 20;
+			uint8_t *p = more <= SM_MEDIA_MAX + 1 ? realloc(d, more) : NULL;
+			if (!p) {
+				fclose(f);
+				free(d);
+				snprintf(err, errsz, "--media %s: larger than %zu bytes, or out of memory", path,
+					 SM_MEDIA_MAX);
+				return -1;
+			}
+			d = p;
+			cap = more;
+		}
+		size_t k = fread(d + n, 1, cap - n, f);
+		n += k;
+		if (k == 0)
+			break;
+	}
+	int bad = ferror(f);
+	fclose(f);
+	int codec = bad ? -1 : sniff_codec(d, n);
+	struct sm_clip c;
+	if (codec < 0 || load_clip(&c, (enum sm_codec)codec, d, n, fps) < 0) {
+		if (codec >= 0)
+			clip_free(&c);
+		free(d);
+		snprintf(err, errsz, "--media %s: not an H.264 or H.265 Annex-B stream that begins with "
+			 "a key picture and its parameter sets", path);
+		return -1;
+	}
+	c.owned = d;
+	clip_free(&clips[codec]);
+	clips[codec] = c;
+	return codec;
+}
+
+size_t sm_position(const struct sm_clip *c, long long t)
+{
+	double ms = (double)(t % (long long)1000000000) * 1000.0;
+	double clip_ms = c->frame_ms * (double)c->naus;
+	size_t au = (size_t)((ms - clip_ms * (double)(long long)(ms / clip_ms)) / c->frame_ms);
+	return sm_next_key(c, au % c->naus);
 }
 
 const struct sm_clip *sm_clip(enum sm_codec codec)

@@ -12,12 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SM_FRAME_MS      40u        /* 25 fps */
-#define SM_VIDEO_TICKS   3600u      /* 90 kHz per picture */
+#define SM_FRAME_MS      40u        /* 25 fps: the built-in clips' */
+#define SM_VIDEO_TICKS   3600u      /* 90 kHz per picture, at 25 fps */
 #define SM_AUDIO_MS      20u        /* one G.711 packet */
 #define SM_AUDIO_BYTES   160u       /* 8 kHz, 20 ms */
 #define SM_GOP           25u
-#define SM_CLIP_MS       4000u      /* every clip lasts this long */
+#define SM_CLIP_MS       4000u      /* the built-in clips, and the recording, last this long */
+#define SM_MEDIA_MAX     ((size_t)1 << 30)  /* --media: the largest file read */
 
 enum sm_codec { SM_H264, SM_H265 };
 
@@ -39,6 +40,9 @@ struct sm_clip {
 	size_t naus;
 	char rtpmap[32];        /* "96 H264/90000" */
 	char fmtp[1024];        /* "a=fmtp:96 ..." with the parameter sets */
+	double frame_ms;        /* one picture's time: 1000 / fps */
+	uint32_t ticks;         /* one picture in 90 kHz RTP time */
+	uint8_t *owned;         /* the bytes of a --media file (NULL: built in) */
 };
 
 /* Parse the embedded clips. Returns 0, or -1 (out of memory, or a clip
@@ -46,8 +50,20 @@ struct sm_clip {
 int sm_init(void);
 void sm_free(void);
 
+/* --media FILE: an H.264 or H.265 Annex-B elementary stream (the codec
+ * found from its first NAL unit) takes the place of the built-in clip of
+ * its codec, played at fps pictures a second. Call after sm_init.
+ * Returns the codec, or -1 with a message in err (unreadable, larger than
+ * SM_MEDIA_MAX, no picture, not starting with a key picture and its
+ * parameter sets). */
+int sm_load_media(const char *path, unsigned fps, char *err, size_t errsz);
+
 const struct sm_clip *sm_clip(enum sm_codec codec);
 const char *sm_codec_name(enum sm_codec codec);     /* "H264", "H265" */
+
+/* The picture playing at second t of a clip that loops (a playback
+ * window): the key picture at or after it. */
+size_t sm_position(const struct sm_clip *c, long long t);
 
 /* The next key picture at or after au (wrapping around). */
 size_t sm_next_key(const struct sm_clip *c, size_t au);

@@ -150,7 +150,8 @@ static uint64_t window_ms(const struct sess *s)
 
 static int video_left(const struct sess *s)
 {
-	return s->kind == K_PREVIEW || s->endless || (uint64_t)s->wv * SM_FRAME_MS < window_ms(s);
+	return s->kind == K_PREVIEW || s->endless ||
+	       (double)s->wv * sm_clip(s->codec)->frame_ms < (double)window_ms(s);
 }
 
 static int audio_left(const struct sess *s)
@@ -171,7 +172,7 @@ static int sess_due(struct stream_server *srv, struct sess *s, uint64_t *due, in
 	if (s->kind == K_DOWNLOAD && !s->rtp) {
 		t = s->size ? (double)s->eb * SM_CLIP_MS / (double)s->size : 0;
 	} else {
-		double tv = (double)s->ev * SM_FRAME_MS, ta = (double)s->ea * SM_AUDIO_MS;
+		double tv = (double)s->ev * sm_clip(s->codec)->frame_ms, ta = (double)s->ea * SM_AUDIO_MS;
 		int v = video_left(s), a = audio_left(s);
 		if (!v && !a) {
 			*due = 0;           /* the end notification is due */
@@ -203,7 +204,7 @@ static void step_video(struct conn *c, struct sess *s)
 		s->force_key = 0;
 		s->au = sm_next_key(clip, s->au);
 	}
-	struct emit_ctx e = {c, s, s->vts0 + (uint32_t)(s->vframes * SM_VIDEO_TICKS)};
+	struct emit_ctx e = {c, s, s->vts0 + (uint32_t)(s->vframes * clip->ticks)};
 	sm_packetize(clip, s->au, STREAM_MTU, emit_video, &e);
 	s->au = (s->au + 1) % clip->naus;
 	s->vframes++;

@@ -158,9 +158,9 @@ static int get_time(const cJSON *v, long long *out)
 	return 0;
 }
 
-static size_t clip_position(long long t)
+static size_t clip_position(const struct sess *s, long long t)
 {
-	return (size_t)((t % (SM_CLIP_MS / 1000)) * (1000 / SM_FRAME_MS));
+	return sm_position(sm_clip(s->codec), t);
 }
 
 static void add_av_config(cJSON *p, enum sm_codec codec, int extra)
@@ -241,7 +241,7 @@ static void do_playback(struct conn *c, const struct req *r, const char *seq, co
 		return;
 	s->start = start;
 	s->end = end;
-	s->au = clip_position(start);
+	s->au = clip_position(s, start);
 	cJSON *p = media_result(s);
 	sim_log("stream conn %lu: playback session %s %lld..%lld", c->id, s->id, start, end);
 	answer(c, r, seq, p);
@@ -300,7 +300,7 @@ static void do_download(struct conn *c, const struct req *r, const char *seq, co
 		s->rtp = 1;
 		s->start = start;
 		s->end = end;
-		s->au = clip_position(start);
+		s->au = clip_position(s, start);
 		if (p) {
 			if (range)
 				cJSON_AddStringToObject(p, "range", "0-");
@@ -399,7 +399,7 @@ static void do_play(struct conn *c, const struct req *r, const char *seq, const 
 	}
 	s->start = start;
 	s->end = end;
-	s->au = clip_position(start);
+	s->au = clip_position(s, start);
 	s->wv = s->wa = 0;
 	s->ended = 0;
 	sess_rebase(c->srv, s);

@@ -56,22 +56,17 @@ static int is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-/* "IP:a,IP:b,...,DNS:localhost" (malloc'd). */
-static char *san_list(const char *const *addresses, size_t n)
+/* "IP:a,DNS:localhost" (or "DNS:a,...", malloc'd). */
+static char *san_list(const char *address)
 {
-	size_t cap = sizeof "DNS:localhost";
-	for (size_t i = 0; i < n; i++)
-		cap += strlen(addresses[i]) + sizeof "DNS:,";
-	char *san = malloc(cap), *p = san;
-	if (!san)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "%s:%s,", is_ip_literal(addresses[i]) ? "IP" : "DNS", addresses[i]);
-	strcpy(p, "DNS:localhost");
+	size_t cap = sizeof "DNS:localhost" + strlen(address) + sizeof "DNS:,";
+	char *san = malloc(cap);
+	if (san)
+		snprintf(san, cap, "%s:%s,DNS:localhost", is_ip_literal(address) ? "IP" : "DNS", address);
 	return san;
 }
 
-static X509 *make_cert(EVP_PKEY *pkey, const char *const *addresses, size_t n)
+static X509 *make_cert(EVP_PKEY *pkey, const char *address)
 {
 	X509 *x = X509_new();
 	if (!x)
@@ -97,10 +92,10 @@ static X509 *make_cert(EVP_PKEY *pkey, const char *const *addresses, size_t n)
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
 					(const unsigned char *)"vigi-sim", -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-					(const unsigned char *)addresses[0], -1, -1, 0) ||
+					(const unsigned char *)address, -1, -1, 0) ||
 	    !X509_set_issuer_name(x, name))
 		goto out;
-	if (!(san = san_list(addresses, n)))
+	if (!(san = san_list(address)))
 		goto out;
 	if (add_ext(x, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    add_ext(x, NID_key_usage, "critical,digitalSignature") < 0 ||
@@ -156,6 +151,28 @@ static char *cert_to_pem(X509 *x)
 	}
 	BIO_free(b);
 	return out;
+}
+
+/* Every certificate, one after the other. */
+static char *certs_to_pem(X509 *const *certs, size_t n)
+{
+	char *all = NULL;
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *one = cert_to_pem(certs[i]);
+		size_t k = one ? strlen(one) : 0;
+		char *grown = one ? realloc(all, len + k + 1) : NULL;
+		if (!grown) {
+			free(one);
+			free(all);
+			return NULL;
+		}
+		all = grown;
+		memcpy(all + len, one, k + 1);
+		len += k;
+		free(one);
+	}
+	return all;
 }
 
 static SSL_CTX *new_ctx(void)
@@ -214,10 +231,14 @@ int tls_ident_init(struct tls_ident *t, const char *const *addresses, size_t n,
 			fail(err, errsz, "cannot generate the key");
 			goto bad;
 		}
-		X509 *x = make_cert(pkey, addresses, n);
-		int ok = x && SSL_CTX_use_certificate(t->ctx, x) == 1 &&
-			 SSL_CTX_use_PrivateKey(t->ctx, pkey) == 1;
-		X509_free(x);
+		int ok = (t->certs = calloc(n, sizeof *t->certs)) != NULL;
+		for (size_t i = 0; ok && i < n; i++) {
+			t->certs[i] = make_cert(pkey, addresses[i]);
+			t->ncerts = i + 1;
+			ok = t->certs[i] != NULL;
+		}
+		ok = ok && SSL_CTX_use_certificate(t->ctx, t->certs[0]) == 1 &&
+		     SSL_CTX_use_PrivateKey(t->ctx, pkey) == 1;
 		EVP_PKEY_free(pkey);
 		if (!ok) {
 			fail(err, errsz, "cannot make the certificate");
@@ -229,7 +250,7 @@ int tls_ident_init(struct tls_ident *t, const char *const *addresses, size_t n,
 		fail(err, errsz, "cannot compute the key pin");
 		goto bad;
 	}
-	t->cert_pem = cert_to_pem(cert);
+	t->cert_pem = t->ncerts > 1 ? certs_to_pem(t->certs, t->ncerts) : cert_to_pem(cert);
 	if (!t->cert_pem) {
 		fail(err, errsz, "cannot write the certificate as PEM");
 		goto bad;
@@ -244,8 +265,18 @@ void tls_ident_free(struct tls_ident *t)
 {
 	SSL_CTX_free(t->ctx);
 	free(t->cert_pem);
+	for (size_t i = 0; i < t->ncerts; i++)
+		X509_free(t->certs[i]);
+	free(t->certs);
 	t->ctx = NULL;
 	t->cert_pem = NULL;
+	t->certs = NULL;
+	t->ncerts = 0;
+}
+
+X509 *tls_ident_cert(const struct tls_ident *t, size_t i)
+{
+	return t->ncerts > 1 && i < t->ncerts ? t->certs[i] : NULL;
 }
 
 int tls_write_cert(const struct tls_ident *t, const char *path, char *err, size_t errsz)

@@ -49,6 +49,19 @@ function Admin:admin(verb, path, body)
   return assert(json.decode(out), "admin answer is not JSON: " .. out)
 end
 
+-- The admin path of one camera of a fleet (its address).
+function helper.admin_at(sim, host, verb, path, body)
+  return Admin.admin({ host = host, port = sim.port }, verb, path, body)
+end
+
+-- This process's id (for /proc/<pid>/...).
+function helper.pid()
+  local f = assert(io.open("/proc/self/stat", "r"))
+  local pid = f:read("n")
+  f:close()
+  return math.floor(pid)
+end
+
 function Admin:counters() return self:admin("GET", "counters") end
 function Admin:state() return self:admin("GET", "state") end
 function Admin:reset(full) return self:admin("POST", "reset", full and { state = true } or nil) end

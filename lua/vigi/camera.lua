@@ -46,6 +46,7 @@ local TOKEN_ERRORS = auth.TOKEN_ERRORS
 local DEFAULTS = {
   port = 20443, username = "admin", timeout = 10, connect_timeout = 5,
   path_suffix = "", token_refresh = 25 * 60, max_answer = 4 * 1024 * 1024,
+  idle_close = 30,
 }
 
 local function arg_error(msg) error("vigi.connect: " .. msg, 3) end
@@ -62,6 +63,7 @@ local NUMBERS = {
   { name = "connect_timeout", min = 0, max = MAX_SECONDS, seconds = true },
   { name = "token_refresh", min = 0, max = math.huge, seconds = true },
   { name = "max_answer", integer = true, min = 1, max = 2 ^ 30 }, -- the C core takes at most 1 GiB
+  { name = "idle_close", integer = true, min = 0, max = MAX_SECONDS },
 }
 
 local function bad_option(msg) return errors.fail("invalid", "vigi.connect: " .. msg) end
@@ -227,7 +229,7 @@ function Camera:_post(path, body, access, what, deadline, timeout)
     timeout = left, connect_timeout = math.min(self.connect_timeout, left),
     verify = self.tls.verify, cafile = self.tls.cafile, pin = self.tls.pin,
     may_resend = resendable, max_body = self.max_answer,
-    fresh_connect = fresh,
+    fresh_connect = fresh, idle_close = self.idle_close,
   }
   local t0 = core.now()
   local r = t:perform(req)

@@ -372,16 +372,16 @@ end
 -- A cqueues pollable, for code that polls a subscription itself:
 -- `cqueues.poll(sub:pollable())`, then `sub:next(0)`. (A separate object,
 -- because cqueues' `events` would collide with sub:events(), the
--- iterator.) libcurl's sockets change under a subscription, so the
--- descriptor shown is an epoll of its own, re-armed with libcurl's wait
--- set at every poll; between attempts it watches nothing, and the
--- timeout says when the next attempt is due.
+-- iterator.) The connection's socket changes under a subscription (it is
+-- made again), so the descriptor shown is an epoll of its own, re-armed
+-- with the connection's wait set at every poll; between attempts it
+-- watches nothing, and the timeout says when the next attempt is due.
 function Sub:_pollfd()
   if self.closed then return nil end
   self._poller = self._poller or assert(core.poller())
   self._polltmo = nil
-  local h = self.http and self.http.h -- the libcurl reader's vigi.http
-  if h and (self.state == "open" or self.attempt_until) then
+  local h = self.http
+  if h and h.waitset and (self.state == "open" or self.attempt_until) then
     self._pollset = self._pollset or {}
     local n, tmo = h:waitset(self._pollset)
     for i = 1, n do self._poller:watch(self._pollset[2 * i - 1], self._pollset[2 * i]) end
@@ -392,6 +392,8 @@ end
 
 function Sub:_polltimeout()
   if #self.queue > 0 or self.closed or self.error then return 0 end
+  -- bytes received that the socket will not show again
+  if self.http and self.http.buffered and self.http:buffered() then return 0 end
   local now = core.now()
   local t
   if self.state == "open" then

@@ -84,7 +84,8 @@ function M.record(cam, o)
     if aout then aout:close() end
     return ...
   end
-  local s, err = M.preview(cam, o)
+  -- Audio is read only when it is written.
+  local s, err = M.preview(cam, setmetatable({ audio = o.audio_file ~= nil }, { __index = o }))
   if not s then return finish(nil, err) end
   local r = { file = o.file, frames = 0, bytes = 0, seconds = 0, codec = s.codecs.video, lost = 0 }
   local t0

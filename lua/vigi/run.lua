@@ -33,7 +33,8 @@ local function pack(...) return { n = select("#", ...), ... } end
 local function unpack(t) return unpack_(t, 1, t.n) end
 local NONE = { n = 0 }
 
--- A min-heap of { at = deadline, task = t, gen = n } with lazy deletion:
+-- A min-heap of { at = deadline, task = t, gen = n } with lazy deletion
+-- (entries are reused once popped):
 -- an entry whose gen is not its task's current one is stale.
 local function heap_push(h, e)
   local i = #h + 1
@@ -69,8 +70,11 @@ local function new_runner()
   return setmetatable({
     poller = assert(core.poller()),
     ready = {}, -- tasks to resume, in order
+    spare = {}, -- the list of the round before, empty: the next round's
     heap = {},
-    waiting = {}, -- fd -> { [task] = events }
+    spent = {}, -- heap entries popped, for reuse (a wait makes no garbage)
+    waiting = {}, -- fd -> { [task] = events }; kept once made (fds come back)
+    nwaits = 0, -- (task, fd) pairs in `waiting`
     by_co = setmetatable({}, { __mode = "k" }), -- coroutine -> task
     tasks = 0, -- alive
     spawned = 0, -- in all: a task's number
@@ -78,16 +82,30 @@ local function new_runner()
   }, Runner)
 end
 
+-- A heap entry, spent ones first.
+local function entry(self, at, t)
+  local spent = self.spent
+  local e = spent[#spent]
+  if e then spent[#spent] = nil else e = {} end
+  e.at, e.task, e.gen = at, t, t.gen
+  return e
+end
+
+local function spend(self, e)
+  e.task = nil
+  self.spent[#self.spent + 1] = e
+end
+
 -- The task's waits are over: forget its sockets and its deadline.
 function Runner:_unwait(t)
-  for i = 1, #t.fds do
-    local fd = t.fds[i]
-    local w = self.waiting[fd]
-    if w then
+  local fds, waiting = t.fds, self.waiting
+  for i = #fds, 1, -1 do
+    local w = waiting[fds[i]]
+    if w and w[t] then
       w[t] = nil
-      if next(w) == nil then self.waiting[fd] = nil end
+      self.nwaits = self.nwaits - 1
     end
-    t.fds[i] = nil
+    fds[i] = nil
   end
   t.gen = t.gen + 1 -- its heap entry, if any, goes stale
 end
@@ -108,10 +126,12 @@ end
 function Runner:_park(t, set, timeout)
   t.gen_parked = t.gen
   local n = set.n or 0
+  local waiting = self.waiting
   for i = 1, n do
     local fd, ev = set[2 * i - 1], set[2 * i]
-    local w = self.waiting[fd]
-    if not w then w = {} self.waiting[fd] = w end
+    local w = waiting[fd]
+    if not w then w = {} waiting[fd] = w end
+    if not w[t] then self.nwaits = self.nwaits + 1 end
     w[t] = ev
     t.fds[#t.fds + 1] = fd
     local r, wr = false, false
@@ -121,32 +141,30 @@ function Runner:_park(t, set, timeout)
     self.poller:watch(fd, (r and 1 or 0) + (wr and 2 or 0))
   end
   if timeout >= 0 then
-    heap_push(self.heap, { at = core.now() + timeout, task = t, gen = t.gen })
+    heap_push(self.heap, entry(self, core.now() + timeout, t))
   elseif n == 0 then
     error("vigi.run: a task waits for nothing and without a deadline", 0)
   end
 end
 
-function Runner:_step(t)
-  t.queued = false
-  local args = t.resume_args or NONE
-  t.resume_args = nil
-  local r = pack(coroutine.resume(t.co, unpack(args)))
-  local ok, what, set, timeout = r[1], r[2], r[3], r[4]
+-- After a resume: the task ended, failed, or waits (no table made for the
+-- common case, a wait).
+function Runner:_after(t, ok, ...)
   if not ok then
     t.done = true
     self.tasks = self.tasks - 1
     wait.detach(t.co)
-    error(debug.traceback(t.co, "vigi.run: a task failed: " .. tostring(what)), 0)
+    error(debug.traceback(t.co, "vigi.run: a task failed: " .. tostring((...))), 0)
   end
   if coroutine.status(t.co) == "dead" then
     t.done = true
     self.tasks = self.tasks - 1
     wait.detach(t.co)
-    t.results = pack(unpack_(r, 2, r.n))
+    t.results = pack(...)
     for _, j in ipairs(t.joiners) do self:_wake(j) end
     return
   end
+  local what, set, timeout = ...
   if what == "vigi.wait" then
     self:_park(t, set, timeout)
   elseif what == "vigi.join" then
@@ -156,6 +174,16 @@ function Runner:_step(t)
     -- A bare coroutine.yield in a task: let the others run, then go on.
     self:_wake(t)
   end
+end
+
+function Runner:_step(t)
+  t.queued = false
+  local args = t.resume_args
+  if args then
+    t.resume_args = nil
+    return self:_after(t, coroutine.resume(t.co, unpack(args)))
+  end
+  return self:_after(t, coroutine.resume(t.co))
 end
 
 function Runner:spawn(fn, ...)
@@ -176,35 +204,36 @@ end
 -- One round: run what is ready, then wait for sockets and deadlines.
 function Runner:_round()
   local ready = self.ready
-  self.ready = {}
-  for i = 1, #ready do self:_step(ready[i]) end
+  self.ready, self.spare = self.spare, ready
+  for i = 1, #ready do
+    local t = ready[i]
+    ready[i] = nil
+    self:_step(t)
+  end
   if self.tasks == 0 then return end
   local timeout = -1
+  local h = self.heap
   if #self.ready > 0 then
     timeout = 0
   else
-    local h = self.heap
-    while h[1] and h[1].gen ~= h[1].task.gen do heap_pop(h) end
+    while h[1] and h[1].gen ~= h[1].task.gen do spend(self, heap_pop(h)) end
     if h[1] then timeout = math.max(0, h[1].at - core.now())
-    elseif next(self.waiting) == nil then
+    elseif self.nwaits == 0 then
       error("vigi.run: every task waits for another (join), none can go on", 0)
     end
   end
-  local out = self.out
+  local out, waiting = self.out, self.waiting
   local n = self.poller:wait(timeout, out)
   for i = 1, n or 0 do
-    local w = self.waiting[out[2 * i - 1]]
-    if w then
-      local woken = {}
-      for t in pairs(w) do woken[#woken + 1] = t end
-      for _, t in ipairs(woken) do self:_wake(t) end
-    end
+    local w = waiting[out[2 * i - 1]]
+    -- waking a task forgets it here (nil during a traversal is allowed)
+    if w then for t in pairs(w) do self:_wake(t) end end
   end
   local now = core.now()
-  local h = self.heap
   while h[1] and (h[1].gen ~= h[1].task.gen or h[1].at <= now) do
     local e = heap_pop(h)
     if e.gen == e.task.gen then self:_wake(e.task) end
+    spend(self, e)
   end
 end
 

@@ -134,7 +134,9 @@ function Session:_track(codecs, d)
   end
   d:track(self.channels[1], { kind = "video", codec = codecs.video, clock = 90000,
                               fmtp = codecs.fmtp, session = self.id })
-  if self.channels[2] then
+  -- audio = false: its packets are skipped in the reader, no item made
+  -- (a recording without audio_file: two thirds of a camera's items).
+  if self.channels[2] and self.audio ~= false then
     d:track(self.channels[2], { kind = "audio", codec = codecs.audio, clock = 8000, session = self.id })
   end
 end
@@ -436,7 +438,8 @@ _M.number_opt = number_opt -- media.lua checks its own options with it
 
 -- open(cam, kind, params, opts) -> session, answer | nil, err
 -- opts: share (a session whose connection to use), timeout, stall,
--- on_notification, max_frame, max_queue, max_queue_bytes.
+-- on_notification, max_frame, max_queue, max_queue_bytes, audio (false:
+-- the audio channel is not read into items).
 -- `timeout` bounds the whole open: getStreamPort, the connection, the
 -- digest rounds and the answer.
 function _M.open(cam, kind, params, opts)
@@ -477,7 +480,7 @@ function _M.open(cam, kind, params, opts)
     answer = answer, queue = new_queue(), answer_timeout = timeout,
     stall = opts.stall or timeout, on_notification = opts.on_notification,
     max_queue = opts.max_queue or MAX_QUEUE, max_queue_bytes = opts.max_queue_bytes or MAX_QUEUE_BYTES,
-    max_frame = opts.max_frame,
+    max_frame = opts.max_frame, audio = opts.audio,
     stats = { frames = 0, bytes = 0, notifications = 0, dropped = 0, dropped_bytes = 0 },
   }, Session)
   self.channels = channels_of(answer)

@@ -248,31 +248,62 @@ function Conn:_progress() self.last_item_at = core.now() end
 -- the clock is checked before every read, whatever the peer sends.
 function Conn:_read(deadline)
   local reads = 0
+  local fd = self.tcp and self.tcp.fd -- a socket of the C core's (not a cosocket)
+  -- Right after an item, a read that found the socket empty is not made
+  -- again (the demux's hint); after a wait, or a timeout, it is.
+  local hint = self.hint
+  self.hint = false
   while true do
-    if not self.demux then return fail(self, "network", "the connection is closed") end
-    local item, kind, msg = self.demux:next()
+    local demux = self.demux
+    if not demux then return fail(self, "network", "the connection is closed") end
+    -- The hot path of a stream: the demux reads its socket itself when
+    -- nothing whole is buffered, one call for what was two or three.
+    local item, kind, msg = demux:next(fd, hint)
+    hint = false
     if item then
-      if item.kind ~= "message" then self:_progress() end -- a whole frame
+      if item.kind ~= "message" then self.last_item_at = core.now() end -- a whole frame: progress
+      self.hint = true
       return item
     end
-    if kind then return fail(self, "protocol", tostring(msg)) end
-    if reads > 0 and wait.expired(deadline) then
-      return fail(self, "timeout", "nothing usable from the camera in time")
-    end
-    reads = reads + 1
-    local ok, err = self.tcp:recv(self.demux, deadline)
-    if not ok then
-      if err == "timeout" then
-        return fail(self, "timeout", "no data from the camera in time")
-      elseif err == "closed" then
+    if kind == "protocol" then return fail(self, "protocol", tostring(msg)) end
+    if fd then
+      if kind == 0 then -- nothing more: wait for the socket
+        if not self.tcp:_wait(deadline) then
+          return fail(self, "timeout", "no data from the camera in time")
+        end
+      elseif kind == "closed" then
         -- partial: the camera hung up in the middle of an item
         return fail(self, "network", "the camera closed the connection",
-          { closed = true, partial = self.demux and self.demux:buffered() > 0 })
-      else
-        return fail(self, "network", "receive failed: " .. tostring(err))
+          { closed = true, partial = demux:buffered() > 0 })
+      elseif type(kind) ~= "number" then
+        return fail(self, "network", "receive failed: " .. tostring(kind))
+      elseif wait.expired(deadline) then -- bytes came, no item yet: the clock
+        return fail(self, "timeout", "nothing usable from the camera in time")
       end
+    else
+      local err = self:_recv(deadline, reads)
+      if err then return nil, err end
+      reads = reads + 1
     end
   end
+end
+
+-- A socket that is fed (a cosocket, resty_tcp.lua): one read into the
+-- demux. Returns nil, or the error that ends the read.
+function Conn:_recv(deadline, reads)
+  if reads > 0 and wait.expired(deadline) then
+    return select(2, fail(self, "timeout", "nothing usable from the camera in time"))
+  end
+  local ok, err = self.tcp:recv(self.demux, deadline)
+  if ok then return nil end
+  if err == "timeout" then
+    return select(2, fail(self, "timeout", "no data from the camera in time"))
+  elseif err == "closed" then
+    -- partial: the camera hung up in the middle of an item
+    return select(2, fail(self, "network", "the camera closed the connection",
+      { closed = true, partial = self.demux and self.demux:buffered() > 0 }))
+  end
+  return select(2, fail(self, "network", "receive failed: " .. tostring(err)))
 end
 
 -- The parameters of an answer or a notification: enveloped

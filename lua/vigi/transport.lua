@@ -4,56 +4,51 @@
 --   t:perform(req) -> result   one request, to its end
 --   t:stream()     -> reader   a streamed answer (subscriptions)
 --   t:close(), t.kind          "curl" or "resty"
--- The default drives the C core's libcurl client (vigi.http), waiting only
--- through wait.lua. Inside nginx, where cosockets work, resty.lua's takes
+-- The default drives the C core's libcurl client (vigi.http) for calls,
+-- and reads a subscription on vigi's own TLS connection (tlsstream.lua),
+-- waiting only through wait.lua. Inside nginx, where cosockets work, resty.lua's takes
 -- its place: same result tables, so the policy in camera.lua and
 -- events.lua does not know which one runs.
 local core = require "vigi.core"
 local wait = require "vigi.wait"
 local errors = require "vigi.errors"
+local hostname = require "vigi.host"
+local tlsstream = require "vigi.tlsstream"
 
 local _M = {}
+
+-- Every vigi.http shares one libcurl multi handle, and a step of one may
+-- move another's transfer on (csrc/http.c): the task waiting on that one
+-- is woken, to step it and wait on what it needs now.
+local waiting = setmetatable({}, { __mode = "k" }) -- vigi.http -> its waiting coroutine
+
+local function wake(list)
+  for i = 1, #list do
+    local co = waiting[list[i]]
+    if co then wait.wake(co) end
+  end
+end
 
 -- perform(h, req) -> result table (see csrc/lua_http.c): drives one
 -- vigi.http request to its end.
 function _M.perform(h, req)
   local ok, err = h:start(req)
   if not ok then return { outcome = "internal", error = err, status = 0, body = "" } end
-  local set = {}
-  while not h:step() do
-    local n, timeout = h:waitset(set)
+  local set, co = {}, coroutine.running()
+  -- Only a waker-less wait (no vigi.run) takes the shared timer always.
+  local timer = not wait.wakeable()
+  while true do
+    local done, woken = h:step()
+    if woken then wake(woken) end
+    if done then break end
+    local n, timeout = h:waitset(set, timer)
     if n == 0 and timeout < 0 then timeout = 0.01 end -- libcurl always has a timer; be safe
+    waiting[h] = co
     wait.wait(set, timeout)
+    waiting[h] = nil
   end
   return h:result()
 end
-
--- A streamed answer through vigi.http: start(req); read(wake) -> done,
--- chunk, waiting at most until `wake` when nothing came; headers(),
--- result(), abort(), close() as vigi.http's.
-local CurlStream = {}
-CurlStream.__index = CurlStream
-
-function CurlStream:start(req) return self.h:start(req) end
-
-function CurlStream:read(wake)
-  local h = self.h
-  local done = h:step()
-  local chunk = h:take()
-  -- Wait only when this step brought nothing: what came may be all the
-  -- caller was waiting for.
-  if chunk == "" and not done then
-    local _, tmo = h:waitset(self.set)
-    if tmo >= 0 then wake = math.min(wake, core.now() + tmo) end
-    wait.wait(self.set, math.max(0, wake - core.now()))
-  end
-  return done, chunk
-end
-
-function CurlStream:headers() return self.h:headers() end
-function CurlStream:result() return self.h:result() end
-function CurlStream:abort() self.h:abort() end
-function CurlStream:close() self.h:close() end
 
 local Curl = {}
 Curl.__index = Curl
@@ -62,7 +57,24 @@ Curl.kind = "curl"
 
 -- One vigi.http per camera: its kept-alive connection and TLS session.
 function Curl:perform(req) return _M.perform(self.h, req) end
-function Curl.stream() return setmetatable({ h = core.http(), set = {} }, CurlStream) end
+
+-- A subscription's long answer, on a connection of its own: vigi's own
+-- TLS client (tlsstream.lua), to the address the control calls reach.
+function Curl:stream()
+  local host, h = self.host, self.h
+  local name = hostname.check(host) == "name"
+  return tlsstream.new {
+    port = self.port, name = name and host or nil,
+    authority = (host:find(":", 1, true) and ("[" .. host .. "]") or host) .. ":" .. self.port,
+    address = function()
+      if not name then return host end
+      local ip = h:primary_ip()
+      if ip then return ip end
+      return nil, "no control call has reached " .. host .. " yet: its address is not known"
+    end,
+  }
+end
+
 function Curl:close() self.h:close() end
 
 -- new(choice, { host=, port=, tls= }) -> transport | nil, err
@@ -73,7 +85,7 @@ function _M.new(choice, o)
     choice = rawget(_G, "ngx") and require("vigi.resty").usable() and "resty" or "curl"
   end
   if choice == "resty" then return require("vigi.resty").new(o) end
-  return setmetatable({ h = core.http() }, Curl)
+  return setmetatable({ h = core.http(), host = o.host, port = math.floor(o.port) }, Curl)
 end
 
 -- What a TLS refusal says, by cause (the result's `tls`): what happened

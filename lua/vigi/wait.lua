@@ -17,6 +17,7 @@ local core = require "vigi.core"
 local _M = {}
 
 local running = coroutine.running
+local http_sweep = core.http_sweep
 
 -- A scheduler registers itself for the coroutines it runs:
 -- schedulers[co] = function(set, timeout) ... end, which yields; and,
@@ -37,6 +38,14 @@ function _M.wake(co)
   local w = co and wakers[co]
   if w and co ~= running() then w() return true end
   return false
+end
+
+-- Whether the running coroutine's wait can be ended early by wake():
+-- a task of vigi.run. Elsewhere (a plain script, cqueues) an object that
+-- another's progress may move on must wait for that progress's clock too.
+function _M.wakeable()
+  local co = running()
+  return co ~= nil and wakers[co] ~= nil
 end
 
 -- Host loops that run coroutines of their own: each is a function(co)
@@ -77,6 +86,9 @@ end
 function _M.wait(set, timeout)
   timeout = timeout or -1
   if timeout ~= timeout then error("vigi.wait: the timeout is NaN", 2) end
+  -- Housekeeping rides on waits, at most once a second: idle control
+  -- connections closed, freed memory returned (csrc/http.c's sweep).
+  http_sweep()
   if timeout == math.huge then timeout = -1 end -- left(math.huge): no deadline
   local waiter = current_waiter()
   if waiter then return waiter(set, timeout) end
