@@ -39,6 +39,20 @@ static inline int txt_is_wsp(int c) { return c == ' ' || c == '\t'; }
  * parameter list, an SDP fmtp line that the document breaks in two. */
 static inline int txt_is_lws(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
+/* The value of hex digit c (either case), or -1. */
+static inline int txt_hex_value(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = txt_lower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Whether c may be in an HTTP token (RFC 9110's tchar): a header's name,
+ * a Transfer-Encoding or Connection keyword. */
+static inline int txt_is_tchar(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
 /* Big-endian (network order) numbers at p. */
 static inline uint16_t txt_be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
