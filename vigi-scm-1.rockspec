@@ -28,7 +28,7 @@ build = {
     ["vigi.core"] = {
       sources = {
         "csrc/crc32.c", "csrc/crypto.c", "csrc/demux.c", "csrc/digest.c", "csrc/g711.c",
-        "csrc/http.c",
+        "csrc/http.c", "csrc/httpresp.c", "csrc/lua_httpresp.c",
         "csrc/lua_core.c", "csrc/lua_demux.c", "csrc/lua_digest.c", "csrc/lua_http.c",
         "csrc/lua_multipart.c", "csrc/lua_odp.c", "csrc/lua_poller.c", "csrc/lua_talk.c",
         "csrc/lua_tcp.c", "csrc/lua_term.c", "csrc/lua_udp.c", "csrc/multipart.c", "csrc/net.c", "csrc/odp.c",

@@ -17,6 +17,7 @@ int vigi_open_http(lua_State *L);
 void vigi_open_odp(lua_State *L);
 void vigi_open_udp(lua_State *L);
 void vigi_open_multipart(lua_State *L);
+void vigi_open_httpresp(lua_State *L);
 void vigi_open_tcp(lua_State *L);
 void vigi_open_resolve(lua_State *L);
 void vigi_open_digest(lua_State *L);
@@ -119,6 +120,7 @@ int luaopen_vigi_core(lua_State *L) {
   vigi_open_odp(L);
   vigi_open_udp(L);
   vigi_open_multipart(L);
+  vigi_open_httpresp(L);
   vigi_open_tcp(L);
   vigi_open_resolve(L);
   vigi_open_digest(L);

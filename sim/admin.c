@@ -168,7 +168,7 @@ static const char *apply_config(struct camera *cam, const cJSON *in)
 static const char *parse_fault(const cJSON *in, struct fault *f)
 {
 	static const char *const kinds[] = {"stall", "close_mid", "non_json", "http500",
-		"endless_1xx", "endless_headers", "endless_trailers", "trickle"};
+		"endless_1xx", "endless_headers", "endless_trailers", "trickle", "bad_chunk"};
 	memset(f, 0, sizeof *f);
 	f->kind = FAULT_NONE;
 	f->count = 1;
@@ -182,7 +182,7 @@ static const char *parse_fault(const cJSON *in, struct fault *f)
 					f->kind = (enum fault_kind)i;
 			if (f->kind == FAULT_NONE)
 				return "kind: \"stall\", \"close_mid\", \"non_json\", \"http500\", "
-				       "\"endless_1xx\", \"endless_headers\", \"endless_trailers\" or \"trickle\"";
+				       "\"endless_1xx\", \"endless_headers\", \"endless_trailers\", \"trickle\" or \"bad_chunk\"";
 		} else if (strcmp(key, "method") == 0) {
 			if (cJSON_IsNull(v))
 				continue;

@@ -49,7 +49,8 @@ struct camera_counters {
 
 enum fault_kind { FAULT_NONE = -1, FAULT_STALL, FAULT_CLOSE_MID, FAULT_NON_JSON, FAULT_HTTP500,
 	/* answers that never end while bytes flow (httpd.h, http_endless) */
-	FAULT_ENDLESS_1XX, FAULT_ENDLESS_HEADERS, FAULT_ENDLESS_TRAILERS, FAULT_TRICKLE };
+	FAULT_ENDLESS_1XX, FAULT_ENDLESS_HEADERS, FAULT_ENDLESS_TRAILERS, FAULT_TRICKLE,
+	FAULT_BAD_CHUNK /* a chunked answer whose second chunk-size line is not hex */ };
 
 /* Discovery faults (odp.c applies them; names in odp.h). */
 enum odp_fault_kind {

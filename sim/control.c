@@ -130,6 +130,21 @@ static void reply(struct camera *cam, struct http_conn *c, int status, char *bod
 		sim_log("fault: HTTP 500");
 		http_respond(c, 500, "text/html", html500, sizeof html500 - 1, after_mode(cam));
 		break;
+	case FAULT_BAD_CHUNK: {
+		/* the answer's first bytes as a chunk, then a size that is not
+		 * one; the connection stays open until `seconds` passed, so the
+		 * client must see the error in the bytes, not in a close */
+		char head[256];
+		int n = snprintf(head, sizeof head,
+				 "HTTP/1.1 %d OK\r\nContent-Type: application/json\r\n"
+				 "Transfer-Encoding: chunked\r\n\r\n%zx\r\n", status, len / 2);
+		sim_log("fault: a bad chunk size");
+		http_write(c, head, (size_t)n);
+		http_write(c, body, len / 2);
+		http_write(c, "\r\nzz;not a size\r\n", 19);
+		stall(cam, c, seconds);
+		break;
+	}
 	case FAULT_ENDLESS_1XX:
 	case FAULT_ENDLESS_HEADERS:
 	case FAULT_ENDLESS_TRAILERS:

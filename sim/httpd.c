@@ -1,6 +1,7 @@
 /* HTTP/1.1 over non-blocking TLS: see httpd.h. */
 #define _GNU_SOURCE
 #include "httpd.h"
+#include "chunked.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -65,6 +66,8 @@ struct http_conn {
 	void (*on_gone)(void *);
 	void *gone_arg;
 	int held;
+	enum chunk_mode chunk_mode;         /* --chunked: of the answer being written */
+	unsigned chunk_turn;
 };
 
 static void conn_io(void *arg, int fd, unsigned revents);
@@ -298,14 +301,18 @@ static int read_in(struct http_conn *c)
 static void write_head(struct http_conn *c, int status, const char *ctype,
 		       size_t len, int say_close)
 {
-	char head[512];
+	char head[512], framing[64];
+	if (http_chunked)
+		snprintf(framing, sizeof framing, "Transfer-Encoding: chunked\r\n");
+	else
+		snprintf(framing, sizeof framing, "Content-Length: %zu\r\n", len);
 	int n = snprintf(head, sizeof head,
 			 "HTTP/1.1 %d %s\r\n"
 			 "Content-Type: %s\r\n"
-			 "Content-Length: %zu\r\n"
+			 "%s"
 			 "%s"
 			 "\r\n",
-			 status, reason(status), ctype, len,
+			 status, reason(status), ctype, framing,
 			 say_close ? "Connection: close\r\n" :
 			 c->cur_http10 ? "Connection: keep-alive\r\n" : "");
 	out_append(c, head, (size_t)n);
@@ -313,6 +320,9 @@ static void write_head(struct http_conn *c, int status, const char *ctype,
 
 void http_end(struct http_conn *c, enum http_after after)
 {
+	if (c->chunk_mode == CHUNK_ON && after != HTTP_CLOSE_ABORT)
+		out_append(c, chunked_last, strlen(chunked_last));
+	c->chunk_mode = CHUNK_RAW;
 	c->responded = 1;
 	c->held = 0;
 	c->on_gone = NULL;
@@ -344,14 +354,25 @@ void http_respond(struct http_conn *c, int status, const char *content_type,
 	int say_close = after == HTTP_CLOSE ||
 			(after == HTTP_KEEP_ALIVE && c->cur_close);
 	write_head(c, status, content_type, len, say_close);
-	out_append(c, body, len);
+	if (http_chunked)
+		c->chunk_mode = CHUNK_ON;
+	http_write(c, body, len);
 	http_end(c, after);
 }
 
 void http_write(struct http_conn *c, const void *data, size_t len)
 {
 	c->responded = 1;
-	out_append(c, data, len);
+	if (http_chunked && c->chunk_mode != CHUNK_RAW) {
+		size_t n = 0;
+		char *enc = c->chunk_mode == CHUNK_ON
+			? chunked_encode(data, len, &c->chunk_turn, &n)
+			: chunked_first(data, len, &c->chunk_turn, &c->chunk_mode, &n);
+		out_append(c, enc ? enc : data, enc ? n : len);
+		free(enc);
+	} else {
+		out_append(c, data, len);
+	}
 	if (c->in_io)
 		return;
 	if (c->abort_pending)
@@ -751,6 +772,7 @@ static int process(struct http_conn *c)
 		c->cur_close = c->want_close;
 		c->cur_http10 = c->http10;
 		c->responded = 0;
+		c->chunk_mode = CHUNK_UNDECIDED;
 		set_timer(c, TM_NONE, 0);
 
 		char saved = c->in[total];   /* in has one spare byte past incap */

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "camera.h"
+#include "chunked.h"
 #include "engine.h"
 #include "fleet.h"
 #include "log.h"
@@ -67,6 +68,7 @@ static void usage(FILE *f)
 "  --lock-seconds S        how long the lock lasts (default 600)\n"
 "  --tz-spelling both|Timezone|TimeZone  time-zone method names (default both)\n"
 "  --trailing-commas       write every JSON answer and part with trailing commas\n"
+"  --chunked               send answers and the subscribeMsg push in chunked encoding\n"
 "  --unknown-method-code N errCode of an unknown method (default -40210)\n"
 "  --stream-port P         stream (MULTITRANS) port (default 20554, or any free\n"
 "                          one with --control-port 0; 0 = any free)\n"
@@ -109,7 +111,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
 		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
 		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC,
-		O_COMMAS, O_UNKNOWNCODE, O_SSET, O_MEDIA, O_MEDIAFPS, O_PARENT
+		O_COMMAS, O_UNKNOWNCODE, O_SSET, O_MEDIA, O_MEDIAFPS, O_PARENT,
+		O_CHUNKED
 	};
 	static const struct option opts[] = {
 		{"address", required_argument, 0, O_ADDRESS},
@@ -137,6 +140,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{"lock-seconds", required_argument, 0, O_LOCKSEC},
 		{"tz-spelling", required_argument, 0, O_TZ},
 		{"trailing-commas", no_argument, 0, O_COMMAS},
+		{"chunked", no_argument, 0, O_CHUNKED},
 		{"unknown-method-code", required_argument, 0, O_UNKNOWNCODE},
 		{"cert", required_argument, 0, O_CERT},
 		{"key", required_argument, 0, O_KEY},
@@ -272,6 +276,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				goto bad;
 			break;
 		case O_COMMAS: k->trailing_commas = 1; break;
+		case O_CHUNKED: http_chunked = 1; break;
 		case O_UNKNOWNCODE:
 			if (parse_int(optarg, -99999999, 99999999, &k->unknown_method_code) < 0 ||
 			    k->unknown_method_code == 0)

@@ -199,3 +199,42 @@ describe("subscriptions", function()
     assert.equal(before, sim:calls("subscribeMsg"))
   end)
 end)
+
+-- A camera that answers in chunked transfer encoding (vigi-sim --chunked):
+-- small chunks of odd sizes with extensions, a trailer at the end; the
+-- push's parts cut across chunks. Control calls (libcurl) and the
+-- subscription (vigi's own TLS connection, read by csrc/httpresp.c) work.
+describe("a camera answering in chunks", function()
+  local sim, cam
+  setup(function()
+    sim = helper.start_sim { "--chunked" }
+    cam = assert(vigi.connect(sim:options()))
+  end)
+  teardown(function() cam:close() sim:stop() end)
+
+  it("answers control calls and delivers every event in order", function()
+    assert.equal("C100", assert(cam:getDeviceInfo()).model)
+    assert(cam:setMsgpushInterval { event_interval = 0 })
+    local sub = assert(cam:subscribe { event_types = { "MotionDetection" }, heartbeat = 1 })
+    sim:admin("POST", "event", { event_type = "MotionDetection", count = 200, seq = true })
+    local got, stop = {}, core.now() + 10
+    while #got < 200 and core.now() < stop do
+      local item = sub:next(stop - core.now())
+      if not item then break end
+      assert.are_not.equal("gap", item.kind)
+      if item.kind == "event" then got[#got + 1] = item.raw.seq end
+    end
+    assert.equal(200, #got)
+    for i, seq in ipairs(got) do assert.equal(i, seq) end
+    sub:close()
+  end)
+
+  it("ends a subscription whose chunk size is not one with a protocol error", function()
+    sim:fault { kind = "bad_chunk", method = "subscribeMsg", seconds = 10 }
+    local t0 = core.now()
+    local sub, err = cam:subscribe { timeout = 2 }
+    assert.is_nil(sub)
+    assert.equal("protocol", err.kind, tostring(err))
+    assert.is_true(core.now() - t0 < 2 + 1)
+  end)
+end)

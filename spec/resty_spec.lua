@@ -288,8 +288,9 @@ describe("inside nginx (resty transport)", function()
   it("keeps a call's deadline and memory bound when the answer never ends", function()
     for _, case in ipairs {
       { "endless_1xx", "protocol" }, { "endless_headers", "protocol" },
-      { "endless_trailers", "protocol" }, { "trickle", "timeout" },
+      { "endless_trailers", "protocol" }, { "trickle", "timeout" }, { "bad_chunk", "protocol" },
       { "endless_1xx", "protocol", "subscribe" }, { "trickle", "timeout", "subscribe" },
+      { "endless_trailers", "protocol", "subscribe" }, { "bad_chunk", "protocol", "subscribe" },
     } do
       local kind, expected, call = case[1], case[2], case[3]
       sim:fault { kind = kind, method = call and "subscribeMsg" or "getDeviceInfo", count = 4 }
@@ -409,6 +410,35 @@ describe("the OpenResty reader, with bytes that never pause", function()
     assert.is_nil(m.raised)
     assert.equal("timeout", m[1].outcome)
     assert.is_true(m.seconds < 0.2 + 1, m.seconds)
+  end)
+
+  it("reads a chunked answer cut anywhere, with extensions and trailers", function()
+    local answer = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n" ..
+      "Content-Type: application/json\r\n\r\n4;a=\"x;y\"\r\n{\"er\r\nC\r\nror_code\":0}\r\n" ..
+      "0;end\r\nX-Sum: 1\r\n\r\n"
+    for size = 1, 9 do
+      local at = 1
+      local m = perform(function()
+        local piece = answer:sub(at, at + size - 1)
+        at = at + size
+        if piece == "" then return nil, "closed" end
+        return piece
+      end, 5)
+      assert.is_nil(m.raised)
+      assert.equal("ok", m[1].outcome, m[1].error)
+      assert.equal(200, m[1].status)
+      assert.equal('{"error_code":0}', m[1].body)
+      assert.equal("application/json", m[1].content_type)
+    end
+  end)
+
+  it("ends a chunked answer with a bad chunk size with a protocol error", function()
+    local m = perform(once_then("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nzz\r\n",
+      function() return nil, "timeout" end), 5)
+    assert.is_nil(m.raised)
+    assert.equal("protocol", m[1].outcome)
+    assert.truthy(m[1].error:find("chunk size", 1, true), m[1].error)
+    assert.is_true(m.seconds < 1)
   end)
 
   for name, case in pairs {

@@ -2,8 +2,8 @@
 -- camera's control calls and subscriptions inside nginx (resty.lua).
 --
 -- Only what a camera needs: a POST with Content-Length over TLS, and an
--- answer read as status line, headers and a body framed by
--- Content-Length, chunked encoding, or the end of the connection. Every
+-- answer read by http1.lua (the C reader, csrc/httpresp.c): this file
+-- holds only the socket calls. Every
 -- socket operation waits through the cosocket with the time left to the
 -- call's deadline, so the worker serves other requests meanwhile.
 --
@@ -55,7 +55,7 @@ Conn.__index = Conn
 -- fresh: a new connection even when the pool holds one (the pool has no
 -- such switch, so kept ones are taken out and closed; they are few).
 local function new_conn(sock, reused)
-  return setmetatable({ sock = sock, buf = "", pieces = { bytes = 0 }, got = 0, reused = reused }, Conn)
+  return setmetatable({ sock = sock, got = 0, reused = reused }, Conn)
 end
 
 local function connect(peer, deadline, fresh, pool)
@@ -110,29 +110,29 @@ function Conn:send(data, deadline)
   return true
 end
 
--- Reads what the socket has (at least one byte) into the buffer.
+-- What the socket has (at least one byte), for http1.lua's reader.
 -- receiveany loses nothing on a timeout, so every read here can resume.
--- Pieces wait in a list until a reader joins them (http1.lua, joined()):
--- a peer sending a few bytes a read must not make each read copy the buffer.
 function Conn:fill(deadline)
   self.sock:settimeout(ms_until(deadline))
   local data, err = self.sock:receiveany(READ_SIZE)
   if not data then return nil, err end
   self.got = self.got + #data
-  local p = self.pieces
-  p[#p + 1] = data
-  p.bytes = p.bytes + #data
-  return true
+  return data
 end
 
 -- Back to the pool when the answer was read to its end and the camera
 -- keeps the connection; closed otherwise.
 function Conn:finish()
-  if self.keep and self:joined() == "" and self.sock:setkeepalive(KEEPALIVE_MS) then return end
+  local keep = self:reusable()
+  self:release()
+  if keep and self.sock:setkeepalive(KEEPALIVE_MS) then return end
   self.sock:close()
 end
 
-function Conn:close() pcall(self.sock.close, self.sock) end
+function Conn:close()
+  self:release()
+  pcall(self.sock.close, self.sock)
+end
 
 -- What a failed verification should say inside nginx (transport.error_of).
 local TRUST_HINT = "inside nginx, list the camera's certificate (or its CA) in " ..

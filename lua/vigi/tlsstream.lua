@@ -29,18 +29,15 @@ local outgoing = setmetatable({}, { __mode = "k" })
 local Conn = setmetatable({}, { __index = http1.Reader })
 Conn.__index = Conn
 
--- Appends what the connection has to buf, waiting at most until the
--- deadline (http1.lua's contract).
+-- What the connection has, waiting at most until the deadline
+-- (http1.lua's contract).
 function Conn:fill(deadline)
   local tls = self.tls
   while true do
     local data, err, how = tls:recv()
     if data then
       self.got = self.got + #data
-      local p = self.pieces
-      p[#p + 1] = data
-      p.bytes = p.bytes + #data
-      return true
+      return data
     end
     if err == "closed" then return nil, "closed" end
     if err ~= "again" then return nil, how or err end
@@ -74,6 +71,7 @@ end
 
 function Stream:_end(outcome, message, tls)
   self.tls:close()
+  if self.conn then self.conn:release() end
   outgoing[self] = nil
   self.conn, self.phase = nil, "ended"
   self.res = { outcome = outcome, error = message, status = self.status or 0, body = "",
@@ -123,7 +121,7 @@ function Stream:_open(until_)
     end
   end
   self.phase, self.want, outgoing[self] = "answer", 1, nil
-  self.conn = setmetatable({ tls = tls, set = self.set, buf = "", pieces = { bytes = 0 }, got = 0 }, Conn)
+  self.conn = setmetatable({ tls = tls, set = self.set, got = 0 }, Conn)
   return true
 end
 
@@ -167,7 +165,7 @@ end
 -- handed out): a poller must not wait for the socket then.
 function Stream:buffered()
   local c = self.conn
-  return self.tls:pending() or (c ~= nil and (c.buf ~= "" or c.pieces.bytes > 0))
+  return self.tls:pending() or (c ~= nil and c:buffered())
 end
 
 -- The socket, for a pollable (events.lua): what the connection waits for.
@@ -181,6 +179,7 @@ end
 
 function Stream:abort()
   self.tls:close()
+  if self.conn then self.conn:release() end
   self.conn, outgoing[self] = nil, nil
   if self.settings and not self.res then
     self.res = { outcome = "network", error = "aborted", status = 0, body = "" }
