@@ -230,6 +230,7 @@ static int judge_head(hr_reader *r) {
     if (r->status == 101) return fail(r, HR_EPROTO, "101 Switching Protocols, which nothing asked for");
     if (++r->interim > r->max_interim) return fail(r, HR_ETOOBIG, "too many interim (1xx) answers");
     r->len = r->line = 0;
+    r->status = 0; /* no answer's status yet */
     return HR_NEED_MORE;
   }
   r->head_len = r->len;

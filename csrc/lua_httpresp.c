@@ -128,7 +128,7 @@ static int l_head(lua_State *L) {
   size_t rlen;
   const char *reason;
   char version[4] = "1.x";
-  if (!h->r.status) {
+  if (!h->r.head_len) { /* the final head is not in (yet) */
     lua_pushnil(L);
     return 1;
   }
@@ -151,7 +151,7 @@ static int l_done(lua_State *L) {
   lhr *h = check(L);
   size_t used;
   /* HR_END is sticky and reads nothing: asking costs nothing. */
-  lua_pushboolean(L, !h->r.err && h->r.status && hr_feed(&h->r, "", 0, &used, NULL, NULL) == HR_END);
+  lua_pushboolean(L, !h->r.err && h->r.head_len && hr_feed(&h->r, "", 0, &used, NULL, NULL) == HR_END);
   return 1;
 }
 

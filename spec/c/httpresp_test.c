@@ -321,6 +321,18 @@ static void test_limits(void) {
   free(b.s);
 }
 
+static void test_interim_status(void) {
+  hr_reader r;
+  size_t used;
+  const char *a = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
+  hr_init(&r);
+  /* an interim answer in, the final head not yet: no status to read */
+  CHECK(hr_feed(&r, a, strlen(a), &used, NULL, NULL) == HR_NEED_MORE && used == strlen(a));
+  CHECK(r.status == 0 && r.interim == 1);
+  CHECK(hr_feed(&r, "\r\n", 2, &used, NULL, NULL) == HR_HEAD && r.status == 200);
+  hr_free(&r);
+}
+
 static void test_sticky(void) {
   hr_reader r;
   size_t used;
@@ -337,6 +349,7 @@ int main(void) {
   test_golden();
   test_malformed();
   test_limits();
+  test_interim_status();
   test_sticky();
   DONE("httpresp");
 }

@@ -47,9 +47,24 @@ static void test_numbers(void) {
   CHECK(hex[0] == '\0');
 }
 
+/* Hex digit values, and the characters of an HTTP token, for every byte. */
+static void test_hex_and_tokens(void) {
+  int c;
+  for (c = 0; c < 256; c++) {
+    int want = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+             : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    CHECK(txt_hex_value(c) == want);
+    CHECK(txt_is_tchar(c) == tchar);
+  }
+  CHECK(!txt_is_tchar(':') && !txt_is_tchar(' ') && !txt_is_tchar('"') && !txt_is_tchar(0x80));
+}
+
 int main(void) {
   test_case();
   test_space();
   test_numbers();
+  test_hex_and_tokens();
   DONE("text_test");
 }
