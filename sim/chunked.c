@@ -21,8 +21,10 @@ static const char *const exts[] = {"", ";sim", ";sim=\"a;b\"", "", " ; n=1"};
 char *chunked_encode(const char *data, size_t len, unsigned *turn, size_t *out_len)
 {
 	/* Each chunk costs at most 16 hex digits, the longest extension and
-	 * two line ends beyond its bytes; there are at most len chunks. */
-	size_t cap = len * (16 + 12 + 4) + 1, n = 0, at = 0;
+	 * two line ends beyond its bytes; a turn of the sizes (9 chunks)
+	 * carries 1,188 bytes, one more turn covers where len starts. */
+	size_t turns = len / 1188 + 2;
+	size_t cap = len + turns * 9 * (16 + 12 + 4) + 1, n = 0, at = 0;
 	char *out = malloc(cap);
 	if (!out)
 		return NULL;

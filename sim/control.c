@@ -141,7 +141,8 @@ static void reply(struct camera *cam, struct http_conn *c, int status, char *bod
 		sim_log("fault: a bad chunk size");
 		http_write(c, head, (size_t)n);
 		http_write(c, body, len / 2);
-		http_write(c, "\r\nzz;not a size\r\n", 19);
+		static const char bad[] = "\r\nzz;not a size\r\n";
+		http_write(c, bad, sizeof bad - 1);
 		stall(cam, c, seconds);
 		break;
 	}
