@@ -31,7 +31,7 @@ Talk.__index = Talk
 Talk.__name = "vigi.talk"
 
 local RATE = 8000
-local HEADER = 4 + 12 -- interleave header and RTP header of every packet
+local HEADER = core.TALK_OVERHEAD -- interleave header and RTP header of every packet (rtp.h)
 local MAX_LAG = 1     -- seconds of audio the camera may leave unacknowledged
 _M.MAX_LAG = MAX_LAG
 
