@@ -28,15 +28,12 @@ local errors = require "vigi.errors"
 local auth = require "vigi.auth"
 local wait = require "vigi.wait"
 local transport = require "vigi.transport"
+local methods = require "vigi.methods"
 
 local _M = {}
 
 -- The event types of the document (4.13.1); others are passed through.
-_M.TYPES = {
-  "MotionDetection", "TamperDetection", "CrossLineDetection", "InvasionDetection",
-  "AreaEntryDetection", "AreaLeaveDetection", "PeopleDetection", "VehicleDetection",
-  "DropAndTakeDetection", "LoiterDetection", "SceneChangeDetection", "AudioAnomalyDetection",
-}
+_M.TYPES = methods.DETECTION_TYPES
 
 local DEFAULTS = { heartbeat = 15, watchdog = 2.5, backoff_min = 0.5, backoff_max = 30,
                    max_part = 64 * 1024 }

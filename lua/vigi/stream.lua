@@ -399,23 +399,17 @@ Session.__close = Session.close
 -- Checks the parameters first. Returns the JSON text, or nil, err.
 function _M.body(name, params)
   local row = assert(streamapi.by_name[name], name)
-  local inner
-  if name == "stop" then
-    inner = '"null"' -- the document's own form
-  elseif name == "force_iframe" then
+  local inner = row.literal
+  if not inner then
     local checked, err = check.params(row, params)
     if not checked then return nil, err end
-    inner = '{"force_iframe":' .. json.encode_params(checked == true and {} or checked, row.params) .. '}'
-  else
-    local checked, err = check.params(row, params)
-    if not checked then return nil, err end
-    for _, pair in ipairs({ row.exclusive }) do
-      if checked ~= true and checked[pair[1]] ~= nil and checked[pair[2]] ~= nil then
-        return errors.fail("invalid", string.format("%s: give %s or %s, not both",
-          name, pair[1], pair[2]), { method = name, field = pair[2], rule = "exclusive" })
-      end
+    local pair = row.exclusive
+    if pair and checked ~= true and checked[pair[1]] ~= nil and checked[pair[2]] ~= nil then
+      return errors.fail("invalid", string.format("%s: give %s or %s, not both",
+        name, pair[1], pair[2]), { method = name, field = pair[2], rule = "exclusive" })
     end
     inner = json.encode_params(checked == true and {} or checked, row.params)
+    if row.wrap then inner = '{"' .. row.wrap .. '":' .. inner .. '}' end
   end
   return '{"method":"' .. row.verb .. '","' .. row.key .. '":' .. inner .. '}'
 end
