@@ -276,6 +276,10 @@ describe("one vocabulary", function()
       assert.equal(name, methods.EVENT_TYPES[i + 1])
       assert.equal(name, methods.SUBSCRIBE_TYPES[i + 1])
     end
+    -- the bridge's detections add how to show each; the types are these
+    local controls = require "vigi.bridge.controls"
+    assert.equal(#methods.DETECTION_TYPES, #controls.DETECTIONS)
+    for _, name in ipairs(methods.DETECTION_TYPES) do assert.truthy(controls.by_event[name], name) end
   end)
 
   it("every stream request's body comes from its row, in the document's form", function()
