@@ -46,12 +46,7 @@ static http_pool *state_pool(lua_State *L) {
   lp = lua_touserdata(L, -1);
   lua_pop(L, 1);
   if (lp && lp->p) return lp->p;
-  lp = vigi_newuserdata(L, sizeof *lp);
-  lp->p = NULL;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, pool_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  lp = vigi_newholder(L, sizeof *lp, pool_gc);
   lp->p = http_pool_new();
   if (!lp->p) luaL_error(L, "vigi.http: cannot create a libcurl multi handle");
   lua_setfield(L, LUA_REGISTRYINDEX, POOL_KEY);
