@@ -305,8 +305,7 @@ end
 function Session:pollfd() return self.conn:pollfd() end
 function Session.events() return "r" end
 function Session:timeout()
-  local q, d = self.queue, self.conn.demux
-  if q:len() > 0 or self.finished or (d and d:buffered() > 0) then return 0 end
+  if self.queue:len() > 0 or self.finished or self.conn:buffered() > 0 then return 0 end
   return wait.left(self:_stall_deadline())
 end
 
@@ -370,7 +369,7 @@ function Session:_close(deadline)
   if self.closed then return true end
   self.closed = true
   local ok, err = true, nil
-  if not self.finished and self.conn.tcp then
+  if not self.finished and self.conn:is_open() then
     self.conn:detach(self) -- its frames are no longer wanted while stop goes out
     local body = _M.body("stop")
     ok, err = self.conn:request("stop", body, self.id, deadline)

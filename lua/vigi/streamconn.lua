@@ -204,6 +204,15 @@ function Conn:pollfd()
   return t and t.pollfd and t:pollfd() or nil
 end
 
+-- Whether the socket is still there (a stop or talk audio can still go).
+function Conn:is_open() return self.tcp ~= nil end
+
+-- Bytes read that no item has come out of yet (a poller would not see
+-- them: the socket has been read).
+function Conn:buffered()
+  return self.demux and self.demux:buffered() or 0
+end
+
 function Conn:close()
   if self.tcp then
     -- A cqueues loop that polled a session of this connection forgets

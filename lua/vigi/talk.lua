@@ -158,7 +158,7 @@ end
 function Talk:_close_by(rest, deadline, seconds, timeout)
   self.closed = true
   local ok, err = true, nil
-  if (#rest > 0 or self.rest) and self.conn.tcp then ok, err = self:_paced(rest, deadline, seconds, timeout) end
+  if (#rest > 0 or self.rest) and self.conn:is_open() then ok, err = self:_paced(rest, deadline, seconds, timeout) end
   local sok, serr = self.session:_close(deadline)
   if not ok then return nil, err end
   if not sok then return nil, serr end
