@@ -66,6 +66,7 @@ build = {
     ["vigi.discover"] = "lua/vigi/discover.lua",
     ["vigi.events"] = "lua/vigi/events.lua",
     ["vigi.streamapi"] = "lua/vigi/streamapi.lua",
+    ["vigi.queue"] = "lua/vigi/queue.lua",
     ["vigi.streamconn"] = "lua/vigi/streamconn.lua",
     ["vigi.stream"] = "lua/vigi/stream.lua",
     ["vigi.media"] = "lua/vigi/media.lua",

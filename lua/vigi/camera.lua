@@ -650,7 +650,8 @@ function Camera:_stream_connection(opts)
   return conn
 end
 
--- Streams (stream.lua, recording.lua, talk.lua) are camera methods too.
+-- The stream methods (media.lua: preview, playback, record, download,
+-- talk) are camera methods too.
 for name, fn in pairs(require("vigi.media").camera_methods) do Camera[name] = fn end
 
 _M.Camera = Camera

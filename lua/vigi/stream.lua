@@ -14,6 +14,7 @@ local errors = require "vigi.errors"
 local check = require "vigi.check"
 local streamapi = require "vigi.streamapi"
 local wait = require "vigi.wait"
+local queue = require "vigi.queue"
 
 local _M = {}
 
@@ -170,14 +171,9 @@ end
 -- (nobody is reading this session: keep the newest), counted.
 function Session:_push(item)
   local q = self.queue
-  q.tail = q.tail + 1
-  q[q.tail] = item
-  q.bytes = q.bytes + weight(item)
-  while q.tail > q.head and (q.tail - q.head + 1 > self.max_queue or q.bytes > self.max_queue_bytes) do
-    local old = q[q.head]
-    q[q.head] = nil
-    q.head = q.head + 1
-    q.bytes = q.bytes - weight(old)
+  q:push(item)
+  while q:len() > 1 and (q:len() > self.max_queue or q.bytes > self.max_queue_bytes) do
+    local old = q:pop()
     self.stats.dropped = self.stats.dropped + 1
     self.stats.dropped_bytes = self.stats.dropped_bytes + weight(old)
     -- A dropped frame is garbage the collector has not met yet: with
@@ -186,9 +182,9 @@ function Session:_push(item)
     -- a queue's worth has been dropped, a full cycle frees it; this runs
     -- only while nobody reads the session, and costs little beside
     -- megabytes of frames.
-    q.dropped_unswept = (q.dropped_unswept or 0) + weight(old)
-    if q.dropped_unswept >= self.max_queue_bytes then
-      q.dropped_unswept = 0
+    self.dropped_unswept = (self.dropped_unswept or 0) + weight(old)
+    if self.dropped_unswept >= self.max_queue_bytes then
+      self.dropped_unswept = 0
       collectgarbage()
     end
   end
@@ -249,13 +245,8 @@ function Session:next(timeout)
   local polled = false
   while true do
     if self.closed then return nil end
-    if q.head <= q.tail then
-      local item = q[q.head]
-      q[q.head] = nil
-      q.head = q.head + 1
-      q.bytes = q.bytes - weight(item)
-      return handed(self, item)
-    end
+    local queued = q:pop()
+    if queued then return handed(self, queued) end
     if self.ending then self:_finish(nil) end
     if self.finished then return nil, self.error end
     -- The clock at every turn (docs/design.md): not only when the socket
@@ -314,8 +305,7 @@ end
 function Session:pollfd() return self.conn:pollfd() end
 function Session.events() return "r" end
 function Session:timeout()
-  local q, d = self.queue, self.conn.demux
-  if q.head <= q.tail or self.finished or (d and d:buffered() > 0) then return 0 end
+  if self.queue:len() > 0 or self.finished or self.conn:buffered() > 0 then return 0 end
   return wait.left(self:_stall_deadline())
 end
 
@@ -379,7 +369,7 @@ function Session:_close(deadline)
   if self.closed then return true end
   self.closed = true
   local ok, err = true, nil
-  if not self.finished and self.conn.tcp then
+  if not self.finished and self.conn:is_open() then
     self.conn:detach(self) -- its frames are no longer wanted while stop goes out
     local body = _M.body("stop")
     ok, err = self.conn:request("stop", body, self.id, deadline)
@@ -399,28 +389,21 @@ Session.__close = Session.close
 -- Checks the parameters first. Returns the JSON text, or nil, err.
 function _M.body(name, params)
   local row = assert(streamapi.by_name[name], name)
-  local inner
-  if name == "stop" then
-    inner = '"null"' -- the document's own form
-  elseif name == "force_iframe" then
+  local inner = row.literal
+  if not inner then
     local checked, err = check.params(row, params)
     if not checked then return nil, err end
-    inner = '{"force_iframe":' .. json.encode_params(checked == true and {} or checked, row.params) .. '}'
-  else
-    local checked, err = check.params(row, params)
-    if not checked then return nil, err end
-    for _, pair in ipairs({ row.exclusive }) do
-      if checked ~= true and checked[pair[1]] ~= nil and checked[pair[2]] ~= nil then
-        return errors.fail("invalid", string.format("%s: give %s or %s, not both",
-          name, pair[1], pair[2]), { method = name, field = pair[2], rule = "exclusive" })
-      end
+    local pair = row.exclusive
+    if pair and checked ~= true and checked[pair[1]] ~= nil and checked[pair[2]] ~= nil then
+      return errors.fail("invalid", string.format("%s: give %s or %s, not both",
+        name, pair[1], pair[2]), { method = name, field = pair[2], rule = "exclusive" })
     end
     inner = json.encode_params(checked == true and {} or checked, row.params)
+    if row.wrap then inner = '{"' .. row.wrap .. '":' .. inner .. '}' end
   end
   return '{"method":"' .. row.verb .. '","' .. row.key .. '":' .. inner .. '}'
 end
 
-local function new_queue() return { head = 1, tail = 0, bytes = 0 } end
 
 -- A number option: nil, or a finite number in lo..hi (an integer when
 -- `int`); anything else is `invalid`, NaN and infinities included.
@@ -477,7 +460,7 @@ function _M.open(cam, kind, params, opts)
   end
   local self = setmetatable({
     cam = cam, conn = conn, kind = kind, id = tostring(answer.session_id or ""),
-    answer = answer, queue = new_queue(), answer_timeout = timeout,
+    answer = answer, queue = queue.new(weight), answer_timeout = timeout,
     stall = opts.stall or timeout, on_notification = opts.on_notification,
     max_queue = opts.max_queue or MAX_QUEUE, max_queue_bytes = opts.max_queue_bytes or MAX_QUEUE_BYTES,
     max_frame = opts.max_frame, audio = opts.audio,

@@ -42,12 +42,14 @@ end
 -- The socket of a connection outside nginx: the C core's non-blocking
 -- TCP socket, waited on through wait.lua. resty_tcp.lua has the same
 -- interface over a cosocket: connect, send, recv (into the demux), close.
+-- Plain alone also has pollfd and wait: a descriptor the demux may read
+-- itself (Conn:_read's fast path), and the wait for it.
 local Plain = {}
 Plain.__index = Plain
 
 -- Waits until the socket may be readable (or writable); nil once the
 -- deadline has passed.
-function Plain:_wait(deadline, want_write)
+function Plain:wait(deadline, want_write)
   local left = deadline - core.now()
   if left <= 0 then return nil end
   self.tcp:waitset(self.set, want_write)
@@ -105,7 +107,7 @@ function Plain.connect(host, port, deadline)
       return nil, "network", "cannot connect: " .. tostring(cerr) ..
         "; is the stream port right (getStreamPort)?"
     end
-    if not self:_wait(deadline, true) then
+    if not self:wait(deadline, true) then
       self:close()
       return nil, "timeout", "no TCP connection within the connect timeout"
     end
@@ -123,7 +125,7 @@ function Plain:send(data, deadline)
     if sent then
       i = i + sent
     elseif err == "again" then
-      if not self:_wait(deadline, true) then
+      if not self:wait(deadline, true) then
         return nil, "timeout", "the camera does not take data (send timed out)", i - 1
       end
     else
@@ -144,7 +146,7 @@ function Plain:recv(demux, deadline)
   local n, err = demux:recv(self.fd)
   if n then return n end
   if err == "again" then
-    if not self:_wait(deadline) then return nil, "timeout" end
+    if not self:wait(deadline) then return nil, "timeout" end
     return 0
   end
   return nil, err
@@ -202,6 +204,15 @@ function Conn:pollfd()
   return t and t.pollfd and t:pollfd() or nil
 end
 
+-- Whether the socket is still there (a stop or talk audio can still go).
+function Conn:is_open() return self.tcp ~= nil end
+
+-- Bytes read that no item has come out of yet (a poller would not see
+-- them: the socket has been read).
+function Conn:buffered()
+  return self.demux and self.demux:buffered() or 0
+end
+
 function Conn:close()
   if self.tcp then
     -- A cqueues loop that polled a session of this connection forgets
@@ -248,7 +259,7 @@ function Conn:_progress() self.last_item_at = core.now() end
 -- the clock is checked before every read, whatever the peer sends.
 function Conn:_read(deadline)
   local reads = 0
-  local fd = self.tcp and self.tcp.fd -- a socket of the C core's (not a cosocket)
+  local fd = self:pollfd() -- a socket of the C core's (not a cosocket)
   -- Right after an item, a read that found the socket empty is not made
   -- again (the demux's hint); after a wait, or a timeout, it is.
   local hint = self.hint
@@ -268,7 +279,7 @@ function Conn:_read(deadline)
     if kind == "protocol" then return fail(self, "protocol", tostring(msg)) end
     if fd then
       if kind == 0 then -- nothing more: wait for the socket
-        if not self.tcp:_wait(deadline) then
+        if not self.tcp:wait(deadline) then
           return fail(self, "timeout", "no data from the camera in time")
         end
       elseif kind == "closed" then
