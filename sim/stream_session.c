@@ -43,13 +43,6 @@ struct sess *sess_by_channel(struct conn *c, int ch)
 	return NULL;
 }
 
-void sess_rebase(struct stream_server *srv, struct sess *s)
-{
-	s->t0 = loop_now(srv->lp);
-	s->ev = s->ea = s->eb = 0;
-	s->speed_gen = srv->speed_gen;
-}
-
 static struct sess *sess_new(struct conn *c, enum kind kind, int nch)
 {
 	struct stream_server *srv = c->srv;
@@ -75,7 +68,7 @@ static struct sess *sess_new(struct conn *c, enum kind kind, int nch)
 	do
 		s->assrc = rand32();
 	while (s->assrc == s->vssrc);
-	sess_rebase(srv, s);
+	pace_rebase(srv, s);
 	s->next = c->sess;
 	c->sess = s;
 	c->nsess++;
@@ -402,7 +395,7 @@ static void do_play(struct conn *c, const struct req *r, const char *seq, const 
 	s->au = clip_position(s, start);
 	s->wv = s->wa = 0;
 	s->ended = 0;
-	sess_rebase(c->srv, s);
+	pace_rebase(c->srv, s);
 	cJSON *p = result(0, s->id);
 	if (p) {
 		add_epoch(p, "start_time", start);
