@@ -420,38 +420,130 @@ static int print_ready(const struct fleet *f, int stream_port, const struct tls_
 	return 0;
 }
 
-int main(int argc, char **argv)
+static void options_init(struct options *o)
 {
-	struct options o;
-	memset(&o, 0, sizeof o);
-	o.address = "127.0.0.1";
-	o.control_port = 20443;
-	o.odp_port = ODP_PORT;
-	strcpy(o.cfg.username, "admin");
-	strcpy(o.cfg.password, "secret");
-	o.cfg.auth = AUTH_MD5;
-	o.cfg.token_lifetime = 1800;
-	o.cfg.lockout = 5;
-	o.cfg.lock_seconds = 600;
-	o.cfg.tz = TZ_BOTH;
-	o.cfg.unknown_method_code = SIM_E_UNKNOWN_METHOD;
-	o.stream.speed = 1;
-	if (parse_args(argc, argv, &o) < 0)
-		return 2;
-	if (o.exit_with_parent) {
+	memset(o, 0, sizeof *o);
+	o->address = "127.0.0.1";
+	o->control_port = 20443;
+	o->odp_port = ODP_PORT;
+	strcpy(o->cfg.username, "admin");
+	strcpy(o->cfg.password, "secret");
+	o->cfg.auth = AUTH_MD5;
+	o->cfg.token_lifetime = 1800;
+	o->cfg.lockout = 5;
+	o->cfg.lock_seconds = 600;
+	o->cfg.tz = TZ_BOTH;
+	o->cfg.unknown_method_code = SIM_E_UNKNOWN_METHOD;
+	o->stream.speed = 1;
+}
+
+/* What follows from the options once all are read. -1: end now. */
+static int options_settle(struct options *o)
+{
+	if (o->exit_with_parent) {
 		/* A sim started in a session of its own (`vigi shell --sim`) is
 		 * out of reach of the terminal's signals: if its parent is killed,
 		 * nothing else would stop it. The parent waits for the ready line,
 		 * so it is alive here unless it already ended (then: end now). */
 		pid_t parent = getppid();
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-			return 1;
+			return -1;
 	}
-	if (!o.stream.username[0])      /* --stream-set username=... wins */
-		snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
-	if (!o.stream_port_given)
-		o.stream_port = o.control_port == 0 ? 0 : STREAM_DEFAULT_PORT;
+	if (!o->stream.username[0])     /* --stream-set username=... wins */
+		snprintf(o->stream.username, sizeof o->stream.username, "%s", o->cfg.username);
+	if (!o->stream_port_given)
+		o->stream_port = o->control_port == 0 ? 0 : STREAM_DEFAULT_PORT;
+	return 0;
+}
 
+/* Enough open files for every camera's sockets, or -1 (said). */
+static int fd_limit_check(const struct fleet_options *fo)
+{
+	unsigned long long limit = raise_fd_limit();
+	size_t cams = fo->n ? (size_t)fo->n : 1;
+	size_t need = fleet_fds(fo) + cams + 16;        /* + stream listeners */
+	if (limit >= need)
+		return 0;
+	fprintf(stderr, "vigi-sim: %zu cameras need at least %zu open files; the limit is %llu "
+		"(raise it with ulimit -n)\n", cams, need, limit);
+	return -1;
+}
+
+/* --media: the file replaces the built-in clip of its codec, and its codec
+ * is the sessions' unless --stream-codec says. -1 (said) if it does not
+ * parse. */
+static int media_load(struct options *o)
+{
+	char err[512] = "";
+	if (!o->media)
+		return 0;
+	int codec = sm_init() < 0 ? -1 : sm_load_media(o->media, o->media_fps ? (unsigned)o->media_fps : 25u,
+						       err, sizeof err);
+	if (codec < 0) {
+		fprintf(stderr, "vigi-sim: %s\n", err[0] ? err : "the built-in media do not parse");
+		return -1;
+	}
+	if (!o->codec_given)
+		o->stream.h265 = codec == SM_H265;
+	return 0;
+}
+
+/* What a running sim holds. */
+struct sim {
+	struct loop *lp;
+	struct fleet fleet;
+	struct tls_ident tls;
+	const char **names;
+	int stream_port;
+};
+
+/* The cameras, their certificate, their control and stream listeners:
+ * everything up to the ready line. -1 with what went wrong in err. */
+static int sim_start(struct sim *s, struct engine *engine, const struct options *o,
+		     const struct fleet_options *fo, char *err, size_t errsz)
+{
+	struct fleet *f = &s->fleet;
+	if (fleet_init(f, s->lp, engine, fo, err, errsz) < 0)
+		return -1;
+	s->names = calloc(f->n, sizeof *s->names);
+	if (!s->names) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		s->names[i] = f->cams[i]->address;
+	if (tls_ident_init(&s->tls, s->names, f->n, o->cert, o->key, err, errsz) < 0)
+		return -1;
+	if (o->cert_out && tls_write_cert(&s->tls, o->cert_out, err, errsz) < 0)
+		return -1;
+	if (fleet_listen(f, s->tls.ctx, fo, err, errsz) < 0)
+		return -1;
+	for (size_t i = 0; i < f->n; i++)
+		http_server_set_cert(f->ctl[i], tls_ident_cert(&s->tls, i));
+	s->stream_port = stream_listen_all(s->lp, f->cams, f->n, o->stream_port, o->stream_port_given,
+					   &o->stream, err, errsz);
+	return s->stream_port < 0 ? -1 : 0;
+}
+
+/* Whatever sim_start got to, freed (the fleet frees the engine, whatever
+ * happened). */
+static void sim_stop(struct sim *s)
+{
+	stream_free_all();
+	fleet_free(&s->fleet);
+	free(s->names);
+	tls_ident_free(&s->tls);
+	loop_free(s->lp);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	options_init(&o);
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	if (options_settle(&o) < 0)
+		return 1;
 	struct engine *engine = load_engine(o.camera_json);
 	if (!engine)
 		return 1;
@@ -460,93 +552,38 @@ int main(int argc, char **argv)
 		engine_free(engine);
 		return 0;
 	}
-
 	struct fleet_options fo = {
 		.address = o.address, .base = o.fleet_base, .n = o.fleet,
 		.control_port = o.control_port, .odp_port = o.odp_port,
 		.odp_port_given = o.odp_port_given, .odp_any = o.odp_any, .cfg = &o.cfg,
 	};
-	unsigned long long limit = raise_fd_limit();
-	size_t need = fleet_fds(&fo) + (fo.n ? (size_t)fo.n : 1) + 16;  /* + stream listeners */
-	if (limit < need) {
-		fprintf(stderr, "vigi-sim: %zu cameras need at least %zu open files; the limit is %llu "
-			"(raise it with ulimit -n)\n", fo.n ? (size_t)fo.n : 1, need, limit);
+	if (fd_limit_check(&fo) < 0 || media_load(&o) < 0) {
 		engine_free(engine);
 		return 1;
 	}
-
-	char err[512] = "";
-	if (o.media) {
-		int codec = sm_init() < 0 ? -1 : sm_load_media(o.media, o.media_fps ? (unsigned)o.media_fps : 25u,
-								 err, sizeof err);
-		if (codec < 0) {
-			fprintf(stderr, "vigi-sim: %s\n", err[0] ? err : "the built-in media do not parse");
-			engine_free(engine);
-			return 1;
-		}
-		if (!o.codec_given)
-			o.stream.h265 = codec == SM_H265;
-	}
-	int rc = 1;
-	struct tls_ident tls;
-	struct fleet fleet;
-	const char **names = NULL;
-	memset(&tls, 0, sizeof tls);
-	memset(&fleet, 0, sizeof fleet);
-	struct loop *lp = loop_new();
-	if (!lp || loop_catch_signals(lp) < 0) {
+	struct sim sim;
+	memset(&sim, 0, sizeof sim);
+	sim.lp = loop_new();
+	if (!sim.lp || loop_catch_signals(sim.lp) < 0) {
 		fprintf(stderr, "vigi-sim: cannot start: %s\n", strerror(errno));
 		engine_free(engine);
-		loop_free(lp);
+		loop_free(sim.lp);
 		return 1;
 	}
+	char err[512] = "";
 	uint64_t t0 = loop_clock_ms();
-	if (fleet_init(&fleet, lp, engine, &fo, err, sizeof err) < 0) {
+	int rc = 1;
+	if (sim_start(&sim, engine, &o, &fo, err, sizeof err) < 0) {
 		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	names = calloc(fleet.n, sizeof *names);
-	if (!names) {
+	} else if (print_ready(&sim.fleet, sim.stream_port, &sim.tls) < 0) {
 		fprintf(stderr, "vigi-sim: out of memory\n");
-		goto out;
+	} else {
+		sim_log("ready: %zu camera(s) in %llu ms, %zu methods, auth %s", sim.fleet.n,
+			(unsigned long long)(loop_clock_ms() - t0), engine_count(engine),
+			o.cfg.auth == AUTH_CHALLENGE ? "challenge" : "md5");
+		rc = loop_run(sim.lp) < 0 ? 1 : 0;
+		sim_log("stopping");
 	}
-	for (size_t i = 0; i < fleet.n; i++)
-		names[i] = fleet.cams[i]->address;
-	if (tls_ident_init(&tls, names, fleet.n, o.cert, o.key, err, sizeof err) < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	if (o.cert_out && tls_write_cert(&tls, o.cert_out, err, sizeof err) < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	if (fleet_listen(&fleet, tls.ctx, &fo, err, sizeof err) < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	for (size_t i = 0; i < fleet.n; i++)
-		http_server_set_cert(fleet.ctl[i], tls_ident_cert(&tls, i));
-	int stream_port = stream_listen_all(lp, fleet.cams, fleet.n, o.stream_port,
-					    o.stream_port_given, &o.stream, err, sizeof err);
-	if (stream_port < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	if (print_ready(&fleet, stream_port, &tls) < 0) {
-		fprintf(stderr, "vigi-sim: out of memory\n");
-		goto out;
-	}
-	sim_log("ready: %zu camera(s) in %llu ms, %zu methods, auth %s", fleet.n,
-		(unsigned long long)(loop_clock_ms() - t0), engine_count(engine),
-		o.cfg.auth == AUTH_CHALLENGE ? "challenge" : "md5");
-
-	rc = loop_run(lp) < 0 ? 1 : 0;
-	sim_log("stopping");
-out:
-	stream_free_all();
-	fleet_free(&fleet);     /* frees the engine, whatever happened */
-	free(names);
-	tls_ident_free(&tls);
-	loop_free(lp);
+	sim_stop(&sim);
 	return rc;
 }
