@@ -1,7 +1,10 @@
 /* The stream port: a server (listener) per camera, its connections from
  * accept to close, and their input: "$" frames in, RTSP requests read,
- * checked and authorized (digest), then dispatched to stream_session.c.
- * See stream.h, stream_int.h and docs/sim.md. */
+ * checked and authorized (digest), then dispatched to stream_session.c;
+ * and their output (conn_service: the writer flushes, the media producer
+ * fills). Layer 2 of the stream port, under the admin endpoints and over
+ * everything else (stream_int.h has the layers). See stream.h and
+ * docs/sim.md. */
 #define _GNU_SOURCE
 #include "stream_int.h"
 

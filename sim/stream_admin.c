@@ -1,6 +1,7 @@
 /* The stream port's admin endpoints (/__sim__/stream_config, stream_fault,
  * stream_state, talk, stream_file and the stream part of reset): their
- * JSON in and out. */
+ * JSON in and out. The top layer of the stream port (stream_int.h has the
+ * layers): it may call any of the others, and none calls it. */
 #include "stream_int.h"
 
 #include <math.h>

@@ -1,4 +1,5 @@
-/* Digest authentication of the stream port: see stream_digest.h. */
+/* Digest authentication of the stream port: see stream_digest.h. A leaf
+ * under the stream port's layers (stream_int.h): it calls none of them. */
 #include "stream_digest.h"
 
 #include <ctype.h>

@@ -4,17 +4,17 @@
  *
  * The files are layers; each calls only the ones below it:
  *
- *   stream_admin.c    the /__sim__/stream_* admin endpoints
- *   stream.c          server, listener, connection lifecycle, reading and
- *                     authorizing requests; conn_service runs the output:
- *                     flush (writer), make media (producer), flush
- *   stream_session.c  sessions and channels, the MULTITRANS methods
- *   stream_pace.c     the media producer: pictures, audio, download
- *                     chunks as they fall due and as the client reads
- *   stream_fault.c    the faults, as media goes out  \  side by side,
- *   stream_reply.c    RTSP answers, notifications     /  neither calls the other
- *   stream_send.c     the writer: the bounded send queue, "$" frames, the
- *                     socket writes
+ *   1 stream_admin.c    the /__sim__/stream_* admin endpoints
+ *   2 stream.c          server, listener, connection lifecycle, reading and
+ *                       authorizing requests; conn_service runs the output:
+ *                       flush (writer), make media (producer), flush
+ *   3 stream_session.c  sessions and channels, the MULTITRANS methods
+ *   4 stream_pace.c     the media producer: pictures, audio, download
+ *                       chunks as they fall due and as the client reads
+ *   5 stream_fault.c    the faults, as media goes out  \  side by side,
+ *   5 stream_reply.c    RTSP answers, notifications     /  neither calls the other
+ *   6 stream_send.c     the writer: the bounded send queue, "$" frames, the
+ *                       socket writes
  *
  * and under them all the leaves, which know nothing of connections:
  * stream_media.c (the clips), stream_talk.c (what talk receives),

@@ -1,4 +1,4 @@
-/* The media producer of the stream port (the layer under the sessions,
+/* The media producer of the stream port (layer 4: under the sessions,
  * over the faults, the messages and the writer; see stream_int.h): for each
  * connection, the next picture, audio packet or download chunk of its
  * sessions as it falls due on the session's clock and as the client reads

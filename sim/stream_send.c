@@ -1,4 +1,4 @@
-/* The stream port's writer, the bottom layer (see stream_int.h): the
+/* The stream port's writer, layer 6, the bottom one (see stream_int.h): the
  * bounded send queue of each connection, "$" frames (RTP packets and
  * download chunks) into it, and the socket writes out of it. It calls no
  * other file of the stream port: what it finds (a broken connection, one

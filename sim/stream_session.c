@@ -1,6 +1,9 @@
 /* The sessions of a stream connection (preview, playback, download, talk)
  * and their channel ids, and the MULTITRANS methods that open, steer and
- * stop them: the body of an authorized request is dispatched here. */
+ * stop them: the body of an authorized request is dispatched here.
+ * Layer 3 of the stream port (stream_int.h has the layers): called by
+ * stream.c; calls the media producer (a session's clock), the messages and
+ * the leaves. */
 #include "stream_int.h"
 
 #include <math.h>
