@@ -4,11 +4,11 @@
 --   assert(cam:record{ seconds = 5, file = "out.h264" })
 --   assert(cam:download{ start_time = t0, end_time = t1, file = "clip.bin", resume = true })
 --
--- Sessions themselves are stream.lua's; talk is talk.lua's.
+-- Sessions themselves are stream/init.lua's; talk is stream/talk.lua's.
 local core = require "vigi.core"
 local errors = require "vigi.errors"
 local stream = require "vigi.stream"
-local talk = require "vigi.talk"
+local talk = require "vigi.stream.talk"
 local wait = require "vigi.wait"
 
 local _M = {}
