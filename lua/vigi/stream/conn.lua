@@ -488,4 +488,18 @@ function Conn:detach(s)
 end
 function Conn:empty() return next(self.sessions) == nil end
 
+-- The sessions on this connection but `except`, as a list (a list, so
+-- that the caller may end them while it goes through it).
+function Conn:others(except)
+  local list = {}
+  for _, s in pairs(self.sessions) do
+    if s ~= except then list[#list + 1] = s end
+  end
+  return list
+end
+
+-- The connection's reader (core.demux), for a session's tracks; nil once
+-- the connection is closed.
+function Conn:reader() return self.demux end
+
 return _M

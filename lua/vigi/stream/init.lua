@@ -125,7 +125,7 @@ end
 
 -- Tracks for a media session: first channel video, second audio.
 function Session:_track(codecs, d)
-  d = d or self.conn.demux
+  d = d or self.conn:reader()
   self.codecs = codecs
   if self.kind == "talk" then return end -- the client sends on its channel
   if self.kind == "download" and self.framing ~= "rtp" then
@@ -149,7 +149,8 @@ function Session:_use_rtp(packets)
   self.framing = "rtp"
   -- The camera may have hung up already: then the held packets get a
   -- demux of their own.
-  local d = self.conn.demux or core.demux { max_frame = self.max_frame }
+  local own = self.conn:reader()
+  local d = own or core.demux { max_frame = self.max_frame }
   self:_track(self.codecs, d)
   local frames = {}
   for _, p in ipairs(packets or {}) do
@@ -157,7 +158,7 @@ function Session:_use_rtp(packets)
     frames[#frames + 1] = a
     frames[#frames + 1] = b
   end
-  if d ~= self.conn.demux then d:close() end
+  if d ~= own then d:close() end
   return frames
 end
 
@@ -270,9 +271,7 @@ end
 
 -- A broken connection ends every session on it.
 function Session:_fail_connection(err)
-  local others = {}
-  for _, s in pairs(self.conn.sessions) do others[#others + 1] = s end
-  for _, s in ipairs(others) do s:_finish(err) end
+  for _, s in ipairs(self.conn:others(self)) do s:_finish(err) end
   self:_finish(err)
   self.conn:close()
 end
@@ -285,11 +284,7 @@ function Session:_connection_ended(err)
   if err.closed and not err.partial and self.got_data and
      (self.kind == "playback" or self.kind == "download") then
     self.outcome = "closed"
-    local others = {}
-    for _, s in pairs(self.conn.sessions) do
-      if s ~= self then others[#others + 1] = s end
-    end
-    for _, s in ipairs(others) do s:_finish(err) end
+    for _, s in ipairs(self.conn:others(self)) do s:_finish(err) end
     self:_finish(nil)
     self.conn:close()
     return
