@@ -194,6 +194,6 @@ void vigi_open_talk(lua_State *L) {
   vigi_newclass(L, TALK, talk);
   luaL_setfuncs(L, funcs, 0);
   /* The bytes in front of each packet's samples ("$" header and RTP
-   * header): talk.lua sizes its packets by it. */
+   * header): stream/talk.lua sizes its packets by it. */
   vigi_set_integer(L, "TALK_OVERHEAD", RTP_TALK_OVERHEAD);
 }

@@ -262,7 +262,7 @@ describe("docs/api.md", function()
 end)
 
 describe("one vocabulary", function()
-  local streamapi = require "vigi.streamapi"
+  local streamapi = require "vigi.stream.api"
   local events = require "vigi.events"
   local stream = require "vigi.stream"
 

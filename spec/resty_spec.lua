@@ -1,6 +1,6 @@
 -- vigi inside nginx (OpenResty): a real nginx with the lua module, one
 -- worker, locations that call vigi-sim through the cosocket transport
--- (resty.lua). Checked: answers of control calls, events streamed to the
+-- (resty/init.lua). Checked: answers of control calls, events streamed to the
 -- HTTP client as the sim injects them, preview frames, and that a stalled
 -- camera call does not hold up another request of the same worker.
 -- curl is the HTTP client, so the spec does not depend on vigi's own.
@@ -374,7 +374,7 @@ end)
 -- that could end a read by chance). The clock alone, or a count, must end
 -- each call.
 describe("the OpenResty reader, with bytes that never pause", function()
-  local http = require "vigi.resty_http"
+  local http = require "vigi.resty.http"
 
   -- perform() on a fake cosocket whose receiveany returns feed()'s bytes.
   local function perform(feed, timeout)

@@ -42,7 +42,7 @@ local VALIDITY = { "high", "medium", "low" }
 -- The event types of the document, written once: the detections
 -- (4.13.1); searchVideoList, getMediaList and the stream requests (4.10.2,
 -- 4.11.1, 5.2, 5.3) add "Timing", subscribeMsg (4.13.1) adds "all".
--- streamapi.lua and events.lua take theirs from here.
+-- stream/api.lua and events.lua take theirs from here.
 local DETECTION_TYPES = {
   "MotionDetection", "TamperDetection", "CrossLineDetection",
   "InvasionDetection", "AreaEntryDetection", "AreaLeaveDetection",

@@ -5,14 +5,14 @@
 --   s:close()                        -- sends stop for its session
 --
 -- A session is opened by one request on a MULTITRANS connection
--- (streamconn.lua); the answer names its channels and codecs, which become
+-- (stream/conn.lua); the answer names its channels and codecs, which become
 -- tracks of the connection's C demux. Frames then arrive whole (one Lua
 -- string per access unit) and queue in the session until read.
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
 local check = require "vigi.check"
-local streamapi = require "vigi.streamapi"
+local streamapi = require "vigi.stream.api"
 local wait = require "vigi.wait"
 local queue = require "vigi.queue"
 
@@ -125,11 +125,11 @@ end
 
 -- Tracks for a media session: first channel video, second audio.
 function Session:_track(codecs, d)
-  d = d or self.conn.demux
+  d = d or self.conn:reader()
   self.codecs = codecs
   if self.kind == "talk" then return end -- the client sends on its channel
   if self.kind == "download" and self.framing ~= "rtp" then
-    -- File bytes until the first frames show RTP (media.lua, _use_rtp).
+    -- File bytes until the first frames show RTP (stream/media.lua, _use_rtp).
     for i = 1, #self.channels do d:track(self.channels[i], { kind = "data", codec = "raw", session = self.id }) end
     return
   end
@@ -142,14 +142,15 @@ function Session:_track(codecs, d)
   end
 end
 
--- A download whose first frames turned out RTP (media.lua): its channels
+-- A download whose first frames turned out RTP (stream/media.lua): its channels
 -- become video and audio tracks, and the packets already read as data go
 -- through them. Returns the frames those packets made.
 function Session:_use_rtp(packets)
   self.framing = "rtp"
   -- The camera may have hung up already: then the held packets get a
   -- demux of their own.
-  local d = self.conn.demux or core.demux { max_frame = self.max_frame }
+  local own = self.conn:reader()
+  local d = own or core.demux { max_frame = self.max_frame }
   self:_track(self.codecs, d)
   local frames = {}
   for _, p in ipairs(packets or {}) do
@@ -157,7 +158,7 @@ function Session:_use_rtp(packets)
     frames[#frames + 1] = a
     frames[#frames + 1] = b
   end
-  if d ~= self.conn.demux then d:close() end
+  if d ~= own then d:close() end
   return frames
 end
 
@@ -270,9 +271,7 @@ end
 
 -- A broken connection ends every session on it.
 function Session:_fail_connection(err)
-  local others = {}
-  for _, s in pairs(self.conn.sessions) do others[#others + 1] = s end
-  for _, s in ipairs(others) do s:_finish(err) end
+  for _, s in ipairs(self.conn:others(self)) do s:_finish(err) end
   self:_finish(err)
   self.conn:close()
 end
@@ -285,11 +284,7 @@ function Session:_connection_ended(err)
   if err.closed and not err.partial and self.got_data and
      (self.kind == "playback" or self.kind == "download") then
     self.outcome = "closed"
-    local others = {}
-    for _, s in pairs(self.conn.sessions) do
-      if s ~= self then others[#others + 1] = s end
-    end
-    for _, s in ipairs(others) do s:_finish(err) end
+    for _, s in ipairs(self.conn:others(self)) do s:_finish(err) end
     self:_finish(nil)
     self.conn:close()
     return
@@ -363,7 +358,7 @@ function Session:close()
   return self:_close(core.now() + 2)
 end
 
--- The same with the caller's deadline for stop (talk.lua): true, or
+-- The same with the caller's deadline for stop (stream/talk.lua): true, or
 -- nil, err when stop got no answer (the session is closed either way).
 function Session:_close(deadline)
   if self.closed then return true end
@@ -417,7 +412,7 @@ local function number_opt(kind, opts, name, lo, hi, int)
   return true
 end
 
-_M.number_opt = number_opt -- media.lua checks its own options with it
+_M.number_opt = number_opt -- stream/media.lua checks its own options with it
 
 -- open(cam, kind, params, opts) -> session, answer | nil, err
 -- opts: share (a session whose connection to use), timeout, stall,

@@ -6,7 +6,7 @@
 -- Several sessions may share a connection (a preview and a talk). Whoever
 -- waits on the connection (a session's iterator, a request waiting for its
 -- answer) reads for all of them: items for another session wait in that
--- session's queue, bounded in items and in bytes (stream.lua; beyond it
+-- session's queue, bounded in items and in bytes (stream/init.lua; beyond it
 -- the oldest are dropped and counted).
 --
 -- The peer is untrusted (docs/design.md, "Deadlines and bounds"): every
@@ -17,7 +17,7 @@
 -- a byte.
 --
 -- The socket is the C core's, waited on through wait.lua (Plain below),
--- or inside nginx a cosocket (resty_tcp.lua) whose bytes the demux is fed.
+-- or inside nginx a cosocket (resty/tcp.lua) whose bytes the demux is fed.
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
@@ -27,12 +27,12 @@ local _M = {}
 
 local Conn = {}
 Conn.__index = Conn
-Conn.__name = "vigi.streamconn"
+Conn.__name = "vigi.stream.conn"
 
 local MAX_AUTH_ROUNDS = 3 -- first prompt, a stale nonce, and one more stale
 
 function Conn:__tostring()
-  return "vigi.streamconn{" .. self.where .. (self.tcp and "" or ", closed") .. "}"
+  return "vigi.stream.conn{" .. self.where .. (self.tcp and "" or ", closed") .. "}"
 end
 
 local function fail(self, kind, msg, fields)
@@ -40,7 +40,7 @@ local function fail(self, kind, msg, fields)
 end
 
 -- The socket of a connection outside nginx: the C core's non-blocking
--- TCP socket, waited on through wait.lua. resty_tcp.lua has the same
+-- TCP socket, waited on through wait.lua. resty/tcp.lua has the same
 -- interface over a cosocket: connect, send, recv (into the demux), close.
 -- Plain alone also has pollfd and wait: a descriptor the demux may read
 -- itself (Conn:_read's fast path), and the wait for it.
@@ -161,7 +161,7 @@ end
 
 -- open{ host=, port=, username=, password=, connect_timeout=, deadline=,
 --       max_frame=, transport=, on_auth_refused= } -> conn | nil, err
--- transport "resty": the socket is an nginx cosocket (resty_tcp.lua).
+-- transport "resty": the socket is an nginx cosocket (resty/tcp.lua).
 -- deadline: the caller's (the connect ends by it, or by connect_timeout
 -- if sooner). password: a string, or a function that gives it when it is
 -- needed. on_auth_refused(err): called when the camera refuses the
@@ -188,7 +188,7 @@ function _M.open(o)
   local password = o.password
   self._password = type(password) == "function" and password or function() return password end
   self.on_auth_refused = o.on_auth_refused
-  local sockets = o.transport == "resty" and require("vigi.resty_tcp") or Plain
+  local sockets = o.transport == "resty" and require("vigi.resty.tcp") or Plain
   local deadline = math.min(o.deadline or math.huge, core.now() + (o.connect_timeout or 5))
   local tcp, kind, msg = sockets.connect(o.host, port, deadline)
   if not tcp then return fail(self, kind, msg) end
@@ -299,7 +299,7 @@ function Conn:_read(deadline)
   end
 end
 
--- A socket that is fed (a cosocket, resty_tcp.lua): one read into the
+-- A socket that is fed (a cosocket, resty/tcp.lua): one read into the
 -- demux. Returns nil, or the error that ends the read.
 function Conn:_recv(deadline, reads)
   if reads > 0 and wait.expired(deadline) then
@@ -487,5 +487,19 @@ function Conn:detach(s)
   for _, ch in ipairs(s.channels or {}) do if self.demux then self.demux:untrack(ch) end end
 end
 function Conn:empty() return next(self.sessions) == nil end
+
+-- The sessions on this connection but `except`, as a list (a list, so
+-- that the caller may end them while it goes through it).
+function Conn:others(except)
+  local list = {}
+  for _, s in pairs(self.sessions) do
+    if s ~= except then list[#list + 1] = s end
+  end
+  return list
+end
+
+-- The connection's reader (core.demux), for a session's tracks; nil once
+-- the connection is closed.
+function Conn:reader() return self.demux end
 
 return _M

@@ -22,13 +22,13 @@ local core = require "vigi.core"
 local errors = require "vigi.errors"
 local wait = require "vigi.wait"
 local stream = require "vigi.stream"
-local wav = require "vigi.wav"
+local wav = require "vigi.stream.wav"
 
 local _M = {}
 
 local Talk = {}
 Talk.__index = Talk
-Talk.__name = "vigi.talk"
+Talk.__name = "vigi.stream.talk"
 
 local RATE = 8000
 local HEADER = core.TALK_OVERHEAD -- interleave header and RTP header of every packet (rtp.h)
