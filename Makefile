@@ -77,13 +77,21 @@ build/asan/vigi/core.so: $(CORE_SRC) $(CORE_HDR)
 CTEST_CC  ?= gcc
 CTEST_LIB := $(PLAIN_SRC)
 CTESTS    := $(patsubst spec/c/%.c,build/ctest/%,$(wildcard spec/c/*_test.c))
+# The plain-C sources are compiled once for all the tests (and once for
+# all the fuzzers), not once per program: most of the stage's time was
+# the same files compiled again under the sanitizers.
+CTEST_OBJ := $(patsubst csrc/%.c,build/ctest/lib/%.o,$(CTEST_LIB))
 
 ctest: $(CTESTS)
 	@for t in $(CTESTS); do $$t || exit 1; done
 
-build/ctest/%: spec/c/%.c $(CTEST_LIB) $(CORE_HDR)
+build/ctest/lib/%.o: csrc/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(CTEST_CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -Icsrc -o $@ $< $(CTEST_LIB) -lcrypto
+	$(CTEST_CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -c -o $@ $<
+
+build/ctest/%: spec/c/%.c $(CTEST_OBJ) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CTEST_CC) -O1 -g $(SAN) $(WARN) -std=gnu99 -Icsrc -o $@ $< $(CTEST_OBJ) -lcrypto
 
 # libFuzzer, one target per sans-IO reader (fuzz/*.c), each started from
 # its seed corpus fuzz/corpus/<target>/. New inputs go to build/fuzz/, so
@@ -91,6 +99,8 @@ build/ctest/%: spec/c/%.c $(CTEST_LIB) $(CORE_HDR)
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_LIB     := $(PLAIN_SRC)
+FUZZ_OBJ     := $(patsubst csrc/%.c,build/fuzz/lib/%.o,$(FUZZ_LIB))
+FUZZ_FLAGS   := -g -O1 -fno-sanitize-recover=undefined $(WARN) -std=gnu99
 FUZZERS      := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
 
 fuzz: $(FUZZERS)
@@ -104,10 +114,13 @@ fuzz: $(FUZZERS)
 fuzz-smoke:
 	@$(MAKE) -s fuzz FUZZ_SECONDS=10
 
-build/fuzz/%: fuzz/%.c $(FUZZ_LIB) $(CORE_HDR) $(wildcard fuzz/*.h)
+build/fuzz/lib/%.o: csrc/%.c $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  $(WARN) -std=gnu99 -Icsrc -o $@ $< $(FUZZ_LIB) -lcrypto
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+build/fuzz/%: fuzz/%.c $(FUZZ_OBJ) $(CORE_HDR) $(wildcard fuzz/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -Icsrc -o $@ $< $(FUZZ_OBJ) -lcrypto
 
 deps:
 	@$(INSTALL_DEPS)

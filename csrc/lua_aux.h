@@ -52,6 +52,19 @@ static inline void *vigi_newobject(lua_State *L, const char *name, size_t size) 
   return p;
 }
 
+/* A new userdata on the stack: size bytes, all zero, whose metatable
+ * holds only __gc. For what a Lua state keeps one of in its registry (a
+ * libcurl pool, a TLS context): it is freed with the state. */
+static inline void *vigi_newholder(lua_State *L, size_t size, lua_CFunction gc) {
+  void *p = vigi_newuserdata(L, size);
+  memset(p, 0, size);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  return p;
+}
+
 /* Argument i as an open object of class name. */
 static inline void *vigi_checkopen(lua_State *L, int i, const char *name) {
   vigi_object *o = luaL_checkudata(L, i, name);

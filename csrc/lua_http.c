@@ -20,7 +20,10 @@
 
 #define CLASS "vigi.http"
 
-typedef struct { http_client *c; } lhttp;
+typedef struct {
+  vigi_object o; /* closed: the libcurl handle is freed */
+  http_client *c;
+} lhttp;
 
 /* The pool of this Lua state: every vigi.http shares its libcurl multi
  * handle (http.c). The registry keeps it, and a weak table from each
@@ -43,12 +46,7 @@ static http_pool *state_pool(lua_State *L) {
   lp = lua_touserdata(L, -1);
   lua_pop(L, 1);
   if (lp && lp->p) return lp->p;
-  lp = vigi_newuserdata(L, sizeof *lp);
-  lp->p = NULL;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, pool_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  lp = vigi_newholder(L, sizeof *lp, pool_gc);
   lp->p = http_pool_new();
   if (!lp->p) luaL_error(L, "vigi.http: cannot create a libcurl multi handle");
   lua_setfield(L, LUA_REGISTRYINDEX, POOL_KEY);
@@ -61,51 +59,15 @@ static http_pool *state_pool(lua_State *L) {
   return lp->p;
 }
 
-static lhttp *check(lua_State *L) {
-  lhttp *h = luaL_checkudata(L, 1, CLASS);
-  if (!h->c) luaL_error(L, "vigi.http: used after close");
-  return h;
-}
+static lhttp *check(lua_State *L) { return vigi_checkopen(L, 1, CLASS); }
 
-static const char *opt_string(lua_State *L, int t, const char *k) {
-  const char *s;
-  lua_getfield(L, t, k);
-  s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
-  lua_pop(L, 1); /* the table still holds the string */
-  return s;
-}
-
-/* A duration field in seconds as libcurl's milliseconds; absent is 0,
- * which libcurl reads as "no limit" (a subscription's transfer). NaN,
- * infinities and negatives raise (a negative used to become 0: no limit);
- * more than 30 days is 30 days. */
-static long opt_ms(lua_State *L, int t, const char *k) {
-  long ms;
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    return 0;
-  }
-  if (lua_type(L, -1) != LUA_TNUMBER)
-    luaL_argerror(L, t, lua_pushfstring(L, "%s: a number of seconds expected", k));
-  ms = vigi_seconds_ms(L, t, lua_tonumber(L, -1), 86400L * 30 * 1000, k);
-  lua_pop(L, 1);
-  return ms;
-}
-
-static int opt_bool(lua_State *L, int t, const char *k) {
-  int b;
-  lua_getfield(L, t, k);
-  b = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return b;
-}
+/* Durations are in seconds; absent is 0, which libcurl reads as "no
+ * limit" (a subscription's transfer); more than 30 days is 30 days. */
+#define MAX_MS (86400L * 30 * 1000)
 
 static int l_new(lua_State *L) {
   http_pool *p = state_pool(L);
-  lhttp *h = vigi_newuserdata(L, sizeof *h);
-  h->c = NULL;
-  luaL_setmetatable(L, CLASS);
+  lhttp *h = vigi_newobject(L, CLASS, sizeof *h);
   h->c = http_new(p);
   if (!h->c) return luaL_error(L, "vigi.http: cannot create a libcurl handle");
   lua_getfield(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
@@ -122,23 +84,21 @@ static int l_start(lua_State *L) {
   const char *err = NULL;
   luaL_checktype(L, 2, LUA_TTABLE);
   memset(&r, 0, sizeof r);
-  r.url = opt_string(L, 2, "url");
-  if (!r.url) return luaL_argerror(L, 2, "url missing");
-  lua_getfield(L, 2, "body");
-  r.body = luaL_optlstring(L, -1, "", &r.body_len);
-  lua_pop(L, 1);
-  r.content_type = opt_string(L, 2, "content_type");
-  r.cafile = opt_string(L, 2, "cafile");
-  r.pin = opt_string(L, 2, "pin");
-  r.connect_timeout_ms = opt_ms(L, 2, "connect_timeout");
-  r.timeout_ms = opt_ms(L, 2, "timeout");
-  r.verify = opt_bool(L, 2, "verify");
-  r.may_resend = opt_bool(L, 2, "may_resend");
-  r.fresh_connect = opt_bool(L, 2, "fresh_connect");
+  r.url = vigi_string_field(L, 2, "url", NULL, 1, 1);
+  r.body = vigi_opt_string(L, 2, "body", &r.body_len);
+  if (!r.body) r.body = "";
+  r.content_type = vigi_string_field(L, 2, "content_type", NULL, 0, 1);
+  r.cafile = vigi_string_field(L, 2, "cafile", NULL, 0, 1);
+  r.pin = vigi_string_field(L, 2, "pin", NULL, 0, 1);
+  r.connect_timeout_ms = vigi_opt_ms(L, 2, "connect_timeout", MAX_MS);
+  r.timeout_ms = vigi_opt_ms(L, 2, "timeout", MAX_MS);
+  r.verify = vigi_opt_boolean(L, 2, "verify", 0);
+  r.may_resend = vigi_opt_boolean(L, 2, "may_resend", 0);
+  r.fresh_connect = vigi_opt_boolean(L, 2, "fresh_connect", 0);
   /* 0: http.c's default. 1 GiB: far beyond any answer or part, and a
    * NaN or an infinity can no longer pass for "no limit". */
   r.max_body = (size_t)vigi_opt_integer(L, 2, "max_body", 0, 0, 1 << 30);
-  r.idle_close_ms = opt_ms(L, 2, "idle_close");
+  r.idle_close_ms = vigi_opt_ms(L, 2, "idle_close", MAX_MS);
   if (http_start(h->c, &r, &err) != 0) {
     lua_pushnil(L);
     lua_pushstring(L, err);
@@ -204,28 +164,14 @@ static int l_result(lua_State *L) {
   lhttp *h = check(L);
   const http_result *r = http_result_get(h->c);
   lua_createtable(L, 0, 8);
-  lua_pushstring(L, outcome_names[r->outcome]);
-  lua_setfield(L, -2, "outcome");
-  lua_pushinteger(L, r->status);
-  lua_setfield(L, -2, "status");
-  lua_pushlstring(L, r->body ? r->body : "", r->body_len);
-  lua_setfield(L, -2, "body");
-  if (r->content_type) {
-    lua_pushstring(L, r->content_type);
-    lua_setfield(L, -2, "content_type");
-  }
-  if (r->error) {
-    lua_pushstring(L, r->error);
-    lua_setfield(L, -2, "error");
-  }
-  if (r->tls) {
-    lua_pushstring(L, r->tls);
-    lua_setfield(L, -2, "tls");
-  }
-  lua_pushinteger(L, r->connects);
-  lua_setfield(L, -2, "connects");
-  lua_pushboolean(L, r->sent_body);
-  lua_setfield(L, -2, "sent_body");
+  vigi_set_string(L, "outcome", outcome_names[r->outcome]);
+  vigi_set_integer(L, "status", r->status);
+  vigi_set_lstring(L, "body", r->body ? r->body : "", r->body_len);
+  if (r->content_type) vigi_set_string(L, "content_type", r->content_type);
+  if (r->error) vigi_set_string(L, "error", r->error);
+  if (r->tls) vigi_set_string(L, "tls", r->tls);
+  vigi_set_integer(L, "connects", r->connects);
+  vigi_set_boolean(L, "sent_body", r->sent_body);
   if (!http_busy(h->c)) http_drop_body(h->c); /* the table holds the body */
   return 1;
 }
@@ -262,13 +208,9 @@ static int l_abort(lua_State *L) {
   return 0;
 }
 
-static int l_busy(lua_State *L) {
-  lua_pushboolean(L, http_busy(check(L)->c));
-  return 1;
-}
-
 static int l_close(lua_State *L) {
-  lhttp *h = luaL_checkudata(L, 1, CLASS);
+  lhttp *h = vigi_closing(L, CLASS);
+  if (!h) return 0;
   if (h->c) {
     lua_getfield(L, LUA_REGISTRYINDEX, CLIENTS_KEY);
     if (lua_istable(L, -1)) {
@@ -278,14 +220,14 @@ static int l_close(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  http_free(h->c); /* safe twice: NULL after the first */
+  http_free(h->c);
   h->c = NULL;
   return 0;
 }
 
 static int l_tostring(lua_State *L) {
-  lhttp *h = luaL_checkudata(L, 1, CLASS);
-  lua_pushfstring(L, CLASS "{%s}", h->c ? (http_busy(h->c) ? "busy" : "idle") : "closed");
+  lhttp *h = vigi_tostring_open(L, CLASS);
+  if (h) lua_pushfstring(L, CLASS "{%s}", http_busy(h->c) ? "busy" : "idle");
   return 1;
 }
 
@@ -306,7 +248,7 @@ int vigi_open_http(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"start", l_start}, {"step", l_step}, {"waitset", l_waitset},
     {"result", l_result}, {"take", l_take}, {"abort", l_abort}, {"headers", l_headers},
-    {"busy", l_busy}, {"primary_ip", l_primary_ip}, {"close", l_close}, {"__gc", l_close},
+    {"primary_ip", l_primary_ip}, {"close", l_close}, {"__gc", l_close},
     {"__close", l_close}, {"__tostring", l_tostring}, {NULL, NULL}
   };
   vigi_newclass(L, CLASS, methods);

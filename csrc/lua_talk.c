@@ -5,6 +5,7 @@
  *   core.g711_decode(bytes, "alaw"|"ulaw")   -> pcm16le
  *   core.talk_packer{ channel =, law =, ssrc =, seq =, timestamp =, samples = 160 }
  *     p:pack(g711) -> whole "$" frames, p:flush() -> the rest, p:state()
+ *   core.TALK_OVERHEAD   -- the bytes of a packet besides its samples
  *
  * ssrc, seq and timestamp are random when not given (RFC 3550 wants
  * random starts). */
@@ -192,4 +193,7 @@ void vigi_open_talk(lua_State *L) {
   };
   vigi_newclass(L, TALK, talk);
   luaL_setfuncs(L, funcs, 0);
+  /* The bytes in front of each packet's samples ("$" header and RTP
+   * header): stream/talk.lua sizes its packets by it. */
+  vigi_set_integer(L, "TALK_OVERHEAD", RTP_TALK_OVERHEAD);
 }

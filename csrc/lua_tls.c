@@ -67,12 +67,7 @@ static tlsc_ctx *context(lua_State *L, int verify, const char *cafile) {
     return c->c;
   }
   lua_pop(L, 1);
-  c = vigi_newuserdata(L, sizeof *c);
-  c->c = NULL;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, ctx_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  c = vigi_newholder(L, sizeof *c, ctx_gc);
   c->c = tlsc_ctx_new(verify, cafile, err, sizeof err);
   if (!c->c) {
     lua_pop(L, 3);

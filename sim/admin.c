@@ -535,108 +535,214 @@ static cJSON *fleet_json(const struct camera *cam)
 	return o;
 }
 
+/* ---- the admin paths: one row each ---- */
+
+/* What an admin path's handler gets: the verb as flags and the body (NULL
+ * if none). It answers, and returns 0 if the verb is not one it takes
+ * (then nothing was answered: 405). */
+struct admin_call {
+	struct camera *cam;
+	struct http_conn *c;
+	int get, post;
+	const cJSON *in;
+};
+
+static int a_counters(const struct admin_call *a)
+{
+	if (!a->get)
+		return 0;
+	send_json(a->c, 200, camera_counters_json(a->cam));
+	return 1;
+}
+
+static int a_state(const struct admin_call *a)
+{
+	if (!a->get)
+		return 0;
+	send_json(a->c, 200, cJSON_Duplicate(engine_state(a->cam->engine), 1));
+	return 1;
+}
+
+static int a_config(const struct admin_call *a)
+{
+	const char *err = NULL;
+	if (a->post && a->in && (err = apply_config(a->cam, a->in)) != NULL)
+		send_error(a->c, 400, err);
+	else if (!a->get && !a->post)
+		return 0;
+	else
+		send_json(a->c, 200, config_json(a->cam));
+	if (a->post && !err)
+		sim_log("admin: config changed");
+	return 1;
+}
+
+static int a_reset(const struct admin_call *a)
+{
+	struct camera *cam = a->cam;
+	if (!a->post)
+		return 0;
+	camera_reset_counters(cam);
+	camera_faults_clear(cam);
+	camera_odp_fault_set(cam, ODP_FAULT_NONE, 0);
+	stream_reset(cam);
+	push_rate_stop();
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a->in, "state"))) {
+		camera_reset_state(cam);
+		camera_unlock(cam);
+		camera_tokens_clear(cam);
+	}
+	send_ok(a->c);
+	return 1;
+}
+
+static int a_expire_tokens(const struct admin_call *a)
+{
+	if (!a->post)
+		return 0;
+	camera_tokens_clear(a->cam);
+	send_ok(a->c);
+	return 1;
+}
+
+static int a_password(const struct admin_call *a)
+{
+	if (!a->post)
+		return 0;
+	password_request(a->cam, a->c, a->in);
+	return 1;
+}
+
+static int a_unlock(const struct admin_call *a)
+{
+	if (!a->post)
+		return 0;
+	camera_unlock(a->cam);
+	send_ok(a->c);
+	return 1;
+}
+
+static int a_fault(const struct admin_call *a)
+{
+	struct fault f;
+	const char *err;
+	if (!a->post)
+		return 0;
+	if ((err = parse_fault(a->in, &f)) != NULL) {
+		send_error(a->c, 400, err);
+	} else if (camera_fault_add(a->cam, &f) < 0) {
+		send_error(a->c, 400, "too many faults pending");
+	} else {
+		cJSON *o = cJSON_CreateObject();
+		if (o) {
+			cJSON_AddTrueToObject(o, "ok");
+			cJSON_AddNumberToObject(o, "pending", (double)a->cam->nfaults);
+		}
+		send_json(a->c, 200, o);
+	}
+	return 1;
+}
+
+static int a_odp_fault(const struct admin_call *a)
+{
+	if (!a->get && !a->post)
+		return 0;
+	odp_fault_request(a->cam, a->c, a->post, a->in);
+	return 1;
+}
+
+static int a_event(const struct admin_call *a)
+{
+	if (!a->post)
+		return 0;
+	event_request(a->cam, a->c, a->in);
+	return 1;
+}
+
+static int a_event_rate(const struct admin_call *a)
+{
+	if (a->post && a->in)
+		event_rate_request(a->cam, a->c, a->in);
+	else if (a->get || a->post)     /* no body: as GET */
+		send_json(a->c, 200, event_rate_json(0));
+	else
+		return 0;
+	return 1;
+}
+
+static int a_push_fault(const struct admin_call *a)
+{
+	if (!a->post)
+		return 0;
+	push_fault_request(a->cam, a->c, a->in);
+	return 1;
+}
+
+static int a_fleet(const struct admin_call *a)
+{
+	if (!a->get)
+		return 0;
+	send_json(a->c, 200, fleet_json(a->cam));
+	return 1;
+}
+
+/* The paths after /__sim__/ (the stream_* ones are stream_admin's). */
+static const struct admin_path {
+	const char *path;
+	int (*fn)(const struct admin_call *a);
+} admin_paths[] = {
+	{"counters", a_counters},
+	{"state", a_state},
+	{"config", a_config},
+	{"reset", a_reset},
+	{"expire_tokens", a_expire_tokens},
+	{"password", a_password},
+	{"unlock", a_unlock},
+	{"fault", a_fault},
+	{"odp_fault", a_odp_fault},
+	{"event", a_event},
+	{"event_rate", a_event_rate},
+	{"push_fault", a_push_fault},
+	{"fleet", a_fleet},
+};
+
+/* The body of a POST as a JSON object (NULL if empty), or -1 when it is
+ * something else (answered with a 400). */
+static int admin_body(struct http_conn *c, int post, const char *body, size_t body_len,
+		      cJSON **in)
+{
+	*in = NULL;
+	if (!post || body_len == 0)
+		return 0;
+	*in = cJSON_ParseWithLength(body, body_len);
+	if (cJSON_IsObject(*in))
+		return 0;
+	cJSON_Delete(*in);
+	*in = NULL;
+	send_error(c, 400, "the body must be a JSON object");
+	return -1;
+}
+
 void admin_request(struct camera *cam, struct http_conn *c, const char *verb,
 		   const char *path, const char *body, size_t body_len)
 {
-	int get = strcmp(verb, "GET") == 0, post = strcmp(verb, "POST") == 0;
-	cJSON *in = NULL;
-	if (post && body_len > 0) {
-		in = cJSON_ParseWithLength(body, body_len);
-		if (!cJSON_IsObject(in)) {
-			cJSON_Delete(in);
-			send_error(c, 400, "the body must be a JSON object");
-			return;
-		}
-	}
-	const char *err = NULL;
-	int known = 1, verb_ok = 1;
-	cJSON *out = NULL;
-	int status = stream_admin(cam, get, post, path, in, &out);
+	struct admin_call a = {cam, c, strcmp(verb, "GET") == 0, strcmp(verb, "POST") == 0, NULL};
+	cJSON *in, *out = NULL;
+	if (admin_body(c, a.post, body, body_len, &in) < 0)
+		return;
+	a.in = in;
+	int status = stream_admin(cam, a.get, a.post, path, in, &out);
 	if (status) {
 		send_json(c, status, out);
 		cJSON_Delete(in);
 		return;
 	}
-
-	if (strcmp(path, "counters") == 0) {
-		if ((verb_ok = get))
-			send_json(c, 200, camera_counters_json(cam));
-	} else if (strcmp(path, "state") == 0) {
-		if ((verb_ok = get))
-			send_json(c, 200, cJSON_Duplicate(engine_state(cam->engine), 1));
-	} else if (strcmp(path, "config") == 0) {
-		if (post && in && (err = apply_config(cam, in)) != NULL)
-			send_error(c, 400, err);
-		else if ((verb_ok = get || post))
-			send_json(c, 200, config_json(cam));
-		if (post && !err)
-			sim_log("admin: config changed");
-	} else if (strcmp(path, "reset") == 0) {
-		if ((verb_ok = post)) {
-			camera_reset_counters(cam);
-			camera_faults_clear(cam);
-			camera_odp_fault_set(cam, ODP_FAULT_NONE, 0);
-			stream_reset(cam);
-			push_rate_stop();
-			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "state"))) {
-				camera_reset_state(cam);
-				camera_unlock(cam);
-				camera_tokens_clear(cam);
-			}
-			send_ok(c);
-		}
-	} else if (strcmp(path, "expire_tokens") == 0) {
-		if ((verb_ok = post)) {
-			camera_tokens_clear(cam);
-			send_ok(c);
-		}
-	} else if (strcmp(path, "password") == 0) {
-		if ((verb_ok = post))
-			password_request(cam, c, in);
-	} else if (strcmp(path, "unlock") == 0) {
-		if ((verb_ok = post)) {
-			camera_unlock(cam);
-			send_ok(c);
-		}
-	} else if (strcmp(path, "fault") == 0) {
-		if ((verb_ok = post)) {
-			struct fault f;
-			if ((err = parse_fault(in, &f)) != NULL)
-				send_error(c, 400, err);
-			else if (camera_fault_add(cam, &f) < 0)
-				send_error(c, 400, "too many faults pending");
-			else {
-				cJSON *o = cJSON_CreateObject();
-				if (o) {
-					cJSON_AddTrueToObject(o, "ok");
-					cJSON_AddNumberToObject(o, "pending", (double)cam->nfaults);
-				}
-				send_json(c, 200, o);
-			}
-		}
-	} else if (strcmp(path, "odp_fault") == 0) {
-		if ((verb_ok = get || post))
-			odp_fault_request(cam, c, post, in);
-	} else if (strcmp(path, "event") == 0) {
-		if ((verb_ok = post))
-			event_request(cam, c, in);
-	} else if (strcmp(path, "event_rate") == 0) {
-		if (post && in)
-			event_rate_request(cam, c, in);
-		else if ((verb_ok = get || post))     /* no body: as GET */
-			send_json(c, 200, event_rate_json(0));
-	} else if (strcmp(path, "push_fault") == 0) {
-		if ((verb_ok = post))
-			push_fault_request(cam, c, in);
-	} else if (strcmp(path, "fleet") == 0) {
-		if ((verb_ok = get))
-			send_json(c, 200, fleet_json(cam));
-	} else {
-		known = 0;
-	}
-	if (!known)
+	size_t i = 0, n = sizeof admin_paths / sizeof admin_paths[0];
+	while (i < n && strcmp(path, admin_paths[i].path) != 0)
+		i++;
+	if (i == n)
 		send_error(c, 404, "no such admin path");
-	else if (!verb_ok)
+	else if (!admin_paths[i].fn(&a))
 		send_error(c, 405, "wrong verb for this admin path");
 	cJSON_Delete(in);
 }

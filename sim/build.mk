@@ -6,7 +6,8 @@ SIM_SRCS := sim/main.c sim/loop.c sim/log.c sim/tls.c sim/httpd.c \
             sim/camera.c sim/auth.c sim/control.c sim/admin.c sim/push.c sim/preset.c \
             sim/engine.c sim/json_rules.c sim/crc32.c sim/odp_packet.c sim/odp.c sim/fleet.c \
             sim/listen.c sim/stream.c sim/stream_session.c sim/stream_reply.c sim/stream_send.c \
-            sim/stream_fault.c sim/stream_admin.c sim/stream_digest.c sim/stream_media.c sim/stream_talk.c \
+            sim/stream_pace.c sim/stream_fault.c sim/stream_admin.c sim/stream_digest.c sim/stream_media.c \
+            sim/stream_talk.c \
             sim/dialect.c sim/chunked.c
 SIM_HDRS := $(wildcard sim/*.h)
 SIM_OBJS := $(SIM_SRCS:.c=.o) sim/camera_json.o

@@ -1,6 +1,7 @@
 /* The generic method engine: see engine.h. */
 #include "engine.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,128 +39,186 @@ static int names_list(const cJSON *v, const cJSON *params)
 	return 1;
 }
 
-static int load_method(struct engine *e, const cJSON *def, struct method *m,
-		       const char *origin, char *err, size_t errsz)
-{
-	char where[300];
-	snprintf(where, sizeof where, "%s: method %s", origin, def->string);
-#define BAD(...) do { char what_[200]; snprintf(what_, sizeof what_, __VA_ARGS__); \
-		snprintf(err, errsz, "%s: %s", where, what_); return -1; } while (0)
+/* A method being loaded, and where its complaint goes. */
+struct mload {
+	struct engine *e;
+	struct method *m;
+	char where[300];        /* "<origin>: method <name>", before each complaint */
+	char *err;
+	size_t errsz;
+};
 
-	memset(m, 0, sizeof *m);
-	m->name = def->string;
-	if (!cJSON_IsObject(def))
-		BAD("must be an object");
-	const cJSON *k;
-	cJSON_ArrayForEach(k, def) {
-		const char *key = k->string;
-		if (strcmp(key, "kind") == 0) {
-			static const char *const kinds[] = {"get", "set", "set_regions", "action", "special"};
-			int i;
-			for (i = 0; i < 5; i++)
-				if (cJSON_IsString(k) && strcmp(k->valuestring, kinds[i]) == 0)
-					break;
-			if (i == 5)
-				BAD("unknown \"kind\"");
-			m->kind = (enum method_kind)i;
-		} else if (strcmp(key, "state") == 0) {
-			if (!cJSON_IsString(k))
-				BAD("\"state\" must be a string");
-			m->state_key = k->valuestring;
-		} else if (strcmp(key, "params") == 0) {
-			if (!cJSON_IsObject(k))
-				BAD("\"params\" must be an object of rules");
-			const cJSON *f;
-			cJSON_ArrayForEach(f, k) {
-				char w[400];
-				snprintf(w, sizeof w, "%s: params.%s", where, f->string);
-				if (rules_compile(e->rules, f, w, err, errsz) < 0)
-					return -1;
-			}
-			m->params = k;
-		} else if (strcmp(key, "required") == 0) {
-			m->required = k;
-		} else if (strcmp(key, "one_of") == 0) {
-			m->one_of = k;
-		} else if (strcmp(key, "together") == 0) {
-			m->together = k;
-		} else if (strcmp(key, "map") == 0) {
-			m->map = k;
-		} else if (strcmp(key, "links") == 0) {
-			m->links = k;
-		} else if (strcmp(key, "array") == 0) {
-			if (!cJSON_IsString(k))
-				BAD("\"array\" must be a string");
-			m->array = k->valuestring;
-		} else if (strcmp(key, "result") == 0) {
-			m->result = k;
-		} else if (strcmp(key, "form") == 0) {
-			if (!cJSON_IsString(k) || strcmp(k->valuestring, "media") != 0)
-				BAD("\"form\" can only be \"media\"");
-			m->media = 1;
-		} else if (!ignored_key(key)) {
-			BAD("unknown key \"%s\"", key);
+/* The complaint "<where>: <what>" into err; returns -1. */
+static int bad(struct mload *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct mload *x, const char *fmt, ...)
+{
+	char what[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	snprintf(x->err, x->errsz, "%s: %s", x->where, what);
+	return -1;
+}
+
+static int read_kind(struct mload *x, const cJSON *k)
+{
+	static const char *const kinds[] = {"get", "set", "set_regions", "action", "special"};
+	for (int i = 0; i < 5; i++)
+		if (cJSON_IsString(k) && strcmp(k->valuestring, kinds[i]) == 0) {
+			x->m->kind = (enum method_kind)i;
+			return 0;
 		}
+	return bad(x, "unknown \"kind\"");
+}
+
+static int read_params(struct mload *x, const cJSON *k)
+{
+	if (!cJSON_IsObject(k))
+		return bad(x, "\"params\" must be an object of rules");
+	const cJSON *f;
+	cJSON_ArrayForEach(f, k) {
+		char w[400];
+		snprintf(w, sizeof w, "%s: params.%s", x->where, f->string);
+		if (rules_compile(x->e->rules, f, w, x->err, x->errsz) < 0)
+			return -1;
 	}
-	if (!cJSON_GetObjectItemCaseSensitive(def, "kind"))
-		BAD("\"kind\" is missing");
+	x->m->params = k;
+	return 0;
+}
+
+/* The keys whose value is kept as it is (checked once all are read). */
+static const cJSON **kept_key(struct method *m, const char *key)
+{
+	if (strcmp(key, "required") == 0)
+		return &m->required;
+	if (strcmp(key, "one_of") == 0)
+		return &m->one_of;
+	if (strcmp(key, "together") == 0)
+		return &m->together;
+	if (strcmp(key, "map") == 0)
+		return &m->map;
+	if (strcmp(key, "links") == 0)
+		return &m->links;
+	if (strcmp(key, "result") == 0)
+		return &m->result;
+	return NULL;
+}
+
+/* One key of the method's definition. */
+static int read_key(struct mload *x, const cJSON *k)
+{
+	struct method *m = x->m;
+	const char *key = k->string;
+	const cJSON **kept = kept_key(m, key);
+	if (kept) {
+		*kept = k;
+	} else if (strcmp(key, "kind") == 0) {
+		return read_kind(x, k);
+	} else if (strcmp(key, "params") == 0) {
+		return read_params(x, k);
+	} else if (strcmp(key, "state") == 0) {
+		if (!cJSON_IsString(k))
+			return bad(x, "\"state\" must be a string");
+		m->state_key = k->valuestring;
+	} else if (strcmp(key, "array") == 0) {
+		if (!cJSON_IsString(k))
+			return bad(x, "\"array\" must be a string");
+		m->array = k->valuestring;
+	} else if (strcmp(key, "form") == 0) {
+		if (!cJSON_IsString(k) || strcmp(k->valuestring, "media") != 0)
+			return bad(x, "\"form\" can only be \"media\"");
+		m->media = 1;
+	} else if (!ignored_key(key)) {
+		return bad(x, "unknown key \"%s\"", key);
+	}
+	return 0;
+}
+
+/* required, one_of, together, map and links name fields of params. */
+static int check_names(struct mload *x)
+{
+	const struct method *m = x->m;
+	const cJSON *k, *p;
 	if (m->required && !names_list(m->required, m->params))
-		BAD("\"required\" must list names from \"params\"");
+		return bad(x, "\"required\" must list names from \"params\"");
 	if (m->one_of && !names_list(m->one_of, m->params))
-		BAD("\"one_of\" must list names from \"params\"");
+		return bad(x, "\"one_of\" must list names from \"params\"");
 	if (m->together && !names_list(m->together, m->params))
-		BAD("\"together\" must list names from \"params\"");
-	if (m->map) {
-		if (!cJSON_IsObject(m->map))
-			BAD("\"map\" must be an object");
-		cJSON_ArrayForEach(k, m->map) {
-			if (!cJSON_IsString(k) || !*k->valuestring ||
-			    !cJSON_GetObjectItemCaseSensitive(m->params, k->string))
-				BAD("\"map\" must map names from \"params\" to paths");
+		return bad(x, "\"together\" must list names from \"params\"");
+	if (m->map && !cJSON_IsObject(m->map))
+		return bad(x, "\"map\" must be an object");
+	cJSON_ArrayForEach(k, m->map) {
+		if (!cJSON_IsString(k) || !*k->valuestring ||
+		    !cJSON_GetObjectItemCaseSensitive(m->params, k->string))
+			return bad(x, "\"map\" must map names from \"params\" to paths");
+	}
+	if (m->links && !cJSON_IsObject(m->links))
+		return bad(x, "\"links\" must be an object");
+	cJSON_ArrayForEach(k, m->links) {
+		if (!cJSON_IsArray(k) || !cJSON_GetObjectItemCaseSensitive(m->params, k->string))
+			return bad(x, "\"links\" must map names from \"params\" to lists of paths");
+		cJSON_ArrayForEach(p, k) {
+			if (!cJSON_IsString(p) || !*p->valuestring)
+				return bad(x, "\"links\" paths must be non-empty strings");
 		}
 	}
-	if (m->links) {
-		if (!cJSON_IsObject(m->links))
-			BAD("\"links\" must be an object");
-		cJSON_ArrayForEach(k, m->links) {
-			if (!cJSON_IsArray(k) || !cJSON_GetObjectItemCaseSensitive(m->params, k->string))
-				BAD("\"links\" must map names from \"params\" to lists of paths");
-			const cJSON *p;
-			cJSON_ArrayForEach(p, k) {
-				if (!cJSON_IsString(p) || !*p->valuestring)
-					BAD("\"links\" paths must be non-empty strings");
-			}
-		}
-	}
+	return 0;
+}
+
+/* What each kind needs. */
+static int check_kind(struct mload *x)
+{
+	const struct method *m = x->m;
 	switch (m->kind) {
 	case MK_GET:
 		if (!m->state_key)
-			BAD("a get needs \"state\"");
-		if (!cJSON_GetObjectItemCaseSensitive(e->initial, m->state_key))
-			BAD("state key \"%s\" is not in \"state\"", m->state_key);
+			return bad(x, "a get needs \"state\"");
+		if (!cJSON_GetObjectItemCaseSensitive(x->e->initial, m->state_key))
+			return bad(x, "state key \"%s\" is not in \"state\"", m->state_key);
 		break;
 	case MK_SET:
 		if (!m->state_key)
-			BAD("a set needs \"state\"");
+			return bad(x, "a set needs \"state\"");
 		break;
 	case MK_SET_REGIONS: {
 		if (!m->state_key || !m->array)
-			BAD("a set_regions needs \"state\" and \"array\"");
+			return bad(x, "a set_regions needs \"state\" and \"array\"");
 		const cJSON *r = cJSON_GetObjectItemCaseSensitive(m->params, m->array);
 		const cJSON *t = r ? cJSON_GetObjectItemCaseSensitive(r, "type") : NULL;
 		if (!cJSON_IsString(t) || strcmp(t->valuestring, "array") != 0)
-			BAD("\"array\" must name a params field of type array");
+			return bad(x, "\"array\" must name a params field of type array");
 		break;
 	}
 	case MK_ACTION:
 	case MK_SPECIAL:
 		break;
 	}
+	return 0;
+}
+
+static int load_method(struct engine *e, const cJSON *def, struct method *m,
+		       const char *origin, char *err, size_t errsz)
+{
+	struct mload x = {e, m, "", err, errsz};
+	snprintf(x.where, sizeof x.where, "%s: method %s", origin, def->string);
+	memset(m, 0, sizeof *m);
+	m->name = def->string;
+	if (!cJSON_IsObject(def))
+		return bad(&x, "must be an object");
+	const cJSON *k;
+	cJSON_ArrayForEach(k, def) {
+		if (read_key(&x, k) < 0)
+			return -1;
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(def, "kind"))
+		return bad(&x, "\"kind\" is missing");
+	if (check_names(&x) < 0 || check_kind(&x) < 0)
+		return -1;
 	/* A set writes into state[key]: make sure it is there. */
 	if (m->state_key && !cJSON_GetObjectItemCaseSensitive(e->initial, m->state_key))
 		cJSON_AddItemToObject(e->initial, m->state_key, cJSON_CreateObject());
 	return 0;
-#undef BAD
 }
 
 static int by_name(const void *a, const void *b)

@@ -590,15 +590,10 @@ static char *next_line(char **p, char *end)
 	return s;
 }
 
-/* Parse the head in c->in[0..hlen). Returns 0, or an HTTP status with msg. */
-static int parse_head(struct http_conn *c, size_t hlen, const char **msg)
+/* The request line "METHOD TARGET VERSION", cut in place. Returns 0, or
+ * an HTTP status with msg. */
+static int parse_request_line(struct http_conn *c, char *line, const char **msg)
 {
-	char *p = c->in, *end = c->in + hlen;
-	if (memchr(p, '\0', hlen)) {
-		*msg = "NUL byte in the request head";
-		return 400;
-	}
-	char *line = next_line(&p, end);
 	char *sp1 = line ? strchr(line, ' ') : NULL;
 	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
 	if (!sp1 || !sp2 || strchr(sp2 + 1, ' ') || sp1 == line || sp2 == sp1 + 1) {
@@ -627,75 +622,123 @@ static int parse_head(struct http_conn *c, size_t hlen, const char **msg)
 	}
 	c->meth_off = (size_t)(line - c->in);
 	c->target_off = (size_t)(sp1 + 1 - c->in);
+	return 0;
+}
 
-	int have_len = 0, ka = 0, close = 0;
-	size_t clen = 0;
+/* A header line "Name: value", cut in place: line ends at the name, *value
+ * is the value without the white space around it. Returns 0, or an HTTP
+ * status with msg. */
+static int split_header(char *line, char **value, const char **msg)
+{
+	if (*line == ' ' || *line == '\t') {
+		*msg = "folded header line";
+		return 400;
+	}
+	char *colon = strchr(line, ':');
+	if (!colon || colon == line) {
+		*msg = "malformed header line";
+		return 400;
+	}
+	for (char *q = line; q < colon; q++)
+		if (!is_tchar((unsigned char)*q)) {
+			*msg = "malformed header name";
+			return 400;
+		}
+	*colon = '\0';
+	char *v = colon + 1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	char *ve = v + strlen(v);
+	while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+		*--ve = '\0';
+	for (char *q = v; *q; q++)
+		if (*q == '\r') {
+			*msg = "bare CR in a header";
+			return 400;
+		}
+	*value = v;
+	return 0;
+}
+
+/* What the headers of one request say, as they are read. */
+struct head_seen {
+	int have_len, keep_alive, close;
+	size_t clen;
+};
+
+static int content_length(struct head_seen *h, const char *v, const char **msg)
+{
+	size_t n = 0;
+	if (!*v || strlen(v) > 12) {
+		*msg = "bad Content-Length";
+		return 400;
+	}
+	for (const char *q = v; *q; q++) {
+		if (*q < '0' || *q > '9') {
+			*msg = "bad Content-Length";
+			return 400;
+		}
+		n = n * 10 + (size_t)(*q - '0');
+	}
+	if (h->have_len && n != h->clen) {
+		*msg = "conflicting Content-Length";
+		return 400;
+	}
+	h->have_len = 1;
+	h->clen = n;
+	return 0;
+}
+
+/* One header that matters (the others are passed over). Returns 0, or an
+ * HTTP status with msg. */
+static int take_header(struct http_conn *c, struct head_seen *h, const char *name, const char *v,
+		       const char **msg)
+{
+	if (strcasecmp(name, "Content-Length") == 0)
+		return content_length(h, v, msg);
+	if (strcasecmp(name, "Transfer-Encoding") == 0) {
+		*msg = "Transfer-Encoding is not supported";
+		return 501;
+	}
+	if (strcasecmp(name, "Connection") == 0) {
+		if (has_token(v, "close"))
+			h->close = 1;
+		if (has_token(v, "keep-alive"))
+			h->keep_alive = 1;
+	} else if (strcasecmp(name, "Expect") == 0) {
+		if (strcasecmp(v, "100-continue") == 0)
+			c->expect100 = 1;
+	}
+	return 0;
+}
+
+/* Parse the head in c->in[0..hlen). Returns 0, or an HTTP status with msg. */
+static int parse_head(struct http_conn *c, size_t hlen, const char **msg)
+{
+	char *p = c->in, *end = c->in + hlen;
+	if (memchr(p, '\0', hlen)) {
+		*msg = "NUL byte in the request head";
+		return 400;
+	}
+	int st = parse_request_line(c, next_line(&p, end), msg);
+	if (st)
+		return st;
+	struct head_seen h = {0, 0, 0, 0};
+	char *line, *v;
 	c->expect100 = 0;
 	while ((line = next_line(&p, end)) != NULL && *line) {
-		if (*line == ' ' || *line == '\t') {
-			*msg = "folded header line";
-			return 400;
-		}
-		char *colon = strchr(line, ':');
-		if (!colon || colon == line) {
-			*msg = "malformed header line";
-			return 400;
-		}
-		for (char *q = line; q < colon; q++)
-			if (!is_tchar((unsigned char)*q)) {
-				*msg = "malformed header name";
-				return 400;
-			}
-		*colon = '\0';
-		char *v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		char *ve = v + strlen(v);
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			*--ve = '\0';
-		for (char *q = v; *q; q++)
-			if (*q == '\r') {
-				*msg = "bare CR in a header";
-				return 400;
-			}
-		if (strcasecmp(line, "Content-Length") == 0) {
-			size_t n = 0;
-			if (!*v || strlen(v) > 12) {
-				*msg = "bad Content-Length";
-				return 400;
-			}
-			for (char *q = v; *q; q++) {
-				if (*q < '0' || *q > '9') {
-					*msg = "bad Content-Length";
-					return 400;
-				}
-				n = n * 10 + (size_t)(*q - '0');
-			}
-			if (have_len && n != clen) {
-				*msg = "conflicting Content-Length";
-				return 400;
-			}
-			have_len = 1;
-			clen = n;
-		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
-			*msg = "Transfer-Encoding is not supported";
-			return 501;
-		} else if (strcasecmp(line, "Connection") == 0) {
-			if (has_token(v, "close"))
-				close = 1;
-			if (has_token(v, "keep-alive"))
-				ka = 1;
-		} else if (strcasecmp(line, "Expect") == 0) {
-			if (strcasecmp(v, "100-continue") == 0)
-				c->expect100 = 1;
-		}
+		st = split_header(line, &v, msg);
+		if (!st)
+			st = take_header(c, &h, line, v, msg);
+		if (st)
+			return st;
 	}
-	if (clen > HTTP_BODY_MAX) {
+	if (h.clen > HTTP_BODY_MAX) {
 		*msg = "request body too large";
 		return 413;
 	}
-	c->body_len = clen;
-	c->want_close = close || (c->http10 && !ka);
+	c->body_len = h.clen;
+	c->want_close = h.close || (c->http10 && !h.keep_alive);
 	return 0;
 }
 
@@ -707,50 +750,95 @@ static void reset_request(struct http_conn *c)
 	c->scan = 0;
 }
 
+/* Blank lines before a request line are allowed: drop them. */
+static void skip_blank_lines(struct http_conn *c)
+{
+	size_t skip = 0;
+	while (skip < c->inlen && (c->in[skip] == '\r' || c->in[skip] == '\n'))
+		skip++;
+	if (skip) {
+		memmove(c->in, c->in + skip, c->inlen - skip);
+		c->inlen -= skip;
+		c->scan = 0;
+	}
+}
+
+/* The head of the next request, once it is all in. Returns 1 when it is
+ * read; 0 when it is not all in yet, or was refused (answered). */
+static int read_head(struct http_conn *c)
+{
+	size_t hlen = find_head_end(c);
+	if (hlen == 0) {
+		if (c->inlen >= HTTP_HEAD_MAX)
+			http_error(c, 400, "request head too large");
+		return 0;
+	}
+	if (hlen > HTTP_HEAD_MAX) {
+		http_error(c, 400, "request head too large");
+		return 0;
+	}
+	const char *msg = NULL;
+	int st = parse_head(c, hlen, &msg);
+	if (st) {
+		c->cur_close = 1;
+		c->cur_http10 = 0;
+		http_error(c, st, msg);
+		return 0;
+	}
+	c->head_done = 1;
+	c->head_len = hlen;
+	return 1;
+}
+
+/* The request whose head and body are the first total bytes of in, to the
+ * server's hook; then out of the buffer. Returns -1 if the connection must
+ * be freed now. */
+static int run_request(struct http_conn *c, size_t total)
+{
+	struct http_server *s = c->srv;
+	struct http_request req;
+	req.method = c->in + c->meth_off;
+	req.target = c->in + c->target_off;
+	req.body = c->in + c->head_len;
+	req.body_len = c->body_len;
+	req.first = c->nrequests == 0;
+	req.resumed = c->resumed;
+	c->nrequests++;
+	c->cur_close = c->want_close;
+	c->cur_http10 = c->http10;
+	c->responded = 0;
+	c->chunk_mode = CHUNK_UNDECIDED;
+	set_timer(c, TM_NONE, 0);
+
+	char saved = c->in[total];   /* in has one spare byte past incap */
+	c->in[total] = '\0';
+	sim_log("conn %lu: %s %s (%zu bytes)", c->id, req.method, req.target, req.body_len);
+	s->hooks->on_request(s->arg, c, &req);
+	c->in[total] = saved;
+
+	if (c->abort_pending)
+		return -1;
+	if (!c->responded && !c->held)
+		http_error(c, 500, "no answer");
+	memmove(c->in, c->in + total, c->inlen - total);
+	c->inlen -= total;
+	reset_request(c);
+	return 0;
+}
+
 /* Handle the requests in the input buffer. Returns -1 if the connection
  * must be freed now. */
 static int process(struct http_conn *c)
 {
-	struct http_server *s = c->srv;
 	while (c->state == ST_OPEN && !c->held && !c->closing) {
-		/* Blank lines before a request line are allowed. */
-		if (!c->head_done) {
-			size_t skip = 0;
-			while (skip < c->inlen && (c->in[skip] == '\r' || c->in[skip] == '\n'))
-				skip++;
-			if (skip) {
-				memmove(c->in, c->in + skip, c->inlen - skip);
-				c->inlen -= skip;
-				c->scan = 0;
-			}
-		}
+		if (!c->head_done)
+			skip_blank_lines(c);
 		if (c->inlen == 0)
 			return 0;
 		if (c->tkind != TM_REQUEST)
 			set_timer(c, TM_REQUEST, HTTP_REQUEST_MS);
-
-		if (!c->head_done) {
-			size_t hlen = find_head_end(c);
-			if (hlen == 0) {
-				if (c->inlen >= HTTP_HEAD_MAX)
-					http_error(c, 400, "request head too large");
-				return 0;
-			}
-			if (hlen > HTTP_HEAD_MAX) {
-				http_error(c, 400, "request head too large");
-				return 0;
-			}
-			const char *msg = NULL;
-			int st = parse_head(c, hlen, &msg);
-			if (st) {
-				c->cur_close = 1;
-				c->cur_http10 = 0;
-				http_error(c, st, msg);
-				return 0;
-			}
-			c->head_done = 1;
-			c->head_len = hlen;
-		}
+		if (!c->head_done && !read_head(c))
+			return 0;
 		size_t total = c->head_len + c->body_len;
 		if (c->inlen < total) {
 			if (c->expect100 && !c->sent100) {
@@ -760,34 +848,8 @@ static int process(struct http_conn *c)
 			}
 			return 0;
 		}
-
-		struct http_request req;
-		req.method = c->in + c->meth_off;
-		req.target = c->in + c->target_off;
-		req.body = c->in + c->head_len;
-		req.body_len = c->body_len;
-		req.first = c->nrequests == 0;
-		req.resumed = c->resumed;
-		c->nrequests++;
-		c->cur_close = c->want_close;
-		c->cur_http10 = c->http10;
-		c->responded = 0;
-		c->chunk_mode = CHUNK_UNDECIDED;
-		set_timer(c, TM_NONE, 0);
-
-		char saved = c->in[total];   /* in has one spare byte past incap */
-		c->in[total] = '\0';
-		sim_log("conn %lu: %s %s (%zu bytes)", c->id, req.method, req.target, req.body_len);
-		s->hooks->on_request(s->arg, c, &req);
-		c->in[total] = saved;
-
-		if (c->abort_pending)
+		if (run_request(c, total) < 0)
 			return -1;
-		if (!c->responded && !c->held)
-			http_error(c, 500, "no answer");
-		memmove(c->in, c->in + total, c->inlen - total);
-		c->inlen -= total;
-		reset_request(c);
 	}
 	return 0;
 }
@@ -840,56 +902,49 @@ static void after_handshake(struct http_conn *c)
 		s->hooks->on_handshake(s->arg, c->resumed);
 }
 
-static void conn_io(void *arg, int fd, unsigned revents)
+/* The TLS handshake, while it lasts. Returns 1 when it is done (now or
+ * before), 0 while it waits for the socket, -1 if it failed (c freed). */
+static int handshake_step(struct http_conn *c)
 {
-	struct http_conn *c = arg;
-	(void)fd;
-	if (c->state == ST_LINGER) {
-		linger_read(c);
-		return;
-	}
-	if (revents & POLLNVAL) {
-		conn_free(c);
-		return;
-	}
-	c->in_io = 1;
-	if (c->state == ST_HANDSHAKE) {
-		ERR_clear_error();
-		int r = SSL_do_handshake(c->ssl);
-		if (r != 1) {
-			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-				c->hs_want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-				c->in_io = 0;
-				update_events(c);
-				return;
-			}
-			sim_log("conn %lu: TLS handshake failed", c->id);
-			conn_free(c);
-			return;
+	if (c->state != ST_HANDSHAKE)
+		return 1;
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+	if (r != 1) {
+		int e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			c->hs_want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+			c->in_io = 0;
+			update_events(c);
+			return 0;
 		}
-		after_handshake(c);
-	}
-
-	if (flush_out(c) < 0 || read_in(c) < 0 || process(c) < 0 || c->abort_pending) {
+		sim_log("conn %lu: TLS handshake failed", c->id);
 		conn_free(c);
-		return;
+		return -1;
 	}
+	after_handshake(c);
+	return 1;
+}
+
+/* Send, read, answer. Returns -1 if the connection must be freed now. */
+static int exchange(struct http_conn *c)
+{
+	if (flush_out(c) < 0 || read_in(c) < 0 || process(c) < 0 || c->abort_pending)
+		return -1;
 	/* Bytes TLS has already decrypted do not wake poll(): if the input
 	 * buffer was full, take them now that requests made room. */
 	for (int i = 0; i < 64 && c->state == ST_OPEN && !c->closing && !c->held &&
 			c->inlen < IN_MAX && SSL_pending(c->ssl) > 0; i++) {
-		if (read_in(c) < 0 || process(c) < 0 || c->abort_pending) {
-			conn_free(c);
-			return;
-		}
+		if (read_in(c) < 0 || process(c) < 0 || c->abort_pending)
+			return -1;
 	}
-	if (flush_out(c) < 0) {
-		conn_free(c);
-		return;
-	}
-	c->in_io = 0;
+	return flush_out(c);
+}
 
+/* After the exchange: close, linger, or wait, with the timer that fits.
+ * c may be freed. */
+static void settle(struct http_conn *c)
+{
 	int drained = c->outoff == c->outlen;
 	if (c->peer_eof) {
 		/* The client is gone or half-closed: finish the answer, if any. */
@@ -920,6 +975,29 @@ static void conn_io(void *arg, int fd, unsigned revents)
 		set_timer(c, TM_IDLE, HTTP_IDLE_MS);
 	}
 	update_events(c);
+}
+
+static void conn_io(void *arg, int fd, unsigned revents)
+{
+	struct http_conn *c = arg;
+	(void)fd;
+	if (c->state == ST_LINGER) {
+		linger_read(c);
+		return;
+	}
+	if (revents & POLLNVAL) {
+		conn_free(c);
+		return;
+	}
+	c->in_io = 1;
+	if (handshake_step(c) <= 0)
+		return;
+	if (exchange(c) < 0) {
+		conn_free(c);
+		return;
+	}
+	c->in_io = 0;
+	settle(c);
 }
 
 static void conn_timer(void *arg)

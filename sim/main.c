@@ -3,6 +3,7 @@
  * the whole story. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,52 +48,6 @@ struct options {
 	int media_fps, codec_given;
 };
 
-static void usage(FILE *f)
-{
-	fputs(
-"usage: vigi-sim [options]\n"
-"  --address A             listen address (default 127.0.0.1)\n"
-"  --control-port P        HTTPS control port (default 20443, 0 = any free)\n"
-"  --odp-port P            discovery (UDP) port (default 23001, 0 = any free)\n"
-"  --odp-any               bind discovery to the wildcard address (broadcasts)\n"
-"  --fleet N               run N cameras (1..4096) on 127.0.1.1, 127.0.1.2, ...\n"
-"  --fleet-base A          first address of the fleet (default 127.0.1.1)\n"
-"  --username U            user of the challenge login (default admin)\n"
-"  --password P            camera password (default secret)\n"
-"  --auth md5|challenge    doAuth flavour (default md5)\n"
-"  --stok-top              put stok at the top level of the doAuth answer\n"
-"  --close-after-answer    close the connection after every answer\n"
-"  --token-lifetime S      token lifetime in seconds (default 1800)\n"
-"  --token-error errcode|http401  how a bad token is answered (default errcode)\n"
-"  --lockout N             failed logins that lock the account (default 5, 0 = never)\n"
-"  --lock-seconds S        how long the lock lasts (default 600)\n"
-"  --tz-spelling both|Timezone|TimeZone  time-zone method names (default both)\n"
-"  --trailing-commas       write every JSON answer and part with trailing commas\n"
-"  --chunked               send answers and the subscribeMsg push in chunked encoding\n"
-"  --unknown-method-code N errCode of an unknown method (default -40210)\n"
-"  --stream-port P         stream (MULTITRANS) port (default 20554, or any free\n"
-"                          one with --control-port 0; 0 = any free)\n"
-"  --digest-qop none|auth  digest qop of the stream port (default none)\n"
-"  --digest-algorithm MD5|SHA-256  digest algorithm (default MD5)\n"
-"  --stream-speed X        media pace: 1 real time (default), 10 ten times\n"
-"                          faster, 0 as fast as the client reads\n"
-"  --stream-codec H264|H265  video codec of new sessions (default H264, or\n"
-"                          the --media file's)\n"
-"  --media FILE            stream this H.264 or H.265 Annex-B file (looped)\n"
-"                          instead of the built-in clip of its codec\n"
-"  --media-fps N           its pictures a second (default 25)\n"
-"  --stream-set KEY=VALUE  a stream_config key at start (docs/sim.md), e.g.\n"
-"                          download_framing=rtp; repeatable\n"
-"  --cert FILE --key FILE  use this certificate and key (PEM)\n"
-"  --cert-out FILE         write the certificate (PEM) to FILE\n"
-"  --camera-json FILE      use FILE instead of the built-in camera.json\n"
-"  --check                 load camera.json, report, and exit\n"
-"  --exit-with-parent      end (as on SIGTERM) when the process that started\n"
-"                          it ends, however it ended\n"
-"  --verbose               log to stderr\n"
-"  --help\n", f);
-}
-
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
 	char *end;
@@ -104,203 +59,279 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* ---- the options: one row each ---- */
+
+/* How a row reads its value. */
+enum arg_kind {
+	A_FLAG,         /* no value: the int field becomes 1 */
+	A_STR,          /* the value as it is (a const char * field) */
+	A_INT,          /* a whole number in lo..hi */
+	A_TEXT,         /* a string of lo bytes or more that fits the char array */
+	A_CHOICE,       /* one of words: the int field becomes its index */
+	A_FUNC,         /* read by fn */
+	A_ACT           /* no value: fn runs (arg is NULL) */
+};
+
+/* What an A_FUNC reader returns: 0, or -1 for a bad value (said as such),
+ * or -2 when it said what is wrong itself. */
+typedef int (*arg_fn)(struct options *o, const char *arg);
+
+struct arg_row {
+	const char *name;
+	enum arg_kind kind;
+	size_t off, size;               /* the field of struct options */
+	int lo, hi;
+	const char *const *words;       /* A_CHOICE, NULL-terminated */
+	arg_fn fn;
+	const char *help;               /* its lines of --help (NULL: none) */
+};
+
+#define FIELD(f)        offsetof(struct options, f), sizeof(((struct options *)0)->f)
+#define FLAG(n, f, h)           {n, A_FLAG, FIELD(f), 0, 0, NULL, NULL, h}
+#define STR(n, f, h)            {n, A_STR, FIELD(f), 0, 0, NULL, NULL, h}
+#define INT(n, f, lo, hi, h)    {n, A_INT, FIELD(f), lo, hi, NULL, NULL, h}
+#define TEXT(n, f, min, h)      {n, A_TEXT, FIELD(f), min, 0, NULL, NULL, h}
+#define CHOICE(n, f, w, h)      {n, A_CHOICE, FIELD(f), 0, 0, w, NULL, h}
+#define FUNC(n, fn, h)          {n, A_FUNC, 0, 0, 0, 0, NULL, fn, h}
+#define ACT(n, fn, h)           {n, A_ACT, 0, 0, 0, 0, NULL, fn, h}
+
+/* A_CHOICE writes an int; these enums are stored as one. */
+_Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode is an int");
+_Static_assert(sizeof(enum tz_spelling) == sizeof(int), "enum tz_spelling is an int");
+
+static const char *const w_qop[] = {"none", "auth", NULL};
+static const char *const w_algo[] = {"MD5", "SHA-256", NULL};
+static const char *const w_auth[] = {"md5", "challenge", NULL};          /* enum auth_mode */
+static const char *const w_tokerr[] = {"errcode", "http401", NULL};
+static const char *const w_tz[] = {"both", "Timezone", "TimeZone", NULL}; /* enum tz_spelling */
+static const char *const w_codec[] = {"H264", "H265", NULL};
+
+static void usage(FILE *f);
+
+static int arg_port_given(int *port, int *given, const char *arg)
+{
+	*given = 1;
+	return parse_int(arg, 0, 65535, port);
+}
+
+static int arg_odp_port(struct options *o, const char *arg)
+{
+	return arg_port_given(&o->odp_port, &o->odp_port_given, arg);
+}
+
+static int arg_stream_port(struct options *o, const char *arg)
+{
+	return arg_port_given(&o->stream_port, &o->stream_port_given, arg);
+}
+
+static int arg_speed(struct options *o, const char *arg)
+{
+	char *end;
+	double d = strtod(arg, &end);
+	if (end == arg || *end || !(d >= 0 && d <= 1000))
+		return -1;
+	o->stream.speed = d;
+	return 0;
+}
+
+static int arg_codec(struct options *o, const char *arg)
+{
+	o->codec_given = 1;
+	for (int i = 0; w_codec[i]; i++)
+		if (strcmp(arg, w_codec[i]) == 0) {
+			o->stream.h265 = i;
+			return 0;
+		}
+	return -1;
+}
+
+static int arg_stream_set(struct options *o, const char *arg)
+{
+	const char *why = stream_settings_set(&o->stream, arg);
+	if (!why)
+		return 0;
+	fprintf(stderr, "vigi-sim: %s\n", why);
+	return -2;
+}
+
+static int arg_unknown_code(struct options *o, const char *arg)
+{
+	int *code = &o->cfg.unknown_method_code;
+	return parse_int(arg, -99999999, 99999999, code) < 0 || *code == 0 ? -1 : 0;
+}
+
+static int arg_verbose(struct options *o, const char *arg)
+{
+	(void)o;
+	(void)arg;
+	sim_verbose = 1;
+	return 0;
+}
+
+static int arg_chunked(struct options *o, const char *arg)
+{
+	(void)o;
+	(void)arg;
+	http_chunked = 1;
+	return 0;
+}
+
+static int arg_help(struct options *o, const char *arg)
+{
+	(void)o;
+	(void)arg;
+	usage(stdout);
+	exit(0);
+}
+
+/* In the order of --help. A new option is one row here. */
+static const struct arg_row arg_rows[] = {
+	STR("address", address,
+	    "  --address A             listen address (default 127.0.0.1)\n"),
+	INT("control-port", control_port, 0, 65535,
+	    "  --control-port P        HTTPS control port (default 20443, 0 = any free)\n"),
+	FUNC("odp-port", arg_odp_port,
+	     "  --odp-port P            discovery (UDP) port (default 23001, 0 = any free)\n"),
+	FLAG("odp-any", odp_any,
+	     "  --odp-any               bind discovery to the wildcard address (broadcasts)\n"),
+	INT("fleet", fleet, 1, FLEET_MAX,
+	    "  --fleet N               run N cameras (1..4096) on 127.0.1.1, 127.0.1.2, ...\n"),
+	STR("fleet-base", fleet_base,
+	    "  --fleet-base A          first address of the fleet (default 127.0.1.1)\n"),
+	TEXT("username", cfg.username, 1,
+	     "  --username U            user of the challenge login (default admin)\n"),
+	TEXT("password", cfg.password, 0,
+	     "  --password P            camera password (default secret)\n"),
+	CHOICE("auth", cfg.auth, w_auth,
+	       "  --auth md5|challenge    doAuth flavour (default md5)\n"),
+	FLAG("stok-top", cfg.stok_top,
+	     "  --stok-top              put stok at the top level of the doAuth answer\n"),
+	FLAG("close-after-answer", cfg.close_after_answer,
+	     "  --close-after-answer    close the connection after every answer\n"),
+	INT("token-lifetime", cfg.token_lifetime, 0, 1000000000,
+	    "  --token-lifetime S      token lifetime in seconds (default 1800)\n"),
+	CHOICE("token-error", cfg.token_http401, w_tokerr,
+	       "  --token-error errcode|http401  how a bad token is answered (default errcode)\n"),
+	INT("lockout", cfg.lockout, 0, 1000000,
+	    "  --lockout N             failed logins that lock the account (default 5, 0 = never)\n"),
+	INT("lock-seconds", cfg.lock_seconds, 0, 1000000000,
+	    "  --lock-seconds S        how long the lock lasts (default 600)\n"),
+	CHOICE("tz-spelling", cfg.tz, w_tz,
+	       "  --tz-spelling both|Timezone|TimeZone  time-zone method names (default both)\n"),
+	FLAG("trailing-commas", cfg.trailing_commas,
+	     "  --trailing-commas       write every JSON answer and part with trailing commas\n"),
+	ACT("chunked", arg_chunked,
+	    "  --chunked               send answers and the subscribeMsg push in chunked encoding\n"),
+	FUNC("unknown-method-code", arg_unknown_code,
+	     "  --unknown-method-code N errCode of an unknown method (default -40210)\n"),
+	FUNC("stream-port", arg_stream_port,
+	     "  --stream-port P         stream (MULTITRANS) port (default 20554, or any free\n"
+	     "                          one with --control-port 0; 0 = any free)\n"),
+	CHOICE("digest-qop", stream.qop_auth, w_qop,
+	       "  --digest-qop none|auth  digest qop of the stream port (default none)\n"),
+	CHOICE("digest-algorithm", stream.sha256, w_algo,
+	       "  --digest-algorithm MD5|SHA-256  digest algorithm (default MD5)\n"),
+	FUNC("stream-speed", arg_speed,
+	     "  --stream-speed X        media pace: 1 real time (default), 10 ten times\n"
+	     "                          faster, 0 as fast as the client reads\n"),
+	FUNC("stream-codec", arg_codec,
+	     "  --stream-codec H264|H265  video codec of new sessions (default H264, or\n"
+	     "                          the --media file's)\n"),
+	STR("media", media,
+	    "  --media FILE            stream this H.264 or H.265 Annex-B file (looped)\n"
+	    "                          instead of the built-in clip of its codec\n"),
+	INT("media-fps", media_fps, 1, 120,
+	    "  --media-fps N           its pictures a second (default 25)\n"),
+	FUNC("stream-set", arg_stream_set,
+	     "  --stream-set KEY=VALUE  a stream_config key at start (docs/sim.md), e.g.\n"
+	     "                          download_framing=rtp; repeatable\n"),
+	STR("cert", cert,
+	    "  --cert FILE --key FILE  use this certificate and key (PEM)\n"),
+	STR("key", key, NULL),
+	STR("cert-out", cert_out,
+	    "  --cert-out FILE         write the certificate (PEM) to FILE\n"),
+	STR("camera-json", camera_json,
+	    "  --camera-json FILE      use FILE instead of the built-in camera.json\n"),
+	FLAG("check", check,
+	     "  --check                 load camera.json, report, and exit\n"),
+	FLAG("exit-with-parent", exit_with_parent,
+	     "  --exit-with-parent      end (as on SIGTERM) when the process that started\n"
+	     "                          it ends, however it ended\n"),
+	ACT("verbose", arg_verbose,
+	    "  --verbose               log to stderr\n"),
+	ACT("help", arg_help, "  --help\n"),
+};
+#define ARG_ROWS (sizeof arg_rows / sizeof arg_rows[0])
+
+static void usage(FILE *f)
+{
+	fputs("usage: vigi-sim [options]\n", f);
+	for (size_t i = 0; i < ARG_ROWS; i++)
+		if (arg_rows[i].help)
+			fputs(arg_rows[i].help, f);
+}
+
+/* One option's value into o: 0, -1 (bad value) or -2 (already said). */
+static int arg_apply(const struct arg_row *row, struct options *o, const char *arg)
+{
+	char *field = (char *)o + row->off;
+	switch (row->kind) {
+	case A_FLAG:
+		*(int *)field = 1;
+		return 0;
+	case A_STR:
+		*(const char **)field = arg;
+		return 0;
+	case A_INT:
+		return parse_int(arg, row->lo, row->hi, (int *)field);
+	case A_TEXT:
+		if (strlen(arg) < (size_t)row->lo || strlen(arg) >= row->size)
+			return -1;
+		strcpy(field, arg);
+		return 0;
+	case A_CHOICE:
+		for (int i = 0; row->words[i]; i++)
+			if (strcmp(arg, row->words[i]) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		return -1;
+	case A_FUNC:
+	case A_ACT:
+		return row->fn(o, arg);
+	}
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum {
-		O_ADDRESS = 256, O_PORT, O_USER, O_PASS, O_AUTH, O_STOKTOP, O_CLOSE,
-		O_LIFETIME, O_TOKERR, O_LOCKOUT, O_LOCKSEC, O_TZ, O_CERT, O_KEY,
-		O_CERTOUT, O_JSON, O_CHECK, O_VERBOSE, O_HELP, O_ODPPORT, O_ODPANY, O_FLEET,
-		O_FLEETBASE, O_SPORT, O_QOP, O_ALGO, O_SPEED, O_SCODEC,
-		O_COMMAS, O_UNKNOWNCODE, O_SSET, O_MEDIA, O_MEDIAFPS, O_PARENT,
-		O_CHUNKED
-	};
-	static const struct option opts[] = {
-		{"address", required_argument, 0, O_ADDRESS},
-		{"control-port", required_argument, 0, O_PORT},
-		{"odp-port", required_argument, 0, O_ODPPORT},
-		{"odp-any", no_argument, 0, O_ODPANY},
-		{"fleet", required_argument, 0, O_FLEET},
-		{"fleet-base", required_argument, 0, O_FLEETBASE},
-		{"stream-port", required_argument, 0, O_SPORT},
-		{"digest-qop", required_argument, 0, O_QOP},
-		{"digest-algorithm", required_argument, 0, O_ALGO},
-		{"stream-speed", required_argument, 0, O_SPEED},
-		{"stream-codec", required_argument, 0, O_SCODEC},
-		{"media", required_argument, 0, O_MEDIA},
-		{"media-fps", required_argument, 0, O_MEDIAFPS},
-		{"stream-set", required_argument, 0, O_SSET},
-		{"username", required_argument, 0, O_USER},
-		{"password", required_argument, 0, O_PASS},
-		{"auth", required_argument, 0, O_AUTH},
-		{"stok-top", no_argument, 0, O_STOKTOP},
-		{"close-after-answer", no_argument, 0, O_CLOSE},
-		{"token-lifetime", required_argument, 0, O_LIFETIME},
-		{"token-error", required_argument, 0, O_TOKERR},
-		{"lockout", required_argument, 0, O_LOCKOUT},
-		{"lock-seconds", required_argument, 0, O_LOCKSEC},
-		{"tz-spelling", required_argument, 0, O_TZ},
-		{"trailing-commas", no_argument, 0, O_COMMAS},
-		{"chunked", no_argument, 0, O_CHUNKED},
-		{"unknown-method-code", required_argument, 0, O_UNKNOWNCODE},
-		{"cert", required_argument, 0, O_CERT},
-		{"key", required_argument, 0, O_KEY},
-		{"cert-out", required_argument, 0, O_CERTOUT},
-		{"camera-json", required_argument, 0, O_JSON},
-		{"check", no_argument, 0, O_CHECK},
-		{"exit-with-parent", no_argument, 0, O_PARENT},
-		{"verbose", no_argument, 0, O_VERBOSE},
-		{"help", no_argument, 0, O_HELP},
-		{0, 0, 0, 0}
-	};
-	struct camera_config *k = &o->cfg;
-	int opt, li = 0;
-	while ((opt = getopt_long(argc, argv, "", opts, &li)) != -1) {
-		switch (opt) {
-		case O_ADDRESS: o->address = optarg; break;
-		case O_PORT:
-			if (parse_int(optarg, 0, 65535, &o->control_port) < 0)
-				goto bad;
-			break;
-		case O_ODPPORT:
-			if (parse_int(optarg, 0, 65535, &o->odp_port) < 0)
-				goto bad;
-			o->odp_port_given = 1;
-			break;
-		case O_ODPANY: o->odp_any = 1; break;
-		case O_FLEET:
-			if (parse_int(optarg, 1, FLEET_MAX, &o->fleet) < 0)
-				goto bad;
-			break;
-		case O_FLEETBASE: o->fleet_base = optarg; break;
-		case O_SPORT:
-			if (parse_int(optarg, 0, 65535, &o->stream_port) < 0)
-				goto bad;
-			o->stream_port_given = 1;
-			break;
-		case O_QOP:
-			if (strcmp(optarg, "none") == 0)
-				o->stream.qop_auth = 0;
-			else if (strcmp(optarg, "auth") == 0)
-				o->stream.qop_auth = 1;
-			else
-				goto bad;
-			break;
-		case O_ALGO:
-			if (strcmp(optarg, "MD5") == 0)
-				o->stream.sha256 = 0;
-			else if (strcmp(optarg, "SHA-256") == 0)
-				o->stream.sha256 = 1;
-			else
-				goto bad;
-			break;
-		case O_SPEED: {
-			char *end;
-			double d = strtod(optarg, &end);
-			if (end == optarg || *end || !(d >= 0 && d <= 1000))
-				goto bad;
-			o->stream.speed = d;
-			break;
+	struct option opts[ARG_ROWS + 1];
+	memset(opts, 0, sizeof opts);
+	for (size_t i = 0; i < ARG_ROWS; i++) {
+		const struct arg_row *row = &arg_rows[i];
+		opts[i].name = row->name;
+		opts[i].has_arg = row->kind == A_FLAG || row->kind == A_ACT ? no_argument
+									      : required_argument;
+		opts[i].val = 256 + (int)i;
+	}
+	int opt;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt < 256 || opt >= 256 + (int)ARG_ROWS) {
+			usage(stderr);
+			return -1;
 		}
-		case O_MEDIA:
-			o->media = optarg;
-			break;
-		case O_MEDIAFPS:
-			if (parse_int(optarg, 1, 120, &o->media_fps) < 0)
-				goto bad;
-			break;
-		case O_SCODEC:
-			o->codec_given = 1;
-			if (strcmp(optarg, "H264") == 0)
-				o->stream.h265 = 0;
-			else if (strcmp(optarg, "H265") == 0)
-				o->stream.h265 = 1;
-			else
-				goto bad;
-			break;
-		case O_SSET: {
-			const char *why = stream_settings_set(&o->stream, optarg);
-			if (why) {
-				fprintf(stderr, "vigi-sim: %s\n", why);
-				return -1;
-			}
-			break;
-		}
-		case O_USER:
-			if (!*optarg || strlen(optarg) >= sizeof k->username)
-				goto bad;
-			strcpy(k->username, optarg);
-			break;
-		case O_PASS:
-			if (strlen(optarg) >= sizeof k->password)
-				goto bad;
-			strcpy(k->password, optarg);
-			break;
-		case O_AUTH:
-			if (strcmp(optarg, "md5") == 0)
-				k->auth = AUTH_MD5;
-			else if (strcmp(optarg, "challenge") == 0)
-				k->auth = AUTH_CHALLENGE;
-			else
-				goto bad;
-			break;
-		case O_STOKTOP: k->stok_top = 1; break;
-		case O_CLOSE: k->close_after_answer = 1; break;
-		case O_LIFETIME:
-			if (parse_int(optarg, 0, 1000000000, &k->token_lifetime) < 0)
-				goto bad;
-			break;
-		case O_TOKERR:
-			if (strcmp(optarg, "errcode") == 0)
-				k->token_http401 = 0;
-			else if (strcmp(optarg, "http401") == 0)
-				k->token_http401 = 1;
-			else
-				goto bad;
-			break;
-		case O_LOCKOUT:
-			if (parse_int(optarg, 0, 1000000, &k->lockout) < 0)
-				goto bad;
-			break;
-		case O_LOCKSEC:
-			if (parse_int(optarg, 0, 1000000000, &k->lock_seconds) < 0)
-				goto bad;
-			break;
-		case O_TZ:
-			if (strcmp(optarg, "both") == 0)
-				k->tz = TZ_BOTH;
-			else if (strcmp(optarg, "Timezone") == 0)
-				k->tz = TZ_ONLY_TIMEZONE;
-			else if (strcmp(optarg, "TimeZone") == 0)
-				k->tz = TZ_ONLY_TIMEZONE_CAMEL;
-			else
-				goto bad;
-			break;
-		case O_COMMAS: k->trailing_commas = 1; break;
-		case O_CHUNKED: http_chunked = 1; break;
-		case O_UNKNOWNCODE:
-			if (parse_int(optarg, -99999999, 99999999, &k->unknown_method_code) < 0 ||
-			    k->unknown_method_code == 0)
-				goto bad;
-			break;
-		case O_CERT: o->cert = optarg; break;
-		case O_KEY: o->key = optarg; break;
-		case O_CERTOUT: o->cert_out = optarg; break;
-		case O_JSON: o->camera_json = optarg; break;
-		case O_CHECK: o->check = 1; break;
-		case O_PARENT: o->exit_with_parent = 1; break;
-		case O_VERBOSE: sim_verbose = 1; break;
-		case O_HELP: usage(stdout); exit(0);
-		default: usage(stderr); return -1;
-		}
+		const struct arg_row *row = &arg_rows[opt - 256];
+		int rc = arg_apply(row, o, optarg);
+		if (rc == -1)
+			fprintf(stderr, "vigi-sim: bad value for --%s: %s\n", row->name, optarg);
+		if (rc < 0)
+			return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vigi-sim: unexpected argument %s\n", argv[optind]);
 		return -1;
 	}
 	return 0;
-bad:
-	fprintf(stderr, "vigi-sim: bad value for --%s: %s\n", opts[li].name, optarg);
-	return -1;
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -400,38 +431,130 @@ static int print_ready(const struct fleet *f, int stream_port, const struct tls_
 	return 0;
 }
 
-int main(int argc, char **argv)
+static void options_init(struct options *o)
 {
-	struct options o;
-	memset(&o, 0, sizeof o);
-	o.address = "127.0.0.1";
-	o.control_port = 20443;
-	o.odp_port = ODP_PORT;
-	strcpy(o.cfg.username, "admin");
-	strcpy(o.cfg.password, "secret");
-	o.cfg.auth = AUTH_MD5;
-	o.cfg.token_lifetime = 1800;
-	o.cfg.lockout = 5;
-	o.cfg.lock_seconds = 600;
-	o.cfg.tz = TZ_BOTH;
-	o.cfg.unknown_method_code = SIM_E_UNKNOWN_METHOD;
-	o.stream.speed = 1;
-	if (parse_args(argc, argv, &o) < 0)
-		return 2;
-	if (o.exit_with_parent) {
+	memset(o, 0, sizeof *o);
+	o->address = "127.0.0.1";
+	o->control_port = 20443;
+	o->odp_port = ODP_PORT;
+	strcpy(o->cfg.username, "admin");
+	strcpy(o->cfg.password, "secret");
+	o->cfg.auth = AUTH_MD5;
+	o->cfg.token_lifetime = 1800;
+	o->cfg.lockout = 5;
+	o->cfg.lock_seconds = 600;
+	o->cfg.tz = TZ_BOTH;
+	o->cfg.unknown_method_code = SIM_E_UNKNOWN_METHOD;
+	o->stream.speed = 1;
+}
+
+/* What follows from the options once all are read. -1: end now. */
+static int options_settle(struct options *o)
+{
+	if (o->exit_with_parent) {
 		/* A sim started in a session of its own (`vigi shell --sim`) is
 		 * out of reach of the terminal's signals: if its parent is killed,
 		 * nothing else would stop it. The parent waits for the ready line,
 		 * so it is alive here unless it already ended (then: end now). */
 		pid_t parent = getppid();
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-			return 1;
+			return -1;
 	}
-	if (!o.stream.username[0])      /* --stream-set username=... wins */
-		snprintf(o.stream.username, sizeof o.stream.username, "%s", o.cfg.username);
-	if (!o.stream_port_given)
-		o.stream_port = o.control_port == 0 ? 0 : STREAM_DEFAULT_PORT;
+	if (!o->stream.username[0])     /* --stream-set username=... wins */
+		snprintf(o->stream.username, sizeof o->stream.username, "%s", o->cfg.username);
+	if (!o->stream_port_given)
+		o->stream_port = o->control_port == 0 ? 0 : STREAM_DEFAULT_PORT;
+	return 0;
+}
 
+/* Enough open files for every camera's sockets, or -1 (said). */
+static int fd_limit_check(const struct fleet_options *fo)
+{
+	unsigned long long limit = raise_fd_limit();
+	size_t cams = fo->n ? (size_t)fo->n : 1;
+	size_t need = fleet_fds(fo) + cams + 16;        /* + stream listeners */
+	if (limit >= need)
+		return 0;
+	fprintf(stderr, "vigi-sim: %zu cameras need at least %zu open files; the limit is %llu "
+		"(raise it with ulimit -n)\n", cams, need, limit);
+	return -1;
+}
+
+/* --media: the file replaces the built-in clip of its codec, and its codec
+ * is the sessions' unless --stream-codec says. -1 (said) if it does not
+ * parse. */
+static int media_load(struct options *o)
+{
+	char err[512] = "";
+	if (!o->media)
+		return 0;
+	int codec = sm_init() < 0 ? -1 : sm_load_media(o->media, o->media_fps ? (unsigned)o->media_fps : 25u,
+						       err, sizeof err);
+	if (codec < 0) {
+		fprintf(stderr, "vigi-sim: %s\n", err[0] ? err : "the built-in media do not parse");
+		return -1;
+	}
+	if (!o->codec_given)
+		o->stream.h265 = codec == SM_H265;
+	return 0;
+}
+
+/* What a running sim holds. */
+struct sim {
+	struct loop *lp;
+	struct fleet fleet;
+	struct tls_ident tls;
+	const char **names;
+	int stream_port;
+};
+
+/* The cameras, their certificate, their control and stream listeners:
+ * everything up to the ready line. -1 with what went wrong in err. */
+static int sim_start(struct sim *s, struct engine *engine, const struct options *o,
+		     const struct fleet_options *fo, char *err, size_t errsz)
+{
+	struct fleet *f = &s->fleet;
+	if (fleet_init(f, s->lp, engine, fo, err, errsz) < 0)
+		return -1;
+	s->names = calloc(f->n, sizeof *s->names);
+	if (!s->names) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		s->names[i] = f->cams[i]->address;
+	if (tls_ident_init(&s->tls, s->names, f->n, o->cert, o->key, err, errsz) < 0)
+		return -1;
+	if (o->cert_out && tls_write_cert(&s->tls, o->cert_out, err, errsz) < 0)
+		return -1;
+	if (fleet_listen(f, s->tls.ctx, fo, err, errsz) < 0)
+		return -1;
+	for (size_t i = 0; i < f->n; i++)
+		http_server_set_cert(f->ctl[i], tls_ident_cert(&s->tls, i));
+	s->stream_port = stream_listen_all(s->lp, f->cams, f->n, o->stream_port, o->stream_port_given,
+					   &o->stream, err, errsz);
+	return s->stream_port < 0 ? -1 : 0;
+}
+
+/* Whatever sim_start got to, freed (the fleet frees the engine, whatever
+ * happened). */
+static void sim_stop(struct sim *s)
+{
+	stream_free_all();
+	fleet_free(&s->fleet);
+	free(s->names);
+	tls_ident_free(&s->tls);
+	loop_free(s->lp);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	options_init(&o);
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	if (options_settle(&o) < 0)
+		return 1;
 	struct engine *engine = load_engine(o.camera_json);
 	if (!engine)
 		return 1;
@@ -440,93 +563,38 @@ int main(int argc, char **argv)
 		engine_free(engine);
 		return 0;
 	}
-
 	struct fleet_options fo = {
 		.address = o.address, .base = o.fleet_base, .n = o.fleet,
 		.control_port = o.control_port, .odp_port = o.odp_port,
 		.odp_port_given = o.odp_port_given, .odp_any = o.odp_any, .cfg = &o.cfg,
 	};
-	unsigned long long limit = raise_fd_limit();
-	size_t need = fleet_fds(&fo) + (fo.n ? (size_t)fo.n : 1) + 16;  /* + stream listeners */
-	if (limit < need) {
-		fprintf(stderr, "vigi-sim: %zu cameras need at least %zu open files; the limit is %llu "
-			"(raise it with ulimit -n)\n", fo.n ? (size_t)fo.n : 1, need, limit);
+	if (fd_limit_check(&fo) < 0 || media_load(&o) < 0) {
 		engine_free(engine);
 		return 1;
 	}
-
-	char err[512] = "";
-	if (o.media) {
-		int codec = sm_init() < 0 ? -1 : sm_load_media(o.media, o.media_fps ? (unsigned)o.media_fps : 25u,
-								 err, sizeof err);
-		if (codec < 0) {
-			fprintf(stderr, "vigi-sim: %s\n", err[0] ? err : "the built-in media do not parse");
-			engine_free(engine);
-			return 1;
-		}
-		if (!o.codec_given)
-			o.stream.h265 = codec == SM_H265;
-	}
-	int rc = 1;
-	struct tls_ident tls;
-	struct fleet fleet;
-	const char **names = NULL;
-	memset(&tls, 0, sizeof tls);
-	memset(&fleet, 0, sizeof fleet);
-	struct loop *lp = loop_new();
-	if (!lp || loop_catch_signals(lp) < 0) {
+	struct sim sim;
+	memset(&sim, 0, sizeof sim);
+	sim.lp = loop_new();
+	if (!sim.lp || loop_catch_signals(sim.lp) < 0) {
 		fprintf(stderr, "vigi-sim: cannot start: %s\n", strerror(errno));
 		engine_free(engine);
-		loop_free(lp);
+		loop_free(sim.lp);
 		return 1;
 	}
+	char err[512] = "";
 	uint64_t t0 = loop_clock_ms();
-	if (fleet_init(&fleet, lp, engine, &fo, err, sizeof err) < 0) {
+	int rc = 1;
+	if (sim_start(&sim, engine, &o, &fo, err, sizeof err) < 0) {
 		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	names = calloc(fleet.n, sizeof *names);
-	if (!names) {
+	} else if (print_ready(&sim.fleet, sim.stream_port, &sim.tls) < 0) {
 		fprintf(stderr, "vigi-sim: out of memory\n");
-		goto out;
+	} else {
+		sim_log("ready: %zu camera(s) in %llu ms, %zu methods, auth %s", sim.fleet.n,
+			(unsigned long long)(loop_clock_ms() - t0), engine_count(engine),
+			o.cfg.auth == AUTH_CHALLENGE ? "challenge" : "md5");
+		rc = loop_run(sim.lp) < 0 ? 1 : 0;
+		sim_log("stopping");
 	}
-	for (size_t i = 0; i < fleet.n; i++)
-		names[i] = fleet.cams[i]->address;
-	if (tls_ident_init(&tls, names, fleet.n, o.cert, o.key, err, sizeof err) < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	if (o.cert_out && tls_write_cert(&tls, o.cert_out, err, sizeof err) < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	if (fleet_listen(&fleet, tls.ctx, &fo, err, sizeof err) < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	for (size_t i = 0; i < fleet.n; i++)
-		http_server_set_cert(fleet.ctl[i], tls_ident_cert(&tls, i));
-	int stream_port = stream_listen_all(lp, fleet.cams, fleet.n, o.stream_port,
-					    o.stream_port_given, &o.stream, err, sizeof err);
-	if (stream_port < 0) {
-		fprintf(stderr, "vigi-sim: %s\n", err);
-		goto out;
-	}
-	if (print_ready(&fleet, stream_port, &tls) < 0) {
-		fprintf(stderr, "vigi-sim: out of memory\n");
-		goto out;
-	}
-	sim_log("ready: %zu camera(s) in %llu ms, %zu methods, auth %s", fleet.n,
-		(unsigned long long)(loop_clock_ms() - t0), engine_count(engine),
-		o.cfg.auth == AUTH_CHALLENGE ? "challenge" : "md5");
-
-	rc = loop_run(lp) < 0 ? 1 : 0;
-	sim_log("stopping");
-out:
-	stream_free_all();
-	fleet_free(&fleet);     /* frees the engine, whatever happened */
-	free(names);
-	tls_ident_free(&tls);
-	loop_free(lp);
+	sim_stop(&sim);
 	return rc;
 }

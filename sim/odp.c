@@ -234,6 +234,71 @@ static void flood_step(struct odp_server *s)
 	}
 }
 
+/* The payload of a reply: the camera's summary, spoofed, padded to
+ * ODP_OVERSIZED_PAYLOAD or encrypted as fault says. NULL when out of memory. */
+static unsigned char *reply_payload(struct camera *cam, enum odp_fault_kind fault, size_t *plenp)
+{
+	size_t jlen = 0;
+	char *json = summary_json(cam, fault == ODP_FAULT_SPOOF, &jlen);
+	if (!json)
+		return NULL;
+	size_t plen = jlen;
+	if (fault == ODP_FAULT_OVERSIZED && plen < ODP_OVERSIZED_PAYLOAD)
+		plen = ODP_OVERSIZED_PAYLOAD;
+	unsigned char *payload = malloc(plen);
+	if (payload) {
+		memcpy(payload, json, jlen);
+		if (plen > jlen) {
+			/* white space before the closing brace: the same object, longer */
+			memset(payload + jlen - 1, ' ', plen - jlen);
+			payload[plen - 1] = '}';
+		}
+		if (fault == ODP_FAULT_ENCRYPT && RAND_bytes(payload, (int)plen) != 1)
+			memset(payload, 0xA5, plen);
+	}
+	cJSON_free(json);
+	*plenp = plen;
+	return payload;
+}
+
+/* The reply datagram to request h, as fault says; *n is its length (0 if
+ * it could not be built). NULL when out of memory. */
+static unsigned char *build_reply(struct camera *cam, const struct odp_header *h,
+				  enum odp_fault_kind fault, size_t *n)
+{
+	size_t plen = 0;
+	unsigned char *payload = reply_payload(cam, fault, &plen);
+	unsigned char *out = payload ? malloc(ODP_HEADER_LEN + plen) : NULL;
+	if (!out) {
+		free(payload);
+		return NULL;
+	}
+	struct odp_header r = {
+		.version = ODP_VERSION,
+		.flags = (uint8_t)(ODP_FLAG_REPLY | (h->flags & (ODP_FLAG_UNICAST | ODP_FLAG_BROADCAST))),
+		.result = ODP_RESULT_OK,
+		.opcode = h->opcode,
+		.serial = h->serial,
+	};
+	if (fault == ODP_FAULT_ENCRYPT)
+		r.flags |= ODP_FLAG_ENCRYPT;
+	if (fault == ODP_FAULT_FOREIGN_SERIAL)
+		r.serial = h->serial + 1;
+	*n = odp_build(out, ODP_HEADER_LEN + plen, &r, payload, plen);
+	free(payload);
+	if (fault == ODP_FAULT_BAD_CRC || fault == ODP_FAULT_BARE_MAGIC) {
+		uint32_t sum = ODP_MAGIC;
+		if (fault == ODP_FAULT_BAD_CRC) {
+			sum = r.checksum ^ 0xA5A5A5A5u;
+			if (sum == ODP_MAGIC)
+				sum ^= 1;
+		}
+		r.checksum = sum;
+		odp_header_write(out, &r);
+	}
+	return out;
+}
+
 /* One camera's answer to one datagram. */
 static void handle(struct odp_server *s, struct camera *cam, const struct in_addr *src,
 		   const unsigned char *pkt, size_t len,
@@ -261,59 +326,16 @@ static void handle(struct odp_server *s, struct camera *cam, const struct in_add
 		flood_start(s, cam, src, &h, from, fromlen);
 		return;
 	}
-
-	size_t jlen = 0;
-	char *json = summary_json(cam, fault == ODP_FAULT_SPOOF, &jlen);
-	if (!json)
-		return;
-	size_t plen = jlen;
-	if (fault == ODP_FAULT_OVERSIZED && plen < ODP_OVERSIZED_PAYLOAD)
-		plen = ODP_OVERSIZED_PAYLOAD;
-	unsigned char *payload = malloc(plen), *out = malloc(ODP_HEADER_LEN + plen);
-	if (!payload || !out)
-		goto out;
-	memcpy(payload, json, jlen);
-	if (plen > jlen) {
-		/* white space before the closing brace: the same object, longer */
-		memset(payload + jlen - 1, ' ', plen - jlen);
-		payload[plen - 1] = '}';
-	}
-	struct odp_header r = {
-		.version = ODP_VERSION,
-		.flags = (uint8_t)(ODP_FLAG_REPLY | (h.flags & (ODP_FLAG_UNICAST | ODP_FLAG_BROADCAST))),
-		.result = ODP_RESULT_OK,
-		.opcode = h.opcode,
-		.serial = h.serial,
-	};
-	if (fault == ODP_FAULT_ENCRYPT) {
-		r.flags |= ODP_FLAG_ENCRYPT;
-		if (RAND_bytes(payload, (int)plen) != 1)
-			memset(payload, 0xA5, plen);
-	}
-	if (fault == ODP_FAULT_FOREIGN_SERIAL)
-		r.serial = h.serial + 1;
-	size_t n = odp_build(out, ODP_HEADER_LEN + plen, &r, payload, plen);
-	if (fault == ODP_FAULT_BAD_CRC || fault == ODP_FAULT_BARE_MAGIC) {
-		uint32_t sum = ODP_MAGIC;
-		if (fault == ODP_FAULT_BAD_CRC) {
-			sum = r.checksum ^ 0xA5A5A5A5u;
-			if (sum == ODP_MAGIC)
-				sum ^= 1;
-		}
-		r.checksum = sum;
-		odp_header_write(out, &r);
-	}
+	size_t n = 0;
+	unsigned char *out = build_reply(cam, &h, fault, &n);
 	int times = fault == ODP_FAULT_DUPLICATE ? 2 : 1;
-	for (int i = 0; i < times && n; i++) {
+	for (int i = 0; out && i < times && n; i++) {
 		if (send_one(s, src, out, n, from, fromlen) == 0)
 			cam->cnt.odp_replies++;
 		else
 			sim_log("odp %s: reply to %s not sent: %s", cam->address, peer, strerror(errno));
 	}
-out:
-	free(payload);
 	free(out);
-	cJSON_free(json);
 }
 
 /* ---- the socket ---- */
@@ -372,8 +394,10 @@ static void on_io(void *arg, int fd, unsigned revents)
 	}
 }
 
-struct odp_server *odp_listen(struct loop *lp, const char *address, int port, int any,
-			      struct camera **cams, size_t ncams, char *err, size_t errsz)
+/* The address to bind: address and port, or with any the wildcard of its
+ * family. -1 with a message in err. */
+static int bind_address(const char *address, int port, int any, struct sockaddr_storage *sa,
+			socklen_t *salen, int *family, char *err, size_t errsz)
 {
 	struct addrinfo hints, *res = NULL;
 	char portstr[16];
@@ -386,18 +410,42 @@ struct odp_server *odp_listen(struct loop *lp, const char *address, int port, in
 	if (gai != 0) {
 		snprintf(err, errsz, "bad address %s: %s", address, gai_strerror(gai));
 		errno = EINVAL;
-		return NULL;
+		return -1;
 	}
-	struct sockaddr_storage sa;
-	socklen_t salen = (socklen_t)res->ai_addrlen;
-	int family = res->ai_family;
-	memcpy(&sa, res->ai_addr, res->ai_addrlen);
+	*salen = (socklen_t)res->ai_addrlen;
+	*family = res->ai_family;
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-	if (any && family == AF_INET)
-		((struct sockaddr_in *)&sa)->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (any && family == AF_INET6)
-		((struct sockaddr_in6 *)&sa)->sin6_addr = in6addr_any;
+	if (any && *family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (any && *family == AF_INET6)
+		((struct sockaddr_in6 *)sa)->sin6_addr = in6addr_any;
+	return 0;
+}
 
+/* The wildcard socket learns each datagram's destination (IP_PKTINFO)
+ * and keeps each camera's address to match it. -1 when out of memory. */
+static int pktinfo_init(struct odp_server *s, struct camera **cams, size_t ncams)
+{
+	int one = 1;
+	setsockopt(s->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+	s->src = calloc(ncams, sizeof *s->src);
+	if (!s->src)
+		return -1;
+	for (size_t i = 0; i < ncams; i++)
+		if (inet_pton(AF_INET, cams[i]->ip, &s->src[i]) != 1)
+			s->src[i].s_addr = 0;
+	return 0;
+}
+
+struct odp_server *odp_listen(struct loop *lp, const char *address, int port, int any,
+			      struct camera **cams, size_t ncams, char *err, size_t errsz)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int family;
+	if (bind_address(address, port, any, &sa, &salen, &family, err, errsz) < 0)
+		return NULL;
 	struct odp_server *s = calloc(1, sizeof *s);
 	if (!s) {
 		snprintf(err, errsz, "out of memory");
@@ -416,20 +464,12 @@ struct odp_server *odp_listen(struct loop *lp, const char *address, int port, in
 		errno = e;
 		return NULL;
 	}
-	int one = 1;
-	if (s->pktinfo) {
-		setsockopt(s->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-		s->src = calloc(ncams, sizeof *s->src);
-		if (!s->src) {
-			snprintf(err, errsz, "out of memory");
-			close(s->fd);
-			free(s);
-			errno = ENOMEM;
-			return NULL;
-		}
-		for (size_t i = 0; i < ncams; i++)
-			if (inet_pton(AF_INET, cams[i]->ip, &s->src[i]) != 1)
-				s->src[i].s_addr = 0;
+	if (s->pktinfo && pktinfo_init(s, cams, ncams) < 0) {
+		snprintf(err, errsz, "out of memory");
+		close(s->fd);
+		free(s);
+		errno = ENOMEM;
+		return NULL;
 	}
 	if (bind(s->fd, (struct sockaddr *)&sa, salen) < 0) {
 		int e = errno;

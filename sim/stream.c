@@ -1,7 +1,10 @@
 /* The stream port: a server (listener) per camera, its connections from
  * accept to close, and their input: "$" frames in, RTSP requests read,
- * checked and authorized (digest), then dispatched to stream_session.c.
- * See stream.h, stream_int.h and docs/sim.md. */
+ * checked and authorized (digest), then dispatched to stream_session.c;
+ * and their output (conn_service: the writer flushes, the media producer
+ * fills). Layer 2 of the stream port, under the admin endpoints and over
+ * everything else (stream_int.h has the layers). See stream.h and
+ * docs/sim.md. */
 #define _GNU_SOURCE
 #include "stream_int.h"
 
@@ -361,6 +364,41 @@ static void conn_io(void *arg, int fd, unsigned revents)
 		}
 	}
 	conn_service(c);
+}
+
+/* ---- output ---- */
+
+/* Flush, make media, flush; close when done or broken. c may be freed.
+ * The connection is where the writer (which only reports) and the media
+ * producer (which only fills the queue) meet. */
+void conn_service(struct conn *c)
+{
+	struct stream_server *srv = c->srv;
+	int full = 1;
+	for (int round = 0;; round++) {
+		if (out_flush(c) < 0) {
+			conn_kill(c);
+			return;
+		}
+		if (!full || round == 4)
+			break;
+		full = pace_pump(c);
+	}
+	if (full && !c->stalled && unsent(c) < STREAM_OUT_LOW)
+		loop_timer_start(srv->lp, &c->pump, 0);    /* drained at once: more next turn */
+	unsigned ev = c->deaf ? 0 : POLLIN;
+	if (sendable(c) > 0)
+		ev |= POLLOUT;
+	if (ev != c->events) {
+		c->events = ev;
+		loop_io_set(srv->lp, c->fd, ev);
+	}
+}
+
+/* The pump timer, armed by the media producer: media is due. */
+static void conn_pump_timer(void *arg)
+{
+	conn_service(arg);
 }
 
 static void conn_idle_timer(void *arg)

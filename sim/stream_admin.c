@@ -1,9 +1,11 @@
 /* The stream port's admin endpoints (/__sim__/stream_config, stream_fault,
  * stream_state, talk, stream_file and the stream part of reset): their
- * JSON in and out. */
+ * JSON in and out. The top layer of the stream port (stream_int.h has the
+ * layers): it may call any of the others, and none calls it. */
 #include "stream_int.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +13,7 @@
 #include "stream_digest.h"
 
 static const char *const kind_names[] = {"preview", "playback", "download", "talk"};
-static const char *const dl_end_names[] = {"notification", "quiet", "close"};
+static const char *const dl_end_names[] = {"notification", "quiet", "close", NULL};
 
 static void service_all(struct stream_server *srv)
 {
@@ -65,93 +67,110 @@ static int name_ok(const cJSON *v, size_t n, int empty_ok)
 	return 1;
 }
 
+/* The stream_config keys that take one of a few words: the int field
+ * becomes the word's index. */
+static const char *const qop_words[] = {"none", "auth", NULL};
+static const char *const algo_words[] = {"MD5", "SHA-256", NULL};
+static const char *const codec_words[] = {"H264", "H265", NULL};
+static const char *const framing_words[] = {"raw", "rtp", NULL};
+
+static const struct {
+	const char *key;
+	const char *const *words;
+	size_t off;
+	const char *msg;
+} word_keys[] = {
+	{"qop", qop_words, offsetof(struct stream_settings, qop_auth), "qop: \"auth\" or \"none\""},
+	{"algorithm", algo_words, offsetof(struct stream_settings, sha256),
+	 "algorithm: \"MD5\" or \"SHA-256\""},
+	{"video_codec", codec_words, offsetof(struct stream_settings, h265),
+	 "video_codec: \"H264\" or \"H265\""},
+	{"download_framing", framing_words, offsetof(struct stream_settings, dl_rtp),
+	 "download_framing: \"raw\" or \"rtp\""},
+	{"download_end", dl_end_names, offsetof(struct stream_settings, dl_end),
+	 "download_end: \"notification\", \"quiet\" or \"close\""},
+};
+
+/* The true-or-false keys (download_size true is dl_unsized 0). */
+static const struct {
+	const char *key;
+	size_t off;
+	int negate;
+} bool_keys[] = {
+	{"opaque", offsetof(struct stream_settings, opaque), 0},
+	{"quoted_only", offsetof(struct stream_settings, quoted_only), 0},
+	{"bare_responses", offsetof(struct stream_settings, bare_responses), 0},
+	{"download_size", offsetof(struct stream_settings, dl_unsized), 1},
+	{"download_endless", offsetof(struct stream_settings, dl_endless), 0},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The keys of neither table. */
+static const char *setting_other(struct stream_settings *s, const char *k, const cJSON *v)
+{
+	static char msg[160];
+	if (strcmp(k, "speed") == 0) {
+		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1000))
+			return "speed: a number 0..1000 (1 = real time, 0 = as fast as possible)";
+		s->speed = v->valuedouble;
+	} else if (strcmp(k, "username") == 0) {
+		if (!cJSON_IsString(v) || !*v->valuestring ||
+		    strlen(v->valuestring) >= sizeof s->username)
+			return "username: a non-empty string";
+		snprintf(s->username, sizeof s->username, "%s", v->valuestring);
+	} else if (strcmp(k, "end_event") == 0) {
+		if (!name_ok(v, sizeof s->end_event, 0))
+			return "end_event: a name of 1..47 printable characters";
+		snprintf(s->end_event, sizeof s->end_event, "%s", v->valuestring);
+	} else if (strcmp(k, "end_status") == 0) {
+		if (!name_ok(v, sizeof s->end_status, 1))
+			return "end_status: a name of 0..23 printable characters";
+		snprintf(s->end_status, sizeof s->end_status, "%s", v->valuestring);
+	} else {
+		snprintf(msg, sizeof msg, "unknown stream_config key \"%.100s\"", k);
+		return msg;
+	}
+	return NULL;
+}
+
+/* One key into s. Returns NULL or what is wrong. */
+static const char *setting_apply(struct stream_settings *s, const char *k, const cJSON *v)
+{
+	static char msg[160];
+	for (size_t i = 0; i < COUNT(word_keys); i++) {
+		if (strcmp(k, word_keys[i].key) != 0)
+			continue;
+		for (int w = 0; word_keys[i].words[w]; w++)
+			if (is_str(v, word_keys[i].words[w])) {
+				*(int *)((char *)s + word_keys[i].off) = w;
+				return NULL;
+			}
+		return word_keys[i].msg;
+	}
+	for (size_t i = 0; i < COUNT(bool_keys); i++) {
+		if (strcmp(k, bool_keys[i].key) != 0)
+			continue;
+		if (!cJSON_IsBool(v)) {
+			snprintf(msg, sizeof msg, "%s: true or false", k);
+			return msg;
+		}
+		*(int *)((char *)s + bool_keys[i].off) = cJSON_IsTrue(v) != bool_keys[i].negate;
+		return NULL;
+	}
+	return setting_other(s, k, v);
+}
+
 /* The keys of in applied to a copy of *set; *set changes only if all are
  * right. Returns NULL or what is wrong. */
 static const char *settings_apply(struct stream_settings *set, const cJSON *in)
 {
-	static char msg[160];
 	struct stream_settings s = *set;
 	const cJSON *v;
 	cJSON_ArrayForEach(v, in) {
-		const char *k = v->string;
-		if (strcmp(k, "qop") == 0) {
-			if (is_str(v, "auth"))
-				s.qop_auth = 1;
-			else if (is_str(v, "none"))
-				s.qop_auth = 0;
-			else
-				return "qop: \"auth\" or \"none\"";
-		} else if (strcmp(k, "algorithm") == 0) {
-			if (is_str(v, "MD5"))
-				s.sha256 = 0;
-			else if (is_str(v, "SHA-256"))
-				s.sha256 = 1;
-			else
-				return "algorithm: \"MD5\" or \"SHA-256\"";
-		} else if (strcmp(k, "opaque") == 0 || strcmp(k, "quoted_only") == 0 ||
-			   strcmp(k, "bare_responses") == 0) {
-			if (!cJSON_IsBool(v)) {
-				snprintf(msg, sizeof msg, "%s: true or false", k);
-				return msg;
-			}
-			int b = cJSON_IsTrue(v);
-			if (k[0] == 'o')
-				s.opaque = b;
-			else if (k[0] == 'q')
-				s.quoted_only = b;
-			else
-				s.bare_responses = b;
-		} else if (strcmp(k, "speed") == 0) {
-			if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1000))
-				return "speed: a number 0..1000 (1 = real time, 0 = as fast as possible)";
-			s.speed = v->valuedouble;
-		} else if (strcmp(k, "video_codec") == 0) {
-			if (is_str(v, "H264"))
-				s.h265 = 0;
-			else if (is_str(v, "H265"))
-				s.h265 = 1;
-			else
-				return "video_codec: \"H264\" or \"H265\"";
-		} else if (strcmp(k, "username") == 0) {
-			if (!cJSON_IsString(v) || !*v->valuestring ||
-			    strlen(v->valuestring) >= sizeof s.username)
-				return "username: a non-empty string";
-			snprintf(s.username, sizeof s.username, "%s", v->valuestring);
-		} else if (strcmp(k, "download_framing") == 0) {
-			if (is_str(v, "raw"))
-				s.dl_rtp = 0;
-			else if (is_str(v, "rtp"))
-				s.dl_rtp = 1;
-			else
-				return "download_framing: \"raw\" or \"rtp\"";
-		} else if (strcmp(k, "download_size") == 0) {
-			if (!cJSON_IsBool(v))
-				return "download_size: true or false";
-			s.dl_unsized = !cJSON_IsTrue(v);
-		} else if (strcmp(k, "download_endless") == 0) {
-			if (!cJSON_IsBool(v))
-				return "download_endless: true or false";
-			s.dl_endless = cJSON_IsTrue(v);
-		} else if (strcmp(k, "download_end") == 0) {
-			int found = -1;
-			for (int i = 0; i < 3; i++)
-				if (is_str(v, dl_end_names[i]))
-					found = i;
-			if (found < 0)
-				return "download_end: \"notification\", \"quiet\" or \"close\"";
-			s.dl_end = found;
-		} else if (strcmp(k, "end_event") == 0) {
-			if (!name_ok(v, sizeof s.end_event, 0))
-				return "end_event: a name of 1..47 printable characters";
-			snprintf(s.end_event, sizeof s.end_event, "%s", v->valuestring);
-		} else if (strcmp(k, "end_status") == 0) {
-			if (!name_ok(v, sizeof s.end_status, 1))
-				return "end_status: a name of 0..23 printable characters";
-			snprintf(s.end_status, sizeof s.end_status, "%s", v->valuestring);
-		} else {
-			snprintf(msg, sizeof msg, "unknown stream_config key \"%.100s\"", k);
-			return msg;
-		}
+		const char *why = setting_apply(&s, v->string, v);
+		if (why)
+			return why;
 	}
 	*set = s;
 	return NULL;
@@ -308,17 +327,106 @@ static cJSON *error_json(const char *msg)
 	return o;
 }
 
+/* Each path's handler: the HTTP status with its answer in *out, or 0 for
+ * a verb it does not take. */
+typedef int (*stream_path_fn)(struct stream_server *srv, int get, int post, const cJSON *in,
+			      cJSON **out);
+
+static int p_config(struct stream_server *srv, int get, int post, const cJSON *in, cJSON **out)
+{
+	const char *err;
+	if (!get && !post)
+		return 0;
+	if (post && in && (err = apply_config(srv, in)) != NULL) {
+		*out = error_json(err);
+		return 400;
+	}
+	if (post) {
+		sim_log("admin: stream config changed");
+		service_all(srv);
+	}
+	*out = config_json(srv);
+	return 200;
+}
+
+static int p_fault(struct stream_server *srv, int get, int post, const cJSON *in, cJSON **out)
+{
+	const char *err;
+	if (get) {
+		*out = fault_json(srv, 0);
+		return 200;
+	}
+	if (!post)
+		return 0;
+	enum sfault f = F_NONE;
+	int after = 10;
+	if ((err = parse_fault(in, &f, &after)) != NULL) {
+		*out = error_json(err);
+		return 400;
+	}
+	set_fault(srv, f, after);
+	sim_log("admin: stream fault %s after %d", fault_names[f], after);
+	service_all(srv);
+	*out = fault_json(srv, 1);
+	return 200;
+}
+
+static int p_state(struct stream_server *srv, int get, int post, const cJSON *in, cJSON **out)
+{
+	(void)post;
+	(void)in;
+	if (!get)
+		return 0;
+	*out = state_json(srv);
+	return 200;
+}
+
+static int p_talk(struct stream_server *srv, int get, int post, const cJSON *in, cJSON **out)
+{
+	(void)post;
+	(void)in;
+	if (!get)
+		return 0;
+	*out = talk_json(&srv->talk);
+	return 200;
+}
+
+static int p_file(struct stream_server *srv, int get, int post, const cJSON *in, cJSON **out)
+{
+	(void)srv;
+	(void)post;
+	(void)in;
+	if (!get)
+		return 0;
+	size_t n = 0;
+	sm_recording(&n);
+	cJSON *o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddNumberToObject(o, "size", (double)n);
+		cJSON_AddStringToObject(o, "sha256", sm_recording_sha256());
+	}
+	*out = o;
+	return 200;
+}
+
+static const struct {
+	const char *path;
+	stream_path_fn fn;
+} stream_paths[] = {
+	{"stream_config", p_config},
+	{"stream_fault", p_fault},
+	{"stream_state", p_state},
+	{"talk", p_talk},
+	{"stream_file", p_file},
+};
+
 int stream_admin(struct camera *cam, int get, int post, const char *path, const cJSON *in,
 		 cJSON **out)
 {
-	static const char *const paths[] = {
-		"stream_config", "stream_fault", "stream_state", "talk", "stream_file"
-	};
-	int which = -1;
-	for (int i = 0; i < 5; i++)
-		if (strcmp(path, paths[i]) == 0)
-			which = i;
-	if (which < 0)
+	size_t i = 0;
+	while (i < COUNT(stream_paths) && strcmp(path, stream_paths[i].path) != 0)
+		i++;
+	if (i == COUNT(stream_paths))
 		return 0;
 	*out = NULL;
 	struct stream_server *srv = cam->stream;
@@ -326,65 +434,9 @@ int stream_admin(struct camera *cam, int get, int post, const char *path, const 
 		*out = error_json("this camera has no stream port");
 		return 404;
 	}
-	const char *err;
-	switch (which) {
-	case 0:
-		if (!get && !post)
-			break;
-		if (post && in && (err = apply_config(srv, in)) != NULL) {
-			*out = error_json(err);
-			return 400;
-		}
-		if (post) {
-			sim_log("admin: stream config changed");
-			service_all(srv);
-		}
-		*out = config_json(srv);
-		return 200;
-	case 1: {
-		if (get) {
-			*out = fault_json(srv, 0);
-			return 200;
-		}
-		if (!post)
-			break;
-		enum sfault f = F_NONE;
-		int after = 10;
-		if ((err = parse_fault(in, &f, &after)) != NULL) {
-			*out = error_json(err);
-			return 400;
-		}
-		set_fault(srv, f, after);
-		sim_log("admin: stream fault %s after %d", fault_names[f], after);
-		service_all(srv);
-		*out = fault_json(srv, 1);
-		return 200;
-	}
-	case 2:
-		if (!get)
-			break;
-		*out = state_json(srv);
-		return 200;
-	case 3:
-		if (!get)
-			break;
-		*out = talk_json(&srv->talk);
-		return 200;
-	case 4:
-		if (!get)
-			break;
-		{
-			size_t n = 0;
-			sm_recording(&n);
-			cJSON *o = cJSON_CreateObject();
-			if (o) {
-				cJSON_AddNumberToObject(o, "size", (double)n);
-				cJSON_AddStringToObject(o, "sha256", sm_recording_sha256());
-			}
-			*out = o;
-		}
-		return 200;
-	}
+	int status = stream_paths[i].fn(srv, get, post, in, out);
+	if (status)
+		return status;
 	*out = error_json("wrong verb for this admin path");
 	return 405;
 }

@@ -1,4 +1,5 @@
-/* Digest authentication of the stream port: see stream_digest.h. */
+/* Digest authentication of the stream port: see stream_digest.h. A leaf
+ * under the stream port's layers (stream_int.h): it calls none of them. */
 #include "stream_digest.h"
 
 #include <ctype.h>
@@ -134,78 +135,65 @@ static void hash_hex(enum sd_algo algo, const char *const *parts, char out[65])
 	EVP_MD_CTX_free(ctx);
 }
 
-int sd_check(const struct sd_auth *a, const struct sd_policy *p, const char *username,
-	     const char *password, const char *method, const char *opaque,
-	     unsigned long *nc, const char **why)
+/* The fields every answer needs, and their quoting. NULL or what is wrong. */
+static const char *check_form(const struct sd_auth *a, const struct sd_policy *p)
 {
-	*nc = 0;
 	if (!a->username.present || !a->realm.present || !a->nonce.present || !a->uri.present ||
-	    !a->response.present) {
-		*why = "username, realm, nonce, uri and response are required";
-		return -1;
-	}
+	    !a->response.present)
+		return "username, realm, nonce, uri and response are required";
 	if (p->quoted_only) {
 		const struct sd_value *all[] = {
 			&a->username, &a->realm, &a->nonce, &a->uri, &a->response, &a->qop,
 			&a->nc, &a->cnonce, &a->opaque, &a->algorithm
 		};
 		for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-			if (all[i]->present && !all[i]->quoted) {
-				*why = "a value is not quoted";
-				return -1;
-			}
+			if (all[i]->present && !all[i]->quoted)
+				return "a value is not quoted";
 	}
-	if (strcmp(a->username.v, username) != 0) {
-		*why = "unknown user";
-		return -1;
-	}
-	if (strcmp(a->realm.v, SD_REALM) != 0) {
-		*why = "wrong realm";
-		return -1;
-	}
-	enum sd_algo algo = SD_MD5;
+	return NULL;
+}
+
+/* The algorithm named (MD5 when none is), which must be the one asked for. */
+static const char *check_algorithm(const struct sd_auth *a, const struct sd_policy *p,
+				   enum sd_algo *algo)
+{
+	*algo = SD_MD5;
 	if (a->algorithm.present) {
 		if (strcasecmp(a->algorithm.v, "SHA-256") == 0)
-			algo = SD_SHA256;
-		else if (strcasecmp(a->algorithm.v, "MD5") != 0) {
-			*why = "unsupported algorithm";
-			return -1;
-		}
+			*algo = SD_SHA256;
+		else if (strcasecmp(a->algorithm.v, "MD5") != 0)
+			return "unsupported algorithm";
 	}
-	if (algo != p->algo) {
-		*why = "not the algorithm asked for";
-		return -1;
-	}
-	if (opaque && (!a->opaque.present || strcmp(a->opaque.v, opaque) != 0)) {
-		*why = "opaque not echoed";
-		return -1;
-	}
-	if (p->qop_auth) {
-		if (!a->qop.present || strcmp(a->qop.v, "auth") != 0 || !a->cnonce.present ||
-		    !a->nc.present) {
-			*why = "qop=auth with nc and cnonce is required";
-			return -1;
-		}
-		char *end;
-		if (strlen(a->nc.v) != 8 || !isxdigit((unsigned char)a->nc.v[0])) {
-			*why = "nc must be 8 hex digits";
-			return -1;
-		}
-		*nc = strtoul(a->nc.v, &end, 16);
-		if (*end || *nc == 0) {
-			*why = "nc must be 8 hex digits";
-			return -1;
-		}
-	} else if (a->qop.present) {
-		*why = "qop was not offered";
-		return -1;
-	}
-	char ha1[65], ha2[65], want[65];
+	return *algo != p->algo ? "not the algorithm asked for" : NULL;
+}
+
+/* qop=auth with its nc and cnonce when asked for, no qop otherwise. */
+static const char *check_qop(const struct sd_auth *a, const struct sd_policy *p, unsigned long *nc)
+{
+	if (!p->qop_auth)
+		return a->qop.present ? "qop was not offered" : NULL;
+	if (!a->qop.present || strcmp(a->qop.v, "auth") != 0 || !a->cnonce.present || !a->nc.present)
+		return "qop=auth with nc and cnonce is required";
+	char *end;
+	if (strlen(a->nc.v) != 8 || !isxdigit((unsigned char)a->nc.v[0]))
+		return "nc must be 8 hex digits";
+	*nc = strtoul(a->nc.v, &end, 16);
+	if (*end || *nc == 0)
+		return "nc must be 8 hex digits";
+	return NULL;
+}
+
+/* The response a client that knows the password sends (RFC 7616 3.4.1). */
+static void expected_response(const struct sd_auth *a, enum sd_algo algo, int qop_auth,
+			      const char *username, const char *password, const char *method,
+			      char want[65])
+{
+	char ha1[65], ha2[65];
 	const char *p1[] = {username, ":", SD_REALM, ":", password, NULL};
 	const char *p2[] = {method, ":", a->uri.v, NULL};
 	hash_hex(algo, p1, ha1);
 	hash_hex(algo, p2, ha2);
-	if (p->qop_auth) {
+	if (qop_auth) {
 		const char *p3[] = {ha1, ":", a->nonce.v, ":", a->nc.v, ":", a->cnonce.v, ":",
 				    a->qop.v, ":", ha2, NULL};
 		hash_hex(algo, p3, want);
@@ -213,8 +201,33 @@ int sd_check(const struct sd_auth *a, const struct sd_policy *p, const char *use
 		const char *p3[] = {ha1, ":", a->nonce.v, ":", ha2, NULL};
 		hash_hex(algo, p3, want);
 	}
-	if (strcasecmp(want, a->response.v) != 0) {
-		*why = "wrong response";
+}
+
+int sd_check(const struct sd_auth *a, const struct sd_policy *p, const char *username,
+	     const char *password, const char *method, const char *opaque,
+	     unsigned long *nc, const char **why)
+{
+	enum sd_algo algo = SD_MD5;
+	char want[65];
+	*nc = 0;
+	const char *w = check_form(a, p);
+	if (!w && strcmp(a->username.v, username) != 0)
+		w = "unknown user";
+	if (!w && strcmp(a->realm.v, SD_REALM) != 0)
+		w = "wrong realm";
+	if (!w)
+		w = check_algorithm(a, p, &algo);
+	if (!w && opaque && (!a->opaque.present || strcmp(a->opaque.v, opaque) != 0))
+		w = "opaque not echoed";
+	if (!w)
+		w = check_qop(a, p, nc);
+	if (!w) {
+		expected_response(a, algo, p->qop_auth, username, password, method, want);
+		if (strcasecmp(want, a->response.v) != 0)
+			w = "wrong response";
+	}
+	if (w) {
+		*why = w;
 		return -1;
 	}
 	return 0;

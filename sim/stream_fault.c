@@ -2,6 +2,11 @@
  * force, and what it does to a connection's output once enough frames have
  * gone out (cut, garbage, a huge frame, a stall, stray channels, a codec
  * change; a stale nonce is played by the authorization in stream.c).
+ * Layer 5 of the stream port, beside the messages (stream_int.h has the
+ * layers): called by the media producer, stream.c and the admin endpoints;
+ * calls only the writer and the media leaf. What it does to the layers
+ * above it, it does by flags on the connection (mute, flood, giant,
+ * stalled, cut_next) that they read.
  *
  * Three are a hostile peer's: answers are withheld and the connection
  * sends, as fast as the client reads, notifications without end

@@ -2,13 +2,28 @@
  * server, connection and session structs, and the functions each file
  * offers the others.
  *
- *   stream.c          server, listener, connection lifecycle, reading and
- *                     authorizing requests
- *   stream_session.c  sessions and channels, the MULTITRANS methods
- *   stream_reply.c    RTSP messages to the client: answers, notifications
- *   stream_send.c     the bounded send queue, "$" frames, media pacing
- *   stream_fault.c    the faults, as media goes out
- *   stream_admin.c    the /__sim__/stream_* admin endpoints
+ * The files are layers; each calls only the ones below it:
+ *
+ *   1 stream_admin.c    the /__sim__/stream_* admin endpoints
+ *   2 stream.c          server, listener, connection lifecycle, reading and
+ *                       authorizing requests; conn_service runs the output:
+ *                       flush (writer), make media (producer), flush
+ *   3 stream_session.c  sessions and channels, the MULTITRANS methods
+ *   4 stream_pace.c     the media producer: pictures, audio, download
+ *                       chunks as they fall due and as the client reads
+ *   5 stream_fault.c    the faults, as media goes out  \  side by side,
+ *   5 stream_reply.c    RTSP answers, notifications     /  neither calls the other
+ *   6 stream_send.c     the writer: the bounded send queue, "$" frames, the
+ *                       socket writes
+ *
+ * and under them all the leaves, which know nothing of connections:
+ * stream_media.c (the clips), stream_talk.c (what talk receives),
+ * stream_digest.c (digest authentication).
+ *
+ * Where a lower layer has news for an upper one it does not call up: the
+ * writer returns it (out_flush: the connection is over), the producer arms
+ * the connection's pump timer (whose callback stream.c set), and a fault
+ * sets flags on the connection that the layers read.
  */
 #ifndef SIM_STREAM_INT_H
 #define SIM_STREAM_INT_H
@@ -148,15 +163,30 @@ static inline uint32_t rand32(void)
 	return v;
 }
 
+/* The prototypes, top layer first. */
+
 /* stream.c */
 void conn_kill(struct conn *c);
+void conn_service(struct conn *c);
 
 /* stream_session.c */
 struct sess *sess_by_channel(struct conn *c, int ch);
-void sess_rebase(struct stream_server *srv, struct sess *s);
 void sess_free(struct conn *c, struct sess *s);
 void recent_fill(struct recent *r, const struct conn *c, const struct sess *s);
 void dispatch(struct conn *c, const struct req *r);
+
+/* stream_pace.c */
+void pace_rebase(struct stream_server *srv, struct sess *s);
+int pace_pump(struct conn *c);
+
+/* stream_fault.c */
+void fault_conn_init(struct conn *c);
+void frame_done(struct conn *c, struct sess *s);
+void set_fault(struct stream_server *srv, enum sfault f, int after);
+void fault_on_request(struct conn *c);
+void fault_trickle_timer(void *arg);
+void step_giant(struct conn *c, struct sess *s);
+void fault_on_talk(struct conn *c);
 
 /* stream_reply.c */
 void answer_status(struct conn *c, const struct req *r, int code, const char *reason,
@@ -174,21 +204,18 @@ void add_epoch(cJSON *o, const char *name, long long t);
 
 /* stream_send.c */
 size_t unsent(const struct conn *c);
+size_t sendable(const struct conn *c);
 uint8_t *out_space(struct conn *c, size_t n);
 void out_put(struct conn *c, const void *data, size_t n);
 void put_rtp(struct conn *c, struct sess *s, int ch, int pt, int marker, uint16_t seq,
 	     uint32_t ts, uint32_t ssrc, const uint8_t *a, size_t alen,
 	     const uint8_t *b, size_t blen);
-void conn_service(struct conn *c);
-void conn_pump_timer(void *arg);
-
-/* stream_fault.c */
-void fault_conn_init(struct conn *c);
-void frame_done(struct conn *c, struct sess *s);
-void set_fault(struct stream_server *srv, enum sfault f, int after);
-void fault_on_request(struct conn *c);
-void fault_trickle_timer(void *arg);
-void step_giant(struct conn *c, struct sess *s);
-void fault_on_talk(struct conn *c);
+/* A download chunk of len bytes on channel ch, counted to s; -1 if the
+ * queue has no room (the connection is then to be closed). */
+int put_chunk(struct conn *c, struct sess *s, int ch, const uint8_t *data, size_t len);
+/* Send what may go out now. 0: the socket took what it would; -1: the
+ * connection is over (broken, over STREAM_OUT_MAX, or closing with nothing
+ * left, its write side then shut), for the caller to free. */
+int out_flush(struct conn *c);
 
 #endif

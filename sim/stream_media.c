@@ -1,4 +1,6 @@
-/* The media of the stream port: see stream_media.h. */
+/* The media of the stream port: see stream_media.h. A leaf under the
+ * stream port's layers (stream_int.h): it knows no connection and calls
+ * none of them. */
 #include "stream_media.h"
 
 #include <errno.h>

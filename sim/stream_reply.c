@@ -1,6 +1,8 @@
 /* The RTSP messages the stream port sends its clients: answers to their
  * requests (enveloped or bare) and notifications (stream_end, a codec
- * change), with the JSON pieces they share. */
+ * change), with the JSON pieces they share. Layer 5 of the stream port,
+ * beside the faults (stream_int.h has the layers): it calls only the
+ * writer and the media leaf. */
 #include "stream_int.h"
 
 #include <stdio.h>

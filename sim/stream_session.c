@@ -1,6 +1,9 @@
 /* The sessions of a stream connection (preview, playback, download, talk)
  * and their channel ids, and the MULTITRANS methods that open, steer and
- * stop them: the body of an authorized request is dispatched here. */
+ * stop them: the body of an authorized request is dispatched here.
+ * Layer 3 of the stream port (stream_int.h has the layers): called by
+ * stream.c; calls the media producer (a session's clock), the messages and
+ * the leaves. */
 #include "stream_int.h"
 
 #include <math.h>
@@ -43,13 +46,6 @@ struct sess *sess_by_channel(struct conn *c, int ch)
 	return NULL;
 }
 
-void sess_rebase(struct stream_server *srv, struct sess *s)
-{
-	s->t0 = loop_now(srv->lp);
-	s->ev = s->ea = s->eb = 0;
-	s->speed_gen = srv->speed_gen;
-}
-
 static struct sess *sess_new(struct conn *c, enum kind kind, int nch)
 {
 	struct stream_server *srv = c->srv;
@@ -75,7 +71,7 @@ static struct sess *sess_new(struct conn *c, enum kind kind, int nch)
 	do
 		s->assrc = rand32();
 	while (s->assrc == s->vssrc);
-	sess_rebase(srv, s);
+	pace_rebase(srv, s);
 	s->next = c->sess;
 	c->sess = s;
 	c->nsess++;
@@ -247,38 +243,88 @@ static void do_playback(struct conn *c, const struct req *r, const char *seq, co
 	answer(c, r, seq, p);
 }
 
+/* A download's "range", "x-" or "x-y", into [*from, *to) of a file of size
+ * bytes (y past the end: to the end). NULL or what is wrong. */
+static const char *parse_range(const cJSON *range, size_t size, size_t *from, size_t *to)
+{
+	static const char bad[] = "range: \"x-\" or \"x-y\"";
+	const char *q = cJSON_IsString(range) ? range->valuestring : "";
+	char *end;
+	unsigned long long x = strtoull(q, &end, 10);
+	unsigned long long y = 0;
+	int has_y = 0;
+	if (end == q || *end != '-' || q[0] == '-' || q[0] == '+' || q[0] == ' ')
+		return bad;
+	const char *yq = end + 1;
+	if (*yq) {
+		y = strtoull(yq, &end, 10);
+		if (end == yq || *end || *yq == '-' || *yq == '+' || y < x)
+			return bad;
+		has_y = 1;
+	}
+	if (x >= size)
+		return "range: past the end of the file";
+	*from = (size_t)x;
+	if (has_y && y + 1 < size)
+		*to = (size_t)y + 1;
+	return NULL;
+}
+
+/* download_framing rtp: the clip's RTP for the window, as a playback sends
+ * it; no resume: always from the start, never a size. */
+static void download_rtp(struct conn *c, const struct req *r, const char *seq, struct sess *s,
+			 cJSON *p, int ranged, long long start, long long end)
+{
+	s->rtp = 1;
+	s->start = start;
+	s->end = end;
+	s->au = clip_position(s, start);
+	if (p) {
+		if (ranged)
+			cJSON_AddStringToObject(p, "range", "0-");
+		add_interleaved(p, s);
+		add_av_config(p, s->codec, 1);
+	}
+	sim_log("stream conn %lu: download session %s, RTP, %lld..%lld", c->id, s->id, start, end);
+	answer(c, r, seq, p);
+}
+
+/* The recording's bytes [from, to) of its size. */
+static void download_file(struct conn *c, const struct req *r, const char *seq, struct sess *s,
+			  cJSON *p, int ranged, size_t from, size_t to, size_t size)
+{
+	const struct stream_settings *set = &c->srv->set;
+	s->codec = SM_H264;             /* the recording's codec */
+	s->size = size;
+	s->off = from;
+	s->stop_at = to;
+	if (p) {
+		if (ranged) {
+			char rs[64];
+			if (set->dl_unsized || s->endless)
+				snprintf(rs, sizeof rs, "%zu-", from);
+			else
+				snprintf(rs, sizeof rs, "%zu-%zu/%zu", from, to - 1, size);
+			cJSON_AddStringToObject(p, "range", rs);
+		}
+		add_interleaved(p, s);
+		add_av_config(p, SM_H264, 0);
+	}
+	sim_log("stream conn %lu: download session %s bytes %zu..%zu of %zu", c->id, s->id, from,
+		to, size);
+	answer(c, r, seq, p);
+}
+
 static void do_download(struct conn *c, const struct req *r, const char *seq, const cJSON *args)
 {
 	size_t size = 0;
 	sm_recording(&size);
 	const cJSON *range = cJSON_GetObjectItemCaseSensitive(args, "range");
 	size_t from = 0, to = size;     /* [from, to) */
-	if (range) {
-		const char *q = cJSON_IsString(range) ? range->valuestring : "";
-		char *end;
-		unsigned long long x = strtoull(q, &end, 10);
-		unsigned long long y = 0;
-		int has_y = 0;
-		if (end == q || *end != '-' || q[0] == '-' || q[0] == '+' || q[0] == ' ') {
-			answer_error(c, r, seq, STREAM_E_INVALID, "range: \"x-\" or \"x-y\"");
-			return;
-		}
-		const char *yq = end + 1;
-		if (*yq) {
-			y = strtoull(yq, &end, 10);
-			if (end == yq || *end || *yq == '-' || *yq == '+' || y < x) {
-				answer_error(c, r, seq, STREAM_E_INVALID, "range: \"x-\" or \"x-y\"");
-				return;
-			}
-			has_y = 1;
-		}
-		if (x >= size) {
-			answer_error(c, r, seq, STREAM_E_INVALID, "range: past the end of the file");
-			return;
-		}
-		from = (size_t)x;
-		if (has_y && y + 1 < size)
-			to = (size_t)y + 1;
+	const char *why = range ? parse_range(range, size, &from, &to) : NULL;
+	if (why) {
+		answer_error(c, r, seq, STREAM_E_INVALID, why);
+		return;
 	}
 	const struct stream_settings *set = &c->srv->set;
 	long long start = 0, end = 0;
@@ -294,42 +340,10 @@ static void do_download(struct conn *c, const struct req *r, const char *seq, co
 		return;
 	cJSON *p = result(0, s->id);
 	s->endless = set->dl_endless;
-	if (set->dl_rtp) {
-		/* The clip's RTP for the window, as a playback sends it; no
-		 * resume: always from the start, never a size. */
-		s->rtp = 1;
-		s->start = start;
-		s->end = end;
-		s->au = clip_position(s, start);
-		if (p) {
-			if (range)
-				cJSON_AddStringToObject(p, "range", "0-");
-			add_interleaved(p, s);
-			add_av_config(p, s->codec, 1);
-		}
-		sim_log("stream conn %lu: download session %s, RTP, %lld..%lld", c->id, s->id, start, end);
-		answer(c, r, seq, p);
-		return;
-	}
-	s->codec = SM_H264;             /* the recording's codec */
-	s->size = size;
-	s->off = from;
-	s->stop_at = to;
-	if (p) {
-		if (range) {
-			char rs[64];
-			if (set->dl_unsized || s->endless)
-				snprintf(rs, sizeof rs, "%zu-", from);
-			else
-				snprintf(rs, sizeof rs, "%zu-%zu/%zu", from, to - 1, size);
-			cJSON_AddStringToObject(p, "range", rs);
-		}
-		add_interleaved(p, s);
-		add_av_config(p, SM_H264, 0);
-	}
-	sim_log("stream conn %lu: download session %s bytes %zu..%zu of %zu", c->id, s->id, from,
-		to, size);
-	answer(c, r, seq, p);
+	if (set->dl_rtp)
+		download_rtp(c, r, seq, s, p, range != NULL, start, end);
+	else
+		download_file(c, r, seq, s, p, range != NULL, from, to, size);
 }
 
 static void do_talk(struct conn *c, const struct req *r, const char *seq, const cJSON *args)
@@ -402,7 +416,7 @@ static void do_play(struct conn *c, const struct req *r, const char *seq, const 
 	s->au = clip_position(s, start);
 	s->wv = s->wa = 0;
 	s->ended = 0;
-	sess_rebase(c->srv, s);
+	pace_rebase(c->srv, s);
 	cJSON *p = result(0, s->id);
 	if (p) {
 		add_epoch(p, "start_time", start);

@@ -1,4 +1,5 @@
-/* What talk sessions receive: see stream_talk.h. */
+/* What talk sessions receive: see stream_talk.h. A leaf under the stream
+ * port's layers (stream_int.h): it calls only the media's G.711 decoders. */
 #include "stream_talk.h"
 
 #include <stdio.h>

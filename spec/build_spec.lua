@@ -12,12 +12,16 @@ describe("build", function()
     local f = assert(io.open("vigi-scm-1.rockspec"))
     local text = f:read("*a")
     f:close()
-    local p = assert(io.popen("ls lua/vigi/*.lua"))
+    -- lua/vigi/a/b.lua is vigi.a.b, and a folder's init.lua the folder's name
+    local p = assert(io.popen("find lua/vigi -name '*.lua' | sort"))
+    local n = 0
     for path in p:lines() do
-      local name = path:match("lua/vigi/(.-)%.lua$")
-      local mod = name == "init" and "vigi" or "vigi." .. name
-      assert.truthy(text:find('["' .. mod .. '"]', 1, true), mod .. " missing from the rockspec")
+      local mod = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+      assert.truthy(text:find('["' .. mod .. '"] = "' .. path .. '"', 1, true),
+        mod .. " = " .. path .. " missing from the rockspec")
+      n = n + 1
     end
+    assert.is_true(n > 40)
     p:close()
   end)
 

@@ -1,10 +1,10 @@
 -- What a camera says reaches the terminal escaped: the `vigi` command
 -- prints device names, models, event types and answers from the network
--- through vigi.printable, so an escape sequence in them is shown, never
+-- through vigi.cli.printable, so an escape sequence in them is shown, never
 -- obeyed. End to end: a vigi-sim whose alias and events carry escape
 -- sequences, read by bin/vigi.
 local helper = require "spec.helper"
-local printable = require "vigi.printable"
+local printable = require "vigi.cli.printable"
 local vigi = require "vigi"
 
 -- An escape sequence (set the title, clear the screen), a C1 CSI in UTF-8,

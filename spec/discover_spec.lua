@@ -15,9 +15,13 @@ describe("ipv4", function()
   it("parses and formats addresses", function()
     assert.equal(2130706433, ipv4.parse("127.0.0.1"))
     assert.equal("127.0.1.200", ipv4.format(ipv4.parse("127.0.1.200")))
-    for _, bad in ipairs { "127.0.0", "256.1.1.1", "a.b.c.d", "1.2.3.4.5", "" } do
-      assert.is_nil(ipv4.parse(bad))
+    for _, bad in ipairs { "127.0.0", "256.1.1.1", "a.b.c.d", "1.2.3.4.5", "", "1..2.3", "1.2.3.",
+                           ".1.2.3", "010.1.2.3", "1.2.3.04", "0x1.2.3.4", "1.2.3.4 ", " 1.2.3.4",
+                           "1.2.3.1000", "-1.2.3.4", "+1.2.3.4", "1.2.3.4/24" } do
+      assert.is_nil(ipv4.parse(bad), bad)
     end
+    assert.equal(0, ipv4.parse("0.0.0.0"))
+    assert.equal(4294967295, ipv4.parse("255.255.255.255"))
   end)
 
   it("expands CIDR ranges without network and broadcast addresses", function()
@@ -34,8 +38,12 @@ describe("ipv4", function()
       assert.equal(c[2], ipv4.format(first))
       assert.equal(c[3], ipv4.format(last))
     end
-    assert.is_nil(ipv4.range("10.1.3.0/33"))
-    assert.is_nil(ipv4.range("camera.local"))
+    for _, bad in ipairs { "10.1.3.0/33", "camera.local", "10.1.3.0/024", "10.1.3.0/08", "10.1.3.0/",
+                           "/24", "10.1.3.0/24/1", "010.1.3.0/24", "10.1.3.0/-1", "10.1.3.0/2 4" } do
+      assert.is_nil(ipv4.range(bad), bad)
+    end
+    assert.equal("10.0.0.1", ipv4.format((ipv4.range("10.1.3.0/8"))))
+    assert.equal(1, (ipv4.range("0.0.0.0/0")))
   end)
 end)
 

@@ -57,9 +57,10 @@ end
 -- This process's id (for /proc/<pid>/...).
 function helper.pid()
   local f = assert(io.open("/proc/self/stat", "r"))
-  local pid = f:read("n")
+  -- ("*l": Lua 5.1 knows no "n" without its star, and reads no number first)
+  local pid = tonumber(f:read("*l"):match("^(%d+)"))
   f:close()
-  return math.floor(pid)
+  return pid
 end
 
 function Admin:counters() return self:admin("GET", "counters") end

@@ -182,3 +182,49 @@ describe("json.decode, trailing commas", function()
     assert.equal("lua/vigi/json.lua\n", users)
   end)
 end)
+
+-- One number formatter: a number in a request body (json.encode) and a
+-- number sent as a string (check.lua, for a string parameter or a time
+-- the document sends as a string) are the same text.
+describe("json.number", function()
+  local check = require "vigi.check"
+  local methods = require "vigi.methods"
+  local cases = {
+    { 1 / 3, "0.3333333333333333" },      -- shortest that reads back, not 15 digits
+    { 0.1, "0.1" },
+    { 0.1 + 0.2, "0.30000000000000004" },
+    { 1e21, "1e+21" },
+    { -0.0, "0" },
+    { 75.0, "75" },                        -- integral floats without ".0"
+    { 1e15, "1000000000000000" },
+    { 2 ^ 53, "9007199254740992" },
+    { 2 ^ 53 + 2, "9007199254740994" },
+    { -2 ^ 53, "-9007199254740992" },
+    { 2 ^ 62, "4.611686018427388e+18" },   -- a float past 2^53
+    { 1e-7, "1e-07" },
+    { 1.7976931348623157e308, "1.7976931348623157e+308" },
+  }
+  if math.maxinteger then -- integers of 5.3+ print whole, every digit
+    cases[#cases + 1] = { math.maxinteger, "9223372036854775807" }
+    cases[#cases + 1] = { math.mininteger, "-9223372036854775808" }
+  end
+
+  local function sent_as_string(v)
+    local send = assert(check.params(methods.by_name.setDeviceAlias, { alias = v }))
+    return send.alias
+  end
+
+  for _, c in ipairs(cases) do
+    it(c[2] .. ": the same in a body and as a string", function()
+      assert.equal(c[2], json.number(c[1]))
+      assert.equal(c[2], json.encode(c[1]))
+      assert.equal(c[2], sent_as_string(c[1]))
+      assert.equal(c[1], tonumber(c[2])) -- reads back as the same number
+    end)
+  end
+
+  it("refuses what JSON cannot hold", function()
+    assert.has_error(function() json.number(0 / 0) end)
+    assert.has_error(function() json.number(-math.huge) end)
+  end)
+end)

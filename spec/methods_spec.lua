@@ -260,3 +260,40 @@ describe("docs/api.md", function()
     end
   end)
 end)
+
+describe("one vocabulary", function()
+  local streamapi = require "vigi.stream.api"
+  local events = require "vigi.events"
+  local stream = require "vigi.stream"
+
+  it("event types are written once and shared", function()
+    assert.equal(methods.EVENT_TYPES, streamapi.EVENT_TYPES)
+    assert.equal(methods.DETECTION_TYPES, events.TYPES)
+    assert.equal(methods.SUBSCRIBE_TYPES, methods.by_name.subscribeMsg.params[1].items.enum)
+    assert.equal("Timing", methods.EVENT_TYPES[1])
+    assert.equal("all", methods.SUBSCRIBE_TYPES[1])
+    for i, name in ipairs(methods.DETECTION_TYPES) do
+      assert.equal(name, methods.EVENT_TYPES[i + 1])
+      assert.equal(name, methods.SUBSCRIBE_TYPES[i + 1])
+    end
+    -- the bridge's detections add how to show each; the types are these
+    local controls = require "vigi.bridge.controls"
+    assert.equal(#methods.DETECTION_TYPES, #controls.DETECTIONS)
+    for _, name in ipairs(methods.DETECTION_TYPES) do assert.truthy(controls.by_event[name], name) end
+  end)
+
+  it("every stream request's body comes from its row, in the document's form", function()
+    assert.equal('{"method":"do","stop":"null"}', stream.body("stop"))
+    assert.equal('{"method":"do","video":{"force_iframe":{"stream_type":"main"}}}',
+      stream.body("force_iframe", { stream_type = "main" }))
+    assert.equal('{"method":"get","preview":{"resolutions":["HD"]}}',
+      stream.body("preview", { resolutions = { "HD" } }))
+    assert.equal('{"method":"get","talk":{"mode":"aec"}}', stream.body("talk", { mode = "aec" }))
+    local body, err = stream.body("force_iframe", { stream_type = "side" })
+    assert.is_nil(body)
+    assert.equal("invalid", err.kind)
+    for _, row in ipairs(streamapi.list) do
+      assert.truthy(row.literal or row.params, row.name)
+    end
+  end)
+end)

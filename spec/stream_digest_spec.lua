@@ -9,7 +9,7 @@
 -- is given, prints the Authorization header of each request it gets, and
 -- answers the second request with success.
 local core = require "vigi.core"
-local streamconn = require "vigi.streamconn"
+local streamconn = require "vigi.stream.conn"
 
 local CAMERA = [[
 import signal, socket, sys

@@ -223,7 +223,7 @@ describe("downloads", function()
         assert.equal("invalid", err.kind)
       end
       assert.equal(before, sim:stream_state().requests)
-      assert.equal(4 * 1024 ^ 3, require("vigi.media").MAX_DOWNLOAD_BYTES)
+      assert.equal(4 * 1024 ^ 3, require("vigi.stream.media").MAX_DOWNLOAD_BYTES)
     end)
   end)
 

@@ -132,7 +132,7 @@ describe("a hostile stream peer", function()
     end)
 
     it("refuses IPv6 addresses, bad names and bad ports with errors, never raising", function()
-      local streamconn = require "vigi.streamconn"
+      local streamconn = require "vigi.stream.conn"
       for _, o in ipairs {
         { host = "::1", port = sim.stream, kind = "network" },
         { host = "a/b", port = sim.stream, kind = "network" },

@@ -8,7 +8,7 @@
 local helper = require "spec.helper"
 local vigi = require "vigi"
 local core = require "vigi.core"
-local streamconn = require "vigi.streamconn"
+local streamconn = require "vigi.stream.conn"
 
 -- A stand-in for core.resolve whose lookup never ends; it counts closes.
 local function never_resolving()

@@ -308,7 +308,7 @@ describe("streams", function()
     end)
 
     it("plays a WAV file, and refuses one that is not 8 kHz mono", function()
-      local wav = require "vigi.wav"
+      local wav = require "vigi.stream.wav"
       local file = tmpname(".wav")
       local f = assert(io.open(file, "wb"))
       f:write(wav.encode(tone(1600)))
@@ -420,7 +420,7 @@ describe("streams", function()
 
       file = tmpname(".wav")
       local f = assert(io.open(file, "wb"))
-      f:write(require("vigi.wav").encode(string.rep("\0\0", 800)))
+      f:write(require("vigi.stream.wav").encode(string.rep("\0\0", 800)))
       f:close()
       out, rc = vigi_cmd { "talk", sim.host, file }
       assert.equal(0, rc, out)

@@ -76,7 +76,7 @@ describe("talk deadlines", function()
   end)
 
   it("cam:talk{ file } against a deaf camera: timeout within timeout + the file's time + timeout", function()
-    local wav = require "vigi.wav"
+    local wav = require "vigi.stream.wav"
     local file = os.tmpname() .. ".wav"
     local f = assert(io.open(file, "wb"))
     f:write(wav.encode(tone(8000 * 2)))

@@ -21,7 +21,7 @@ local auth = require "vigi.auth"
 local transport = require "vigi.transport"
 local wait = require "vigi.wait"
 local events = require "vigi.events"
-local streamconn = require "vigi.streamconn"
+local streamconn = require "vigi.stream.conn"
 local codes = require "vigi.codes"
 local hostname = require "vigi.host"
 
@@ -612,7 +612,7 @@ function Camera:_stream_port(timeout)
   return port
 end
 
--- A new MULTITRANS connection to the camera (streamconn.lua), with the
+-- A new MULTITRANS connection to the camera (stream/conn.lua), with the
 -- camera's credentials: digest needs the plain password. Nothing is sent
 -- after a refused login, and a digest the stream port refuses becomes the
 -- camera's refusal. Each request of the connection carries the
@@ -631,7 +631,7 @@ function Camera:_stream_connection(opts)
     connect_timeout = self.connect_timeout,
     max_frame = opts.max_frame, transport = self._transport.kind,
     on_auth_refused = function(e) self:_refuse(e) end,
-    deadline = opts.deadline, -- the stream call's own (stream.lua)
+    deadline = opts.deadline, -- the stream call's own (stream/init.lua)
   }
   if not conn then return nil, cerr end
   local request = conn.request
@@ -650,8 +650,9 @@ function Camera:_stream_connection(opts)
   return conn
 end
 
--- Streams (stream.lua, recording.lua, talk.lua) are camera methods too.
-for name, fn in pairs(require("vigi.media").camera_methods) do Camera[name] = fn end
+-- The stream methods (stream/media.lua: preview, playback, record, download,
+-- talk) are camera methods too.
+for name, fn in pairs(require("vigi.stream.media").camera_methods) do Camera[name] = fn end
 
 _M.Camera = Camera
 return _M

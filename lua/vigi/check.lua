@@ -31,6 +31,7 @@
 -- check.params (the user's `cam:method(...)` line when that function makes
 -- no tail call into the checker).
 local errors = require "vigi.errors"
+local json = require "vigi.json"
 
 local _M = {}
 
@@ -39,7 +40,7 @@ local type, pairs, ipairs, next, tostring, tonumber, error, setmetatable =
 local floor, huge = math.floor, math.huge
 local fmt, concat, sort = string.format, table.concat, table.sort
 
-_M.array_mt = require("vigi.json").array_mt
+_M.array_mt = json.array_mt
 
 -- Beyond 2^53 a double no longer holds every integer.
 local MAX_EXACT = 2 ^ 53
@@ -55,16 +56,8 @@ local function _finite(n)
   return n == n and n ~= huge and n ~= -huge
 end
 
--- The decimal string of a number: integers without ".0", others in the
--- shortest form that reads back the same.
-local function _decimal(n)
-  if n == floor(n) and n > -MAX_EXACT and n < MAX_EXACT then
-    return fmt("%d", n)
-  end
-  local s = fmt("%.14g", n)
-  if tonumber(s) ~= n then s = fmt("%.17g", n) end
-  return s
-end
+-- The decimal string of a number, as a request body writes it (json.lua).
+local _decimal = json.number
 
 local function _show(spec, v)
   if spec.secret then return "(hidden)" end

@@ -43,11 +43,4 @@ function _M.waiter(set, timeout)
   return true
 end
 
--- wait.lua's host test: a waiter when the running coroutine is a
--- controller's, else nil.
-function _M.host()
-  if cqueues.running() then return _M.waiter end
-  return nil
-end
-
 return _M

@@ -40,6 +40,8 @@ _M.MAX_DEVICES = 4096
 -- probes and its end conditions again.
 local READ_BATCH = 256
 
+local expired = wait.expired
+
 local DEFAULTS = { timeout = 2, port = _M.PORT, retries = 2, rate = 5000 }
 
 local function invalid(msg) return errors.fail("invalid", "discover: " .. msg) end
@@ -197,177 +199,220 @@ local function device_of(payload, from, control_port)
   }
 end
 
+-- One call's sweep: the socket, the targets, the round being sent, what
+-- has answered. discover() makes one and runs it; each step below is a
+-- method, and every field the steps share is named here.
+local Sweep = {}
+Sweep.__index = Sweep
+
+-- Serials: unicast probe i carries base + i; broadcasts carry bcast.
+function Sweep.new(opts, sock, ranges, total)
+  local rnd = tonumber(core.random_hex(4), 16)
+  local self = setmetatable({
+    opts = opts, sock = sock, ranges = ranges, total = total,
+    deadline = opts.deadline, start = core.now(),
+    base = rnd, bcast = (rnd + 2 ^ 31) % 2 ^ 32,
+    bcast_addrs = {},
+    answered = {}, answered_n = 0, -- target index -> true
+    by_mac = {}, list = {},        -- the devices, by MAC ("@ip" if unsupported) and in order
+    rounds_left = opts.retries + 1,
+    next_round_at = nil,
+    -- the round being sent: unicast indexes (cursor of round_len), then
+    -- the broadcast addresses (bq); pacing counts probes since round_start
+    cursor = nil, round_len = nil, bq = nil, round_start = nil, sent_at_start = nil,
+    set = {}, -- the wait set, reused
+    stats = { sent = 0, received = 0, duplicates = 0, devices = 0, unsupported = 0,
+              unsent = 0, spoofed = 0, dropped = 0, rejected = {} },
+  }, Sweep)
+  self.next_round_at = self.start
+  if opts.broadcast then
+    self.bcast_addrs[1] = "255.255.255.255"
+    for _, ifc in ipairs(core.interfaces()) do
+      if ifc.broadcast then self.bcast_addrs[#self.bcast_addrs + 1] = ifc.broadcast end
+    end
+  end
+  return self
+end
+
+function Sweep:reject(kind)
+  local r = self.stats.rejected
+  r[kind] = (r[kind] or 0) + 1
+end
+
+function Sweep:start_round(now)
+  self.rounds_left = self.rounds_left - 1
+  self.cursor, self.round_len, self.bq = 0, self.total, 1
+  self.round_start, self.sent_at_start = now, 0
+  self.next_round_at = now + self.opts.interval
+end
+
+function Sweep:round_done()
+  return self.cursor == nil or (self.cursor >= self.round_len and self.bq > #self.bcast_addrs)
+end
+
+-- One probe; false when the socket is full (to be sent again later).
+function Sweep:send_probe(serial, broadcast, ip)
+  local pkt = core.odp_request(serial, broadcast, self.opts.payload)
+  local ok, e = self.sock:sendto(pkt, ip, self.opts.port)
+  if ok then self.stats.sent = self.stats.sent + 1 return true end
+  if e == "again" then return false end
+  -- An unreachable address (no route) is the sweep's business, not fatal.
+  self:reject("send_error")
+  return true
+end
+
+-- Sends what pacing allows now; returns false when the socket is full.
+-- Answers are read between bursts: a long burst alone would let them
+-- overflow the socket's receive buffer, and the kernel would drop them.
+function Sweep:send_some(now)
+  local allowed = math.floor((now - self.round_start) * self.opts.rate) + 1 - self.sent_at_start
+  local burst = 0
+  while allowed > 0 and self.cursor < self.round_len and not expired(self.deadline) do
+    local i = self.cursor
+    if not self.answered[i] then
+      local ip = ipv4.format(address_at(self.ranges, i))
+      if not self:send_probe((self.base + i) % 2 ^ 32, false, ip) then return false end
+      self.sent_at_start = self.sent_at_start + 1
+      allowed = allowed - 1
+      burst = burst + 1
+      if burst == 64 then burst = 0 self:drain() end
+    end
+    self.cursor = self.cursor + 1
+  end
+  while self.cursor >= self.round_len and self.bq <= #self.bcast_addrs and not expired(self.deadline) do
+    if not self:send_probe(self.bcast, true, self.bcast_addrs[self.bq]) then return false end
+    self.bq = self.bq + 1
+  end
+  return true
+end
+
+-- A device found: kept, or counted as dropped past max_devices (a peer
+-- making up MACs cannot make the list, or the time to build it, grow).
+function Sweep:keep(key, dev)
+  if #self.list >= self.opts.max_devices then self.stats.dropped = self.stats.dropped + 1 return false end
+  self.by_mac[key] = dev
+  self.list[#self.list + 1] = dev
+  return true
+end
+
+-- The user's on_device, once a kept device is counted.
+function Sweep:tell(dev)
+  if self.opts.on_device then self.opts.on_device(dev) end
+end
+
+-- Which target a reply from `from` answers (its index), or nil; and
+-- whether the reply may be taken: a unicast probe's answer must echo its
+-- serial; in broadcast mode any serial is accepted while the window is
+-- open (WIRE-NOTES §1).
+function Sweep:match(from, serial)
+  local from_n = ipv4.parse(from)
+  local idx = from_n and index_of(self.ranges, from_n)
+  if not self.opts.broadcast and not (idx and serial == (self.base + idx) % 2 ^ 32) then
+    self:reject(idx and "serial" or "foreign")
+    return nil, false
+  end
+  if idx and not self.answered[idx] then
+    self.answered[idx] = true
+    self.answered_n = self.answered_n + 1
+  end
+  return idx, true
+end
+
+function Sweep:on_packet(data, from)
+  local stats = self.stats
+  stats.received = stats.received + 1
+  local kind, p = core.odp_decode(data)
+  if kind == nil then self:reject(p) return end
+  local _, ok = self:match(from, p.serial)
+  if not ok then return end
+  if kind == "unsupported" then
+    local key = "@" .. from
+    if self.by_mac[key] then stats.duplicates = stats.duplicates + 1 return end
+    local dev = { ip = from, from = from, unsupported = true, flags = p.flags }
+    if self:keep(key, dev) then
+      stats.unsupported = stats.unsupported + 1
+      self:tell(dev)
+    end
+    return
+  end
+  local dev, why = device_of(p.payload, from, self.opts.control_port)
+  if not dev then self:reject(why) return end
+  if self.by_mac[dev.mac] then stats.duplicates = stats.duplicates + 1 return end
+  if self:keep(dev.mac, dev) then
+    stats.devices = stats.devices + 1
+    if dev.spoofed then stats.spoofed = stats.spoofed + 1 end
+    self:tell(dev)
+  end
+end
+
+-- Reads what has arrived, up to READ_BATCH datagrams and never past the
+-- deadline; returns true when it stopped with more perhaps waiting.
+function Sweep:drain()
+  for _ = 1, READ_BATCH do
+    if expired(self.deadline) then return false end
+    local data, from = self.sock:recvfrom(65536)
+    if not data then return false end
+    self:on_packet(data, from)
+  end
+  return true
+end
+
+-- Why the sweep may end now, or nil: every unicast target answered, or
+-- as many devices as expected.
+function Sweep:finished()
+  if not self.opts.broadcast and self.answered_n == self.total then return "all_answered" end
+  if self.opts.expect and #self.list >= self.opts.expect then return "expected" end
+end
+
+-- Waits until the next probe is due, the next round, or the end.
+function Sweep:wait_for_work(blocked)
+  local wake = self.deadline
+  if not self:round_done() and not blocked then
+    wake = math.min(wake, self.round_start + self.sent_at_start / self.opts.rate)
+  elseif self:round_done() and self.rounds_left > 0 then
+    wake = math.min(wake, self.next_round_at)
+  end
+  self.sock:waitset(self.set, blocked)
+  wait.wait(self.set, wait.left(wake))
+end
+
+-- Rounds of probes and reading until the deadline or nothing is left to
+-- wait for; returns why it ended.
+function Sweep:run()
+  while true do
+    local now = core.now()
+    if now >= self.deadline then return "timeout" end
+    if self:round_done() and self.rounds_left > 0 and now >= self.next_round_at then
+      self:start_round(now)
+    end
+    local blocked = false
+    if not self:round_done() then blocked = not self:send_some(now) end
+    local more = self:drain()
+    local ended = self:finished()
+    if ended then return ended end
+    -- not at all while datagrams may be waiting
+    if not more then self:wait_for_work(blocked) end
+  end
+end
+
 -- discover(opts) -> devices, stats | nil, err
 function _M.discover(o)
   local opts, err = check_options(o)
   if not opts then return nil, err end
   local ranges, total = targets_of(opts.hosts, opts.max_probes)
   if not ranges then return invalid(total) end
-
   local sock, serr = core.udp { broadcast = opts.broadcast }
   if not sock then return errors.fail("network", "discover: cannot open a UDP socket: " .. tostring(serr)) end
 
-  local stats = { sent = 0, received = 0, duplicates = 0, devices = 0, unsupported = 0,
-                  unsent = 0, spoofed = 0, dropped = 0, rejected = {} }
-  local function reject(kind) stats.rejected[kind] = (stats.rejected[kind] or 0) + 1 end
-
-  -- Serials: unicast probe i carries base + i; broadcasts carry bcast.
-  local rnd = tonumber(core.random_hex(4), 16)
-  local base = rnd
-  local bcast = (rnd + 2 ^ 31) % 2 ^ 32
-
-  -- The queue of probes of the current round: unicast indexes, then the
-  -- broadcast addresses.
-  local bcast_addrs = {}
-  if opts.broadcast then
-    bcast_addrs[1] = "255.255.255.255"
-    for _, ifc in ipairs(core.interfaces()) do
-      if ifc.broadcast then bcast_addrs[#bcast_addrs + 1] = ifc.broadcast end
-    end
-  end
-  local answered, answered_n = {}, 0  -- target index -> true
-  local by_mac, list = {}, {}
-
-  local start = core.now()
-  local deadline = opts.deadline
-  local expired = wait.expired
-  local rounds_left = opts.retries + 1
-  local next_round_at = start
-  local cursor, round_len, bq      -- position in the round
-  local sent_at_start, round_start -- pacing: probes of this round by time
-
-  local function start_round(now)
-    rounds_left = rounds_left - 1
-    cursor, round_len, bq = 0, total, 1
-    round_start, sent_at_start = now, 0
-  end
-
-  local function send_probe(serial, broadcast, ip)
-    local pkt = core.odp_request(serial, broadcast, opts.payload)
-    local ok, e = sock:sendto(pkt, ip, opts.port)
-    if ok then stats.sent = stats.sent + 1 return true end
-    if e == "again" then return false end
-    -- An unreachable address (no route) is the sweep's business, not fatal.
-    reject("send_error")
-    return true
-  end
-
-  -- Sends what pacing allows now; returns false when the socket is full.
-  -- Answers are read between bursts: a long burst alone would let them
-  -- overflow the socket's receive buffer, and the kernel would drop them.
-  local function send_some(now, drain)
-    local allowed = math.floor((now - round_start) * opts.rate) + 1 - sent_at_start
-    local burst = 0
-    while allowed > 0 and cursor < round_len and not expired(deadline) do
-      local i = cursor
-      if not answered[i] then
-        local ip = ipv4.format(address_at(ranges, i))
-        if not send_probe((base + i) % 2 ^ 32, false, ip) then return false end
-        sent_at_start = sent_at_start + 1
-        allowed = allowed - 1
-        burst = burst + 1
-        if burst == 64 then burst = 0 drain() end
-      end
-      cursor = cursor + 1
-    end
-    while cursor >= round_len and bq <= #bcast_addrs and not expired(deadline) do
-      if not send_probe(bcast, true, bcast_addrs[bq]) then return false end
-      bq = bq + 1
-    end
-    return true
-  end
-
-  local function round_done() return cursor == nil or (cursor >= round_len and bq > #bcast_addrs) end
-
-  local function on_packet(data, from)
-    stats.received = stats.received + 1
-    local kind, p = core.odp_decode(data)
-    if kind == nil then reject(p) return end
-    local from_n = ipv4.parse(from)
-    local idx = from_n and index_of(ranges, from_n)
-    -- A unicast probe's answer must echo its serial; in broadcast mode any
-    -- serial is accepted while the window is open (WIRE-NOTES §1).
-    if not opts.broadcast and not (idx and p.serial == (base + idx) % 2 ^ 32) then
-      reject(idx and "serial" or "foreign")
-      return
-    end
-    if idx and not answered[idx] then
-      answered[idx] = true
-      answered_n = answered_n + 1
-    end
-    if kind == "unsupported" then
-      if not by_mac["@" .. from] then
-        if #list >= opts.max_devices then stats.dropped = stats.dropped + 1 return end
-        by_mac["@" .. from] = true
-        stats.unsupported = stats.unsupported + 1
-        local d = { ip = from, from = from, unsupported = true, flags = p.flags }
-        list[#list + 1] = d
-        if opts.on_device then opts.on_device(d) end
-      else
-        stats.duplicates = stats.duplicates + 1
-      end
-      return
-    end
-    local dev, why = device_of(p.payload, from, opts.control_port)
-    if not dev then reject(why) return end
-    if by_mac[dev.mac] then stats.duplicates = stats.duplicates + 1 return end
-    -- Past the limit, a new device is counted, not kept: a peer making up
-    -- MACs cannot make the list (or the time to build it) grow.
-    if #list >= opts.max_devices then stats.dropped = stats.dropped + 1 return end
-    by_mac[dev.mac] = dev
-    list[#list + 1] = dev
-    stats.devices = stats.devices + 1
-    if dev.spoofed then stats.spoofed = stats.spoofed + 1 end
-    if opts.on_device then opts.on_device(dev) end
-  end
-
-  -- Reads what has arrived, up to READ_BATCH datagrams and never past the
-  -- deadline; returns true when it stopped with more perhaps waiting.
-  local function drain()
-    for _ = 1, READ_BATCH do
-      if expired(deadline) then return false end
-      local data, from = sock:recvfrom(65536)
-      if not data then return false end
-      on_packet(data, from)
-    end
-    return true
-  end
-
-  local set = {}
-  local ended = "timeout"
-  while true do
-    local now = core.now()
-    if now >= deadline then break end
-    if round_done() and rounds_left > 0 and now >= next_round_at then
-      start_round(now)
-      next_round_at = now + opts.interval
-    end
-    local blocked = false
-    if not round_done() then blocked = not send_some(now, drain) end
-    local more = drain()
-    -- Every unicast target answered, or as many devices as expected:
-    -- nothing left to wait for.
-    if not opts.broadcast and answered_n == total then ended = "all_answered" break end
-    if opts.expect and #list >= opts.expect then ended = "expected" break end
-    -- How long to wait: not at all while datagrams may be waiting; else
-    -- until the next probe is due, the next round, or the end.
-    if not more then
-      local wake = deadline
-      if not round_done() and not blocked then
-        wake = math.min(wake, round_start + sent_at_start / opts.rate)
-      elseif round_done() and rounds_left > 0 then
-        wake = math.min(wake, next_round_at)
-      end
-      sock:waitset(set, blocked)
-      wait.wait(set, wait.left(wake))
-    end
-  end
+  local sweep = Sweep.new(opts, sock, ranges, total)
+  local ended = sweep:run()
+  local stats = sweep.stats
   -- Probes the deadline left unsent: the sweep needed more time (or rate).
-  if ended == "timeout" and not round_done() then stats.unsent = round_len - cursor end
+  if ended == "timeout" and not sweep:round_done() then stats.unsent = sweep.round_len - sweep.cursor end
   stats.ended = ended
   sock:close()
-  stats.elapsed = core.now() - start
-  return list, stats
+  stats.elapsed = core.now() - sweep.start
+  return sweep.list, stats
 end
 
 return _M

@@ -28,15 +28,13 @@ local errors = require "vigi.errors"
 local auth = require "vigi.auth"
 local wait = require "vigi.wait"
 local transport = require "vigi.transport"
+local methods = require "vigi.methods"
+local queue = require "vigi.queue"
 
 local _M = {}
 
 -- The event types of the document (4.13.1); others are passed through.
-_M.TYPES = {
-  "MotionDetection", "TamperDetection", "CrossLineDetection", "InvasionDetection",
-  "AreaEntryDetection", "AreaLeaveDetection", "PeopleDetection", "VehicleDetection",
-  "DropAndTakeDetection", "LoiterDetection", "SceneChangeDetection", "AudioAnomalyDetection",
-}
+_M.TYPES = methods.DETECTION_TYPES
 
 local DEFAULTS = { heartbeat = 15, watchdog = 2.5, backoff_min = 0.5, backoff_max = 30,
                    max_part = 64 * 1024 }
@@ -171,8 +169,8 @@ function Sub:_part(body)
   self.last_part = core.now()
   local base, enhance = _M.split_type(doc.event_type)
   self.stats.events = self.stats.events + 1
-  self.queue[#self.queue + 1] = { kind = "event", event_type = base, enhance = enhance,
-    name = doc.event_type, time = tonumber(doc.time), raw = doc }
+  self.queue:push({ kind = "event", event_type = base, enhance = enhance,
+    name = doc.event_type, time = tonumber(doc.time), raw = doc })
 end
 
 -- One step of the connection: reads what arrived and feeds it on; when
@@ -257,7 +255,7 @@ end
 function Sub:_fail(err)
   self.error = err
   self.state = "failed"
-  self.queue[#self.queue + 1] = { kind = "error", error = err, final = true }
+  self.queue:push({ kind = "error", error = err, final = true })
   if self.http then self.http:close() self.http = nil end
 end
 
@@ -277,14 +275,14 @@ function Sub:_recover(deadline)
   if ok then
     self.state = "open"
     self.attempt_until = nil
-    self.queue[#self.queue + 1] = { kind = "gap", from = self.lost_at, to = os.time(), reason = self.lost_why }
+    self.queue:push({ kind = "gap", from = self.lost_at, to = os.time(), reason = self.lost_why })
     return
   end
   h_abort(self)
   -- (a camera closed by its user will not come back either)
   if terminal(err) or not self.cam._transport then return self:_fail(err) end
   -- refused now though it worked before: report it as an item, go on trying
-  if err.kind == "api" then self.queue[#self.queue + 1] = { kind = "error", error = err } end
+  if err.kind == "api" then self.queue:push({ kind = "error", error = err }) end
   self.last_error = err
   self:_backoff()
 end
@@ -293,7 +291,7 @@ end
 function Sub:_read(deadline)
   local ended, err = self:_pump(deadline)
   if err then
-    self.queue[#self.queue + 1] = { kind = "error", error = err }
+    self.queue:push({ kind = "error", error = err })
     ended = "ended"
   end
   local silent = core.now() - self.last_part > self.watchdog_after
@@ -314,7 +312,8 @@ function Sub:next(timeout)
   if not deadline then return nil, derr end
   local polled = false
   while true do
-    if #self.queue > 0 then return table.remove(self.queue, 1) end
+    local item = self.queue:pop()
+    if item then return item end
     if self.error then return nil, self.error end
     if self.closed then return nil end
     if polled and wait.expired(deadline) then return nil, "timeout" end
@@ -391,7 +390,7 @@ function Sub:_pollfd()
 end
 
 function Sub:_polltimeout()
-  if #self.queue > 0 or self.closed or self.error then return 0 end
+  if self.queue:len() > 0 or self.closed or self.error then return 0 end
   -- bytes received that the socket will not show again
   if self.http and self.http.buffered and self.http:buffered() then return 0 end
   local now = core.now()
@@ -453,7 +452,7 @@ function _M.subscribe(cam, row, opts, check)
   if not deadline then return nil, derr end
   local self = setmetatable({
     cam = cam, row = row, params = checked ~= true and checked or params, opts = o,
-    what = "subscribeMsg on " .. cam._where, queue = {}, handlers = {},
+    what = "subscribeMsg on " .. cam._where, queue = queue.new(), handlers = {},
     state = "opening", watchdog_after = o.watchdog * (tonumber(params.heartbeat) or o.heartbeat),
     stats = { events = 0, heartbeats = 0, reconnects = 0, protocol_errors = 0, bad_parts = 0 },
     -- each open attempt's time, the first one's and those of recoveries

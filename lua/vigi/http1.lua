@@ -1,7 +1,7 @@
 -- HTTP/1.1 answers read from a byte stream: the status line and headers
 -- (interim 1xx answers skipped), then a body framed by Content-Length,
 -- chunked encoding or the end of the connection; and the bytes of a POST.
--- Shared by the nginx transport (resty_http.lua, over cosockets) and by
+-- Shared by the nginx transport (resty/http.lua, over cosockets) and by
 -- subscriptions on vigi's own TLS connection (tlsstream.lua).
 --
 -- The wire is read by the C reader (csrc/httpresp.c, core.httpresp):

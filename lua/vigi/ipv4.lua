@@ -40,8 +40,9 @@ function _M.range(s)
     return n, n
   end
   local n = _M.parse(addr)
-  bits = tonumber(bits)
-  if not n or bits > 32 then return nil, "not an IPv4 address or CIDR range" end
+  -- the prefix as strict as the address: 0..32, no leading zero
+  bits = (#bits == 1 or (#bits == 2 and bits:sub(1, 1) ~= "0")) and tonumber(bits)
+  if not n or not bits or bits > 32 then return nil, "not an IPv4 address or CIDR range" end
   local size = 2 ^ (32 - bits)
   local first = n - n % size
   local last = first + size - 1

@@ -116,22 +116,27 @@ local function encode_string(s)
   return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
 end
 
+-- number(n) -> the decimal text of a finite number: integers (and
+-- integral floats below 2^53) without a fraction, others in the shortest
+-- form that reads back as the same number (0.2, not 0.20000000000000001).
+-- The one number formatter: request bodies, and the numbers check.lua
+-- sends as strings. Raises on NaN and the infinities (JSON has none).
+local math_type = math.type -- nil before 5.3: every number is a float
 local function encode_number(n)
   if n ~= n or n == math.huge or n == -math.huge then
     error("vigi.json: cannot encode " .. tostring(n), 0)
   end
-  -- Integral values print without a fraction on every Lua version.
+  if math_type and math_type(n) == "integer" then return string.format("%d", n) end
   if n == math.floor(n) and n > -2^53 and n < 2^53 then
     return string.format("%d", n)
   end
-  -- The shortest form that reads back as the same number: 0.2, not
-  -- 0.20000000000000001.
   for digits = 15, 16 do
     local s = string.format("%." .. digits .. "g", n)
     if tonumber(s) == n then return s end
   end
   return string.format("%.17g", n)
 end
+_M.number = encode_number
 
 -- A table is a sequence when its keys are exactly 1..#t.
 local function is_sequence(t)

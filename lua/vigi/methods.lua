@@ -39,21 +39,26 @@ local _M = {}
 local ON_OFF = { "on", "off" }
 local VALIDITY = { "high", "medium", "low" }
 
--- Event names of searchVideoList / getMediaList (4.10.2, 4.11.1).
-local EVENT_TYPES = {
-  "Timing", "MotionDetection", "TamperDetection", "CrossLineDetection",
+-- The event types of the document, written once: the detections
+-- (4.13.1); searchVideoList, getMediaList and the stream requests (4.10.2,
+-- 4.11.1, 5.2, 5.3) add "Timing", subscribeMsg (4.13.1) adds "all".
+-- stream/api.lua and events.lua take theirs from here.
+local DETECTION_TYPES = {
+  "MotionDetection", "TamperDetection", "CrossLineDetection",
   "InvasionDetection", "AreaEntryDetection", "AreaLeaveDetection",
   "PeopleDetection", "VehicleDetection", "DropAndTakeDetection",
   "LoiterDetection", "SceneChangeDetection", "AudioAnomalyDetection",
 }
 
--- Event names subscribeMsg accepts (4.13.1): no "Timing", plus "all".
-local SUBSCRIBE_TYPES = {
-  "all", "MotionDetection", "TamperDetection", "CrossLineDetection",
-  "InvasionDetection", "AreaEntryDetection", "AreaLeaveDetection",
-  "PeopleDetection", "VehicleDetection", "DropAndTakeDetection",
-  "LoiterDetection", "SceneChangeDetection", "AudioAnomalyDetection",
-}
+local function with(first, list)
+  local t = { first }
+  for i = 1, #list do t[i + 1] = list[i] end
+  return t
+end
+
+local EVENT_TYPES = with("Timing", DETECTION_TYPES)
+local SUBSCRIBE_TYPES = with("all", DETECTION_TYPES)
+_M.DETECTION_TYPES, _M.EVENT_TYPES, _M.SUBSCRIBE_TYPES = DETECTION_TYPES, EVENT_TYPES, SUBSCRIBE_TYPES
 
 -- The time-zone areas of the document's appendix "area about setTimeZone".
 local AREAS = {

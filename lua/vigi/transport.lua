@@ -6,7 +6,7 @@
 --   t:close(), t.kind          "curl" or "resty"
 -- The default drives the C core's libcurl client (vigi.http) for calls,
 -- and reads a subscription on vigi's own TLS connection (tlsstream.lua),
--- waiting only through wait.lua. Inside nginx, where cosockets work, resty.lua's takes
+-- waiting only through wait.lua. Inside nginx, where cosockets work, resty/init.lua's takes
 -- its place: same result tables, so the policy in camera.lua and
 -- events.lua does not know which one runs.
 local core = require "vigi.core"

@@ -6,9 +6,9 @@
 -- hands the wait set to whoever runs the current coroutine:
 --
 --   vigi.run's runner      (run.lua registers its tasks with attach)
---   a host loop            (cqueues: hosts/cqueues.lua, found by `hosts`)
+--   a host loop            (cqueues: cqueues.lua, found by `hosts` below)
 --   nginx (OpenResty)      sleeps are ngx.sleep; a wait on descriptors is
---                          refused, as it would block the worker (resty.lua)
+--                          refused, as it would block the worker (resty/init.lua)
 --   nobody                 a plain script or the REPL: it polls in place
 --
 -- No other file sleeps or polls.

@@ -21,6 +21,7 @@ local vigi = require "vigi"
 local core = require "vigi.core"
 local json = require "vigi.json"
 local wait = require "vigi.wait"
+local queue = require "vigi.queue"
 local controls = require "vigi.bridge.controls"
 local ha = require "vigi.bridge.ha"
 local config = require "vigi.bridge.config"
@@ -41,7 +42,7 @@ function _M.new(bridge, cc)
   local self = setmetatable({
     bridge = bridge, cfg = cc, name = cc.name,
     topic = bridge.cfg.prefix .. "/" .. cc.name,
-    status = "starting", inbox = {}, off_at = {}, on = {}, gaps = 0,
+    status = "starting", inbox = queue.new(), off_at = {}, on = {}, gaps = 0,
     states = {}, presets = {}, ctrls = {}, by_id = {},
     stats = { events = 0, commands = 0, refused = 0, connects = 0, auth_failures = 0 },
   }, Cam)
@@ -78,12 +79,12 @@ function Cam:enqueue(id, payload)
       tostring(self.reason or self.status) .. "); nothing was sent" })
     return
   end
-  if #self.inbox >= _M.MAX_INBOX then
+  if self.inbox:len() >= _M.MAX_INBOX then
     self.stats.refused = self.stats.refused + 1
     self:report(id, payload, { kind = "invalid", message = "too many commands waiting for this camera; refused" })
     return
   end
-  self.inbox[#self.inbox + 1] = { id = id, payload = payload }
+  self.inbox:push({ id = id, payload = payload })
   self:wake()
 end
 
@@ -297,7 +298,7 @@ function Cam:serve(cam)
   vigi.spawn(function() self:read_events(sub) end)
   self.next_read = core.now() + self.cfg.poll
   while not self.lost do
-    while #self.inbox > 0 and not self.lost do self:command(table.remove(self.inbox, 1)) end
+    while self.inbox:len() > 0 and not self.lost do self:command(self.inbox:pop()) end
     local now = core.now()
     local next_at = now + 1 -- the subscription's state is looked at every second
     for ev, at in pairs(self.off_at) do
@@ -316,7 +317,7 @@ function Cam:serve(cam)
     end
     if self.lost then break end
     self:update_status()
-    if #self.inbox == 0 then wait.sleep(math.max(0, next_at - core.now())) end
+    if self.inbox:len() == 0 then wait.sleep(math.max(0, next_at - core.now())) end
   end
   sub:close()
   self.sub = nil

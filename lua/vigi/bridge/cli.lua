@@ -1,4 +1,4 @@
--- `vigi bridge`: the command's side of the bridge (lua/vigi/cli.lua hands
+-- `vigi bridge`: the command's side of the bridge (lua/vigi/cli/init.lua hands
 -- the verb over here).
 --
 --   vigi bridge --config bridge.conf

@@ -13,12 +13,12 @@
 --   its parameter names, nested ones   cam:setMotionDetectionRegion{ set_region_info = { { poi
 --   too, and their enum values         ...{ enabled = "o -> on, off
 --
--- Parameters come from the method table (methods.lua, and streamapi.lua
+-- Parameters come from the method table (methods.lua, and stream/api.lua
 -- for the stream requests), so completion knows what check.lua accepts.
 -- Nothing here calls a function of the values it walks: only tables, and
 -- metatables' __index when it is a table, are looked into.
 local methods = require "vigi.methods"
-local streamapi = require "vigi.streamapi"
+local streamapi = require "vigi.stream.api"
 local KEYWORDS = require("vigi.shell.show").KEYWORDS
 
 local _M = {}
@@ -29,7 +29,7 @@ local stream_rows = {}
 for _, row in ipairs(streamapi.list) do stream_rows[row.name] = row end
 
 -- The camera's Lua methods that take options rather than a request's
--- parameters (events.lua, media.lua): the options worth offering.
+-- parameters (events.lua, stream/media.lua): the options worth offering.
 local SUBSCRIBE_TYPES = methods.by_name.subscribeMsg.params[1].items
 local function number(name) return { name = name, type = "float" } end
 local lua_rows = {

@@ -2,7 +2,7 @@
 -- unwatch, sleep, print, and sim with --sim. Everything else falls
 -- through to Lua's own globals; what the user defines stays here.
 --
---   env.new(sh) -> env        sh: the shell (lua/vigi/shell.lua): out(),
+--   env.new(sh) -> env        sh: the shell (lua/vigi/shell/init.lua): out(),
 --                             password(), connect options, cameras,
 --                             subscriptions, secrets
 local vigi = require "vigi"
@@ -11,7 +11,7 @@ local json = require "vigi.json"
 local errors = require "vigi.errors"
 local methods = require "vigi.methods"
 local apidoc = require "vigi.apidoc"
-local streamapi = require "vigi.streamapi"
+local streamapi = require "vigi.stream.api"
 local camera = require "vigi.camera"
 local transport = require "vigi.transport"
 local guard = require "vigi.shell.guard"
@@ -89,7 +89,7 @@ local function stream_row(name)
 end
 
 -- The camera's Lua methods, and how the stream ones are called (their
--- request's parameters follow, from streamapi.lua).
+-- request's parameters follow, from stream/api.lua).
 local LUA_METHODS = {
   preview = "cam:preview{ resolution = \"HD\" } -> session: s:next(), s:frames(), s:close()",
   playback = "cam:playback{ start_time = t0, end_time = t1 } -> session (docs/streams.md)",

@@ -1,4 +1,4 @@
--- Values as readable, stable Lua text, for the shell (lua/vigi/shell.lua).
+-- Values as readable, stable Lua text, for the shell (lua/vigi/shell/init.lua).
 --
 --   show(v [, opts]) -> text
 --

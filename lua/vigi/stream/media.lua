@@ -4,11 +4,11 @@
 --   assert(cam:record{ seconds = 5, file = "out.h264" })
 --   assert(cam:download{ start_time = t0, end_time = t1, file = "clip.bin", resume = true })
 --
--- Sessions themselves are stream.lua's; talk is talk.lua's.
+-- Sessions themselves are stream/init.lua's; talk is stream/talk.lua's.
 local core = require "vigi.core"
 local errors = require "vigi.errors"
 local stream = require "vigi.stream"
-local talk = require "vigi.talk"
+local talk = require "vigi.stream.talk"
 local wait = require "vigi.wait"
 
 local _M = {}
@@ -319,7 +319,7 @@ function M.download(cam, o)
           write_raw(item)
         else
           -- read as data before the tracks changed
-          local a, b = s.conn.demux:push(item.channel, item.data)
+          local a, b = s.conn:reader():push(item.channel, item.data)
           if a then write_frame(a) end
           if b then write_frame(b) end
         end

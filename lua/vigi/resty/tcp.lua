@@ -1,4 +1,4 @@
--- The socket of a stream connection (streamconn.lua) inside nginx: an
+-- The socket of a stream connection (stream/conn.lua) inside nginx: an
 -- ngx.socket.tcp cosocket with the interface of streamconn's plain one,
 --
 --   connect(host, port, deadline) -> sock | nil, kind, message
@@ -9,7 +9,7 @@
 -- The camera's bytes are handed to the C demux with feed() instead of
 -- being read by it from a descriptor; each wait is the cosocket's timeout,
 -- so the request waits and the worker does not.
-local ms_until = require("vigi.resty_http").ms_until
+local ms_until = require("vigi.resty.http").ms_until
 
 local _M = {}
 
@@ -17,7 +17,7 @@ local READ_SIZE = 65536
 
 local Sock = {}
 Sock.__index = Sock
-Sock.__name = "vigi.resty_tcp"
+Sock.__name = "vigi.resty.tcp"
 
 function _M.connect(host, port, deadline)
   local sock = rawget(_G, "ngx").socket.tcp()

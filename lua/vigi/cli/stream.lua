@@ -8,7 +8,7 @@ local _M = {}
 local function progress_line(enabled)
   local last = 0
   local core = require "vigi.core"
-  local printable = require "vigi.printable"
+  local printable = require "vigi.cli.printable"
   return {
     show = function(line)
       if not enabled then return end

@@ -5,15 +5,16 @@
 --   s:close()                        -- sends stop for its session
 --
 -- A session is opened by one request on a MULTITRANS connection
--- (streamconn.lua); the answer names its channels and codecs, which become
+-- (stream/conn.lua); the answer names its channels and codecs, which become
 -- tracks of the connection's C demux. Frames then arrive whole (one Lua
 -- string per access unit) and queue in the session until read.
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
 local check = require "vigi.check"
-local streamapi = require "vigi.streamapi"
+local streamapi = require "vigi.stream.api"
 local wait = require "vigi.wait"
+local queue = require "vigi.queue"
 
 local _M = {}
 
@@ -124,11 +125,11 @@ end
 
 -- Tracks for a media session: first channel video, second audio.
 function Session:_track(codecs, d)
-  d = d or self.conn.demux
+  d = d or self.conn:reader()
   self.codecs = codecs
   if self.kind == "talk" then return end -- the client sends on its channel
   if self.kind == "download" and self.framing ~= "rtp" then
-    -- File bytes until the first frames show RTP (media.lua, _use_rtp).
+    -- File bytes until the first frames show RTP (stream/media.lua, _use_rtp).
     for i = 1, #self.channels do d:track(self.channels[i], { kind = "data", codec = "raw", session = self.id }) end
     return
   end
@@ -141,14 +142,15 @@ function Session:_track(codecs, d)
   end
 end
 
--- A download whose first frames turned out RTP (media.lua): its channels
+-- A download whose first frames turned out RTP (stream/media.lua): its channels
 -- become video and audio tracks, and the packets already read as data go
 -- through them. Returns the frames those packets made.
 function Session:_use_rtp(packets)
   self.framing = "rtp"
   -- The camera may have hung up already: then the held packets get a
   -- demux of their own.
-  local d = self.conn.demux or core.demux { max_frame = self.max_frame }
+  local own = self.conn:reader()
+  local d = own or core.demux { max_frame = self.max_frame }
   self:_track(self.codecs, d)
   local frames = {}
   for _, p in ipairs(packets or {}) do
@@ -156,7 +158,7 @@ function Session:_use_rtp(packets)
     frames[#frames + 1] = a
     frames[#frames + 1] = b
   end
-  if d ~= self.conn.demux then d:close() end
+  if d ~= own then d:close() end
   return frames
 end
 
@@ -170,14 +172,9 @@ end
 -- (nobody is reading this session: keep the newest), counted.
 function Session:_push(item)
   local q = self.queue
-  q.tail = q.tail + 1
-  q[q.tail] = item
-  q.bytes = q.bytes + weight(item)
-  while q.tail > q.head and (q.tail - q.head + 1 > self.max_queue or q.bytes > self.max_queue_bytes) do
-    local old = q[q.head]
-    q[q.head] = nil
-    q.head = q.head + 1
-    q.bytes = q.bytes - weight(old)
+  q:push(item)
+  while q:len() > 1 and (q:len() > self.max_queue or q.bytes > self.max_queue_bytes) do
+    local old = q:pop()
     self.stats.dropped = self.stats.dropped + 1
     self.stats.dropped_bytes = self.stats.dropped_bytes + weight(old)
     -- A dropped frame is garbage the collector has not met yet: with
@@ -186,9 +183,9 @@ function Session:_push(item)
     -- a queue's worth has been dropped, a full cycle frees it; this runs
     -- only while nobody reads the session, and costs little beside
     -- megabytes of frames.
-    q.dropped_unswept = (q.dropped_unswept or 0) + weight(old)
-    if q.dropped_unswept >= self.max_queue_bytes then
-      q.dropped_unswept = 0
+    self.dropped_unswept = (self.dropped_unswept or 0) + weight(old)
+    if self.dropped_unswept >= self.max_queue_bytes then
+      self.dropped_unswept = 0
       collectgarbage()
     end
   end
@@ -249,13 +246,8 @@ function Session:next(timeout)
   local polled = false
   while true do
     if self.closed then return nil end
-    if q.head <= q.tail then
-      local item = q[q.head]
-      q[q.head] = nil
-      q.head = q.head + 1
-      q.bytes = q.bytes - weight(item)
-      return handed(self, item)
-    end
+    local queued = q:pop()
+    if queued then return handed(self, queued) end
     if self.ending then self:_finish(nil) end
     if self.finished then return nil, self.error end
     -- The clock at every turn (docs/design.md): not only when the socket
@@ -279,9 +271,7 @@ end
 
 -- A broken connection ends every session on it.
 function Session:_fail_connection(err)
-  local others = {}
-  for _, s in pairs(self.conn.sessions) do others[#others + 1] = s end
-  for _, s in ipairs(others) do s:_finish(err) end
+  for _, s in ipairs(self.conn:others(self)) do s:_finish(err) end
   self:_finish(err)
   self.conn:close()
 end
@@ -294,11 +284,7 @@ function Session:_connection_ended(err)
   if err.closed and not err.partial and self.got_data and
      (self.kind == "playback" or self.kind == "download") then
     self.outcome = "closed"
-    local others = {}
-    for _, s in pairs(self.conn.sessions) do
-      if s ~= self then others[#others + 1] = s end
-    end
-    for _, s in ipairs(others) do s:_finish(err) end
+    for _, s in ipairs(self.conn:others(self)) do s:_finish(err) end
     self:_finish(nil)
     self.conn:close()
     return
@@ -314,8 +300,7 @@ end
 function Session:pollfd() return self.conn:pollfd() end
 function Session.events() return "r" end
 function Session:timeout()
-  local q, d = self.queue, self.conn.demux
-  if q.head <= q.tail or self.finished or (d and d:buffered() > 0) then return 0 end
+  if self.queue:len() > 0 or self.finished or self.conn:buffered() > 0 then return 0 end
   return wait.left(self:_stall_deadline())
 end
 
@@ -373,13 +358,13 @@ function Session:close()
   return self:_close(core.now() + 2)
 end
 
--- The same with the caller's deadline for stop (talk.lua): true, or
+-- The same with the caller's deadline for stop (stream/talk.lua): true, or
 -- nil, err when stop got no answer (the session is closed either way).
 function Session:_close(deadline)
   if self.closed then return true end
   self.closed = true
   local ok, err = true, nil
-  if not self.finished and self.conn.tcp then
+  if not self.finished and self.conn:is_open() then
     self.conn:detach(self) -- its frames are no longer wanted while stop goes out
     local body = _M.body("stop")
     ok, err = self.conn:request("stop", body, self.id, deadline)
@@ -399,28 +384,21 @@ Session.__close = Session.close
 -- Checks the parameters first. Returns the JSON text, or nil, err.
 function _M.body(name, params)
   local row = assert(streamapi.by_name[name], name)
-  local inner
-  if name == "stop" then
-    inner = '"null"' -- the document's own form
-  elseif name == "force_iframe" then
+  local inner = row.literal
+  if not inner then
     local checked, err = check.params(row, params)
     if not checked then return nil, err end
-    inner = '{"force_iframe":' .. json.encode_params(checked == true and {} or checked, row.params) .. '}'
-  else
-    local checked, err = check.params(row, params)
-    if not checked then return nil, err end
-    for _, pair in ipairs({ row.exclusive }) do
-      if checked ~= true and checked[pair[1]] ~= nil and checked[pair[2]] ~= nil then
-        return errors.fail("invalid", string.format("%s: give %s or %s, not both",
-          name, pair[1], pair[2]), { method = name, field = pair[2], rule = "exclusive" })
-      end
+    local pair = row.exclusive
+    if pair and checked ~= true and checked[pair[1]] ~= nil and checked[pair[2]] ~= nil then
+      return errors.fail("invalid", string.format("%s: give %s or %s, not both",
+        name, pair[1], pair[2]), { method = name, field = pair[2], rule = "exclusive" })
     end
     inner = json.encode_params(checked == true and {} or checked, row.params)
+    if row.wrap then inner = '{"' .. row.wrap .. '":' .. inner .. '}' end
   end
   return '{"method":"' .. row.verb .. '","' .. row.key .. '":' .. inner .. '}'
 end
 
-local function new_queue() return { head = 1, tail = 0, bytes = 0 } end
 
 -- A number option: nil, or a finite number in lo..hi (an integer when
 -- `int`); anything else is `invalid`, NaN and infinities included.
@@ -434,7 +412,7 @@ local function number_opt(kind, opts, name, lo, hi, int)
   return true
 end
 
-_M.number_opt = number_opt -- media.lua checks its own options with it
+_M.number_opt = number_opt -- stream/media.lua checks its own options with it
 
 -- open(cam, kind, params, opts) -> session, answer | nil, err
 -- opts: share (a session whose connection to use), timeout, stall,
@@ -477,7 +455,7 @@ function _M.open(cam, kind, params, opts)
   end
   local self = setmetatable({
     cam = cam, conn = conn, kind = kind, id = tostring(answer.session_id or ""),
-    answer = answer, queue = new_queue(), answer_timeout = timeout,
+    answer = answer, queue = queue.new(weight), answer_timeout = timeout,
     stall = opts.stall or timeout, on_notification = opts.on_notification,
     max_queue = opts.max_queue or MAX_QUEUE, max_queue_bytes = opts.max_queue_bytes or MAX_QUEUE_BYTES,
     max_frame = opts.max_frame, audio = opts.audio,

@@ -6,7 +6,7 @@
 -- Several sessions may share a connection (a preview and a talk). Whoever
 -- waits on the connection (a session's iterator, a request waiting for its
 -- answer) reads for all of them: items for another session wait in that
--- session's queue, bounded in items and in bytes (stream.lua; beyond it
+-- session's queue, bounded in items and in bytes (stream/init.lua; beyond it
 -- the oldest are dropped and counted).
 --
 -- The peer is untrusted (docs/design.md, "Deadlines and bounds"): every
@@ -17,7 +17,7 @@
 -- a byte.
 --
 -- The socket is the C core's, waited on through wait.lua (Plain below),
--- or inside nginx a cosocket (resty_tcp.lua) whose bytes the demux is fed.
+-- or inside nginx a cosocket (resty/tcp.lua) whose bytes the demux is fed.
 local core = require "vigi.core"
 local json = require "vigi.json"
 local errors = require "vigi.errors"
@@ -27,12 +27,12 @@ local _M = {}
 
 local Conn = {}
 Conn.__index = Conn
-Conn.__name = "vigi.streamconn"
+Conn.__name = "vigi.stream.conn"
 
 local MAX_AUTH_ROUNDS = 3 -- first prompt, a stale nonce, and one more stale
 
 function Conn:__tostring()
-  return "vigi.streamconn{" .. self.where .. (self.tcp and "" or ", closed") .. "}"
+  return "vigi.stream.conn{" .. self.where .. (self.tcp and "" or ", closed") .. "}"
 end
 
 local function fail(self, kind, msg, fields)
@@ -40,14 +40,16 @@ local function fail(self, kind, msg, fields)
 end
 
 -- The socket of a connection outside nginx: the C core's non-blocking
--- TCP socket, waited on through wait.lua. resty_tcp.lua has the same
+-- TCP socket, waited on through wait.lua. resty/tcp.lua has the same
 -- interface over a cosocket: connect, send, recv (into the demux), close.
+-- Plain alone also has pollfd and wait: a descriptor the demux may read
+-- itself (Conn:_read's fast path), and the wait for it.
 local Plain = {}
 Plain.__index = Plain
 
 -- Waits until the socket may be readable (or writable); nil once the
 -- deadline has passed.
-function Plain:_wait(deadline, want_write)
+function Plain:wait(deadline, want_write)
   local left = deadline - core.now()
   if left <= 0 then return nil end
   self.tcp:waitset(self.set, want_write)
@@ -105,7 +107,7 @@ function Plain.connect(host, port, deadline)
       return nil, "network", "cannot connect: " .. tostring(cerr) ..
         "; is the stream port right (getStreamPort)?"
     end
-    if not self:_wait(deadline, true) then
+    if not self:wait(deadline, true) then
       self:close()
       return nil, "timeout", "no TCP connection within the connect timeout"
     end
@@ -123,7 +125,7 @@ function Plain:send(data, deadline)
     if sent then
       i = i + sent
     elseif err == "again" then
-      if not self:_wait(deadline, true) then
+      if not self:wait(deadline, true) then
         return nil, "timeout", "the camera does not take data (send timed out)", i - 1
       end
     else
@@ -144,7 +146,7 @@ function Plain:recv(demux, deadline)
   local n, err = demux:recv(self.fd)
   if n then return n end
   if err == "again" then
-    if not self:_wait(deadline) then return nil, "timeout" end
+    if not self:wait(deadline) then return nil, "timeout" end
     return 0
   end
   return nil, err
@@ -159,7 +161,7 @@ end
 
 -- open{ host=, port=, username=, password=, connect_timeout=, deadline=,
 --       max_frame=, transport=, on_auth_refused= } -> conn | nil, err
--- transport "resty": the socket is an nginx cosocket (resty_tcp.lua).
+-- transport "resty": the socket is an nginx cosocket (resty/tcp.lua).
 -- deadline: the caller's (the connect ends by it, or by connect_timeout
 -- if sooner). password: a string, or a function that gives it when it is
 -- needed. on_auth_refused(err): called when the camera refuses the
@@ -186,7 +188,7 @@ function _M.open(o)
   local password = o.password
   self._password = type(password) == "function" and password or function() return password end
   self.on_auth_refused = o.on_auth_refused
-  local sockets = o.transport == "resty" and require("vigi.resty_tcp") or Plain
+  local sockets = o.transport == "resty" and require("vigi.resty.tcp") or Plain
   local deadline = math.min(o.deadline or math.huge, core.now() + (o.connect_timeout or 5))
   local tcp, kind, msg = sockets.connect(o.host, port, deadline)
   if not tcp then return fail(self, kind, msg) end
@@ -200,6 +202,15 @@ end
 function Conn:pollfd()
   local t = self.tcp
   return t and t.pollfd and t:pollfd() or nil
+end
+
+-- Whether the socket is still there (a stop or talk audio can still go).
+function Conn:is_open() return self.tcp ~= nil end
+
+-- Bytes read that no item has come out of yet (a poller would not see
+-- them: the socket has been read).
+function Conn:buffered()
+  return self.demux and self.demux:buffered() or 0
 end
 
 function Conn:close()
@@ -248,7 +259,7 @@ function Conn:_progress() self.last_item_at = core.now() end
 -- the clock is checked before every read, whatever the peer sends.
 function Conn:_read(deadline)
   local reads = 0
-  local fd = self.tcp and self.tcp.fd -- a socket of the C core's (not a cosocket)
+  local fd = self:pollfd() -- a socket of the C core's (not a cosocket)
   -- Right after an item, a read that found the socket empty is not made
   -- again (the demux's hint); after a wait, or a timeout, it is.
   local hint = self.hint
@@ -268,7 +279,7 @@ function Conn:_read(deadline)
     if kind == "protocol" then return fail(self, "protocol", tostring(msg)) end
     if fd then
       if kind == 0 then -- nothing more: wait for the socket
-        if not self.tcp:_wait(deadline) then
+        if not self.tcp:wait(deadline) then
           return fail(self, "timeout", "no data from the camera in time")
         end
       elseif kind == "closed" then
@@ -288,7 +299,7 @@ function Conn:_read(deadline)
   end
 end
 
--- A socket that is fed (a cosocket, resty_tcp.lua): one read into the
+-- A socket that is fed (a cosocket, resty/tcp.lua): one read into the
 -- demux. Returns nil, or the error that ends the read.
 function Conn:_recv(deadline, reads)
   if reads > 0 and wait.expired(deadline) then
@@ -476,5 +487,19 @@ function Conn:detach(s)
   for _, ch in ipairs(s.channels or {}) do if self.demux then self.demux:untrack(ch) end end
 end
 function Conn:empty() return next(self.sessions) == nil end
+
+-- The sessions on this connection but `except`, as a list (a list, so
+-- that the caller may end them while it goes through it).
+function Conn:others(except)
+  local list = {}
+  for _, s in pairs(self.sessions) do
+    if s ~= except then list[#list + 1] = s end
+  end
+  return list
+end
+
+-- The connection's reader (core.demux), for a session's tracks; nil once
+-- the connection is closed.
+function Conn:reader() return self.demux end
 
 return _M

@@ -1,7 +1,7 @@
 -- The `vigi` command. Each verb is a function of (args, opts) returning an
 -- exit status; main() parses the options common to all of them.
 local json = require "vigi.json"
-local printable = require "vigi.printable"
+local printable = require "vigi.cli.printable"
 
 local _M = {}
 
@@ -199,7 +199,7 @@ function verbs.methods(_, words)
   end
   list(methods.list)
   -- The stream interface's requests (cam:preview, cam:playback, ...: docs/streams.md).
-  list(require("vigi.streamapi").list)
+  list(require("vigi.stream.api").list)
   if n == 0 then eprint("vigi: no method matches " .. words[2]) return 1 end
   return 0
 end
@@ -300,7 +300,7 @@ function verbs.discover(opts)
   return 0
 end
 
-for name, fn in pairs(require("vigi.cli_stream").verbs(_M)) do verbs[name] = fn end
+for name, fn in pairs(require("vigi.cli.stream").verbs(_M)) do verbs[name] = fn end
 
 function verbs.shell(opts, words) return require("vigi.shell").main(opts, words) end
 function verbs.bridge(opts, words) return require("vigi.bridge.cli").main(opts, words, _M) end

@@ -1,5 +1,5 @@
 -- A minimal HTTP/1.1 client over nginx cosockets (ngx.socket.tcp), for a
--- camera's control calls and subscriptions inside nginx (resty.lua).
+-- camera's control calls and subscriptions inside nginx (resty/init.lua).
 --
 -- Only what a camera needs: a POST with Content-Length over TLS, and an
 -- answer read by http1.lua (the C reader, csrc/httpresp.c): this file

@@ -22,16 +22,16 @@ local core = require "vigi.core"
 local errors = require "vigi.errors"
 local wait = require "vigi.wait"
 local stream = require "vigi.stream"
-local wav = require "vigi.wav"
+local wav = require "vigi.stream.wav"
 
 local _M = {}
 
 local Talk = {}
 Talk.__index = Talk
-Talk.__name = "vigi.talk"
+Talk.__name = "vigi.stream.talk"
 
 local RATE = 8000
-local HEADER = 4 + 12 -- interleave header and RTP header of every packet
+local HEADER = core.TALK_OVERHEAD -- interleave header and RTP header of every packet (rtp.h)
 local MAX_LAG = 1     -- seconds of audio the camera may leave unacknowledged
 _M.MAX_LAG = MAX_LAG
 
@@ -158,7 +158,7 @@ end
 function Talk:_close_by(rest, deadline, seconds, timeout)
   self.closed = true
   local ok, err = true, nil
-  if (#rest > 0 or self.rest) and self.conn.tcp then ok, err = self:_paced(rest, deadline, seconds, timeout) end
+  if (#rest > 0 or self.rest) and self.conn:is_open() then ok, err = self:_paced(rest, deadline, seconds, timeout) end
   local sok, serr = self.session:_close(deadline)
   if not ok then return nil, err end
   if not sok then return nil, serr end

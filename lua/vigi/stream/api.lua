@@ -3,18 +3,17 @@
 -- parameter before anything is sent and `vigi methods` can list them.
 --
 -- Each row adds `verb` ("get" or "do") and `key`: the request body is
--- {"method":<verb>,<key>:<params>}. Times are epoch seconds; the document
+-- {"method":<verb>,<key>:<params>}; with `wrap`, the params go one level
+-- down, {<key>:{<wrap>:<params>}}; with `literal`, that JSON text stands
+-- for the params (stop takes none). Times are epoch seconds; the document
 -- sends them as strings, so they are given as numbers or numeric strings
 -- and sent as strings (wire = "string").
+local methods = require "vigi.methods"
+
 local _M = {}
 
 -- Playback and download filter on these (5.2, 5.3), "Timing" included.
-local EVENT_TYPES = {
-  "Timing", "MotionDetection", "TamperDetection", "CrossLineDetection",
-  "InvasionDetection", "AreaEntryDetection", "AreaLeaveDetection",
-  "PeopleDetection", "VehicleDetection", "DropAndTakeDetection",
-  "LoiterDetection", "SceneChangeDetection", "AudioAnomalyDetection",
-}
+local EVENT_TYPES = methods.EVENT_TYPES
 _M.EVENT_TYPES = EVENT_TYPES
 
 local function time(name, required, doc)
@@ -61,6 +60,7 @@ _M.list = {
         doc = "bytes to send, for resuming" },
     } },
   { name = "stop", verb = "do", key = "stop", section = "5.4",
+    literal = '"null"', -- the document's own form
     summary = "End a session." },
   { name = "play", verb = "do", key = "play", section = "5.5.1",
     summary = "Change a playback's window, rate or event types.",
@@ -71,7 +71,7 @@ _M.list = {
       events("event_type", "recordings of these event types"),
       events("event_type_exclude", "all recordings but these event types"),
     } },
-  { name = "force_iframe", verb = "do", key = "video", section = "5.6.1",
+  { name = "force_iframe", verb = "do", key = "video", wrap = "force_iframe", section = "5.6.1",
     summary = "Make the camera send a keyframe now.",
     params = {
       { name = "stream_type", type = "string", enum = { "main", "minor", "default" },

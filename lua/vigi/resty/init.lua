@@ -6,9 +6,9 @@
 -- wait.lua its waiter for nginx, and makes the transport object that
 -- camera.lua uses (the same shape as transport.lua's libcurl one):
 --
---   t:perform(req) -> result   one control call (resty_http.lua)
+--   t:perform(req) -> result   one control call (resty/http.lua)
 --   t:stream()     -> reader   a streamed answer, for subscriptions
---   t.kind = "resty"           streamconn.lua then uses resty_tcp.lua
+--   t.kind = "resty"           stream/conn.lua then uses resty/tcp.lua
 --
 -- The C readers (multipart, demux) are the same as outside nginx; only
 -- the bytes come from a cosocket instead of a file descriptor.
@@ -89,17 +89,17 @@ function _M.new(o)
   end
   local ok, err = _M.check_tls(o.tls or {})
   if not ok then return nil, err end
-  local http = require "vigi.resty_http"
+  local http = require "vigi.resty.http"
   return setmetatable({ peer = http.peer(o.host, o.port, o.tls or {}) }, Transport)
 end
 
 function Transport:perform(req)
   if self.closed then return { outcome = "network", error = "closed", status = 0, body = "", connects = 0 } end
-  return require("vigi.resty_http").perform(self.peer, req)
+  return require("vigi.resty.http").perform(self.peer, req)
 end
 
 function Transport:stream()
-  return require("vigi.resty_http").stream(self.peer)
+  return require("vigi.resty.http").stream(self.peer)
 end
 
 -- Connections are in nginx's pool (per worker) or owned by a request:
