@@ -539,8 +539,13 @@ static int classify(http_client *c, CURLcode rc) {
     return HTTP_ETLS_HANDSHAKE;
   case CURLE_RECV_ERROR:
     /* libcurl's own limit on an answer's headers (300 KiB, 1xx answers
-     * counted), should it come before MAX_HEAD_BYTES. */
-    return strstr(c->errbuf, "Too large") ? HTTP_ETOOBIG : HTTP_ENETWORK;
+     * counted), should it come before MAX_HEAD_BYTES; a bad chunk is a
+     * receive error too, told apart only by its message. */
+    if (strstr(c->errbuf, "Too large")) return HTTP_ETOOBIG;
+    return strstr(c->errbuf, "chunk") ? HTTP_EPROTO : HTTP_ENETWORK;
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_BAD_CONTENT_ENCODING:
+    return HTTP_EPROTO;
   case CURLE_WRITE_ERROR:
     return c->too_big || c->head_too_big ? HTTP_ETOOBIG : HTTP_EINTERNAL;
   case CURLE_OUT_OF_MEMORY:

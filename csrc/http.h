@@ -54,9 +54,11 @@ enum {
                          (interim answers and trailers included) larger
                          than 64 KiB */
   HTTP_EINTERNAL,     /* libcurl refused an option or ran out of memory */
-  HTTP_ETLS_HANDSHAKE /* the peer refused or broke the TLS handshake (tls:
-                         "handshake"); a connection merely closed or reset
-                         during it is HTTP_ENETWORK */
+  HTTP_ETLS_HANDSHAKE, /* the peer refused or broke the TLS handshake (tls:
+                          "handshake"); a connection merely closed or reset
+                          during it is HTTP_ENETWORK */
+  HTTP_EPROTO         /* the answer breaks HTTP: a bad status line, a bad
+                         chunk, an unknown content encoding */
 };
 
 typedef struct http_result {

@@ -157,7 +157,8 @@ static int l_waitset(lua_State *L) {
 }
 
 static const char *const outcome_names[] = {
-  "ok", "timeout", "network", "tls_trust", "no_resend", "too_big", "internal", "tls_handshake"
+  "ok", "timeout", "network", "tls_trust", "no_resend", "too_big", "internal", "tls_handshake",
+  "protocol"
 };
 
 static int l_result(lua_State *L) {

@@ -204,6 +204,17 @@ describe("control calls: deadlines and lost answers", function()
     assert.is_true(err.maybe_applied)
   end)
 
+  it("says a setter whose answer breaks HTTP may have been applied, and sends it once", function()
+    local before = sim:calls("setSpeakerVolume")
+    sim:fault { kind = "bad_chunk", method = "setSpeakerVolume" }
+    local ok, err = cam:setSpeakerVolume { volume = 23 }
+    assert.is_nil(ok)
+    assert.equal("protocol", err.kind)
+    assert.is_true(err.maybe_applied)
+    assert.truthy(err.message:find("chunked", 1, true), err.message)
+    assert.equal(before + 1, sim:calls("setSpeakerVolume"))
+  end)
+
   it("says nothing of the kind for a getter", function()
     sim:fault { kind = "non_json", method = "getSpeakerVolume" }
     local ok, err = cam:getSpeakerVolume()

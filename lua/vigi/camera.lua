@@ -251,10 +251,12 @@ function Camera:_post(path, body, access, what, deadline, timeout)
     (core.now() - t0) * 1000, (r.connects or 0) > 0 and ", new connection" or "")
   if r.outcome ~= "ok" then
     local err = transport.error_of(r, what, timeout or tonumber(string.format("%.3g", left)))
-    -- A setter whose answer was cut, timed out or too big after it went
-    -- out: the camera may have acted on it, and the caller must know.
+    -- A setter whose answer was cut, timed out, too big or broken after
+    -- it went out: the camera may have acted on it, and the caller must
+    -- know.
     if CHANGES[access] and r.sent_body and not err.maybe_applied
-        and (r.outcome == "network" or r.outcome == "timeout" or r.outcome == "too_big") then
+        and (r.outcome == "network" or r.outcome == "timeout" or r.outcome == "too_big"
+             or r.outcome == "protocol") then
       err.maybe_applied = true
       err.message = err.message .. MAYBE_APPLIED
     end
