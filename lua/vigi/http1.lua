@@ -112,6 +112,27 @@ end
 -- Whether received body bytes wait to be handed out.
 function Reader:buffered() return self.pending ~= nil and self.pending ~= "" end
 
+-- One step of a long answer (a subscription's) for the stream object of
+-- either transport: the head once (kept as stream.status, stream.ctype),
+-- then a piece of the body by `wake`. Returns false and the piece ("" when
+-- nothing came by then), or, at the end, what stream:_end(outcome, msg)
+-- returns.
+function Reader:step(stream, wake)
+  if not self.status then
+    local ok, err, msg = self:read_head(wake)
+    if not ok then
+      if err == "timeout" then return false, "" end
+      return stream:_end(err == "protocol" and "protocol" or "network", msg or tostring(err))
+    end
+    stream.status, stream.ctype = self.status, self.headers["content-type"]
+  end
+  local piece, err, msg = self:body(wake)
+  if piece then return false, piece end
+  if err == "timeout" then return false, "" end
+  if err == "done" then return stream:_end("ok") end
+  return stream:_end(err == "protocol" and "protocol" or "network", msg or tostring(err))
+end
+
 -- Frees the C reader's buffer now rather than at collection.
 function Reader:release()
   if self.parser then self.parser:close() end

@@ -253,19 +253,7 @@ function Stream:read(wake)
     local ok, err = conn:send(request_bytes(self.peer, req), math.max(cdeadline, core.now() + 1))
     if not ok then return self:_end(err == "timeout" and "timeout" or "network", "sending: " .. tostring(err)) end
   end
-  if not conn.status then
-    local ok, err, msg = conn:read_head(wake)
-    if not ok then
-      if err == "timeout" then return false, "" end
-      return self:_end(err == "protocol" and "protocol" or "network", msg or tostring(err))
-    end
-    self.status, self.ctype = conn.status, conn.headers["content-type"]
-  end
-  local piece, err, msg = conn:body(wake)
-  if piece then return false, piece end
-  if err == "timeout" then return false, "" end
-  if err == "done" then return self:_end("ok") end
-  return self:_end(err == "protocol" and "protocol" or "network", msg or tostring(err))
+  return conn:step(self, wake)
 end
 
 function Stream:headers() return self.status or 0, self.ctype end
