@@ -79,6 +79,16 @@ function Stream:_end(outcome, message, tls)
   return true, ""
 end
 
+-- Waits, until until_ at the latest, for what TLS asked (how: 1 read,
+-- 2 write); false when until_ has passed.
+function Stream:_await(tls, how, until_)
+  if core.now() >= until_ then return false end
+  self.want = how
+  tls:waitset(self.set, how)
+  wait.wait(self.set, until_ - core.now())
+  return true
+end
+
 -- The connect, the handshake and the request, until `until_`: true when
 -- the request is out, false when until_ came first, or nil, outcome,
 -- message [, tls cause].
@@ -99,11 +109,8 @@ function Stream:_open(until_)
       self.phase = "send"
     elseif err ~= "again" then
       return nil, err, (cause and "TLS handshake: " or "") .. tostring(how), cause
-    else
-      if core.now() >= until_ then return false end
-      self.want = how
-      tls:waitset(self.set, how)
-      wait.wait(self.set, until_ - core.now())
+    elseif not self:_await(tls, how, until_) then
+      return false
     end
   end
   local bytes = outgoing[self] or ""
@@ -113,11 +120,8 @@ function Stream:_open(until_)
       self.sent = self.sent + n
     elseif err ~= "again" then
       return nil, "network", "sending the request: " .. tostring(how)
-    else
-      if core.now() >= until_ then return false end
-      self.want = how
-      tls:waitset(self.set, how)
-      wait.wait(self.set, until_ - core.now())
+    elseif not self:_await(tls, how, until_) then
+      return false
     end
   end
   self.phase, self.want, outgoing[self] = "answer", 1, nil
