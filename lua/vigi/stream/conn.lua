@@ -502,4 +502,11 @@ end
 -- the connection is closed.
 function Conn:reader() return self.demux end
 
+-- One RTP packet first read as data, given to its channel's track now
+-- that it is one (a download found RTP): the frames it completes (0-2).
+function Conn:push(channel, packet)
+  if not self.demux then return nil end
+  return self.demux:push(channel, packet)
+end
+
 return _M

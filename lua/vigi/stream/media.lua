@@ -319,7 +319,7 @@ function M.download(cam, o)
           write_raw(item)
         else
           -- read as data before the tracks changed
-          local a, b = s.conn:reader():push(item.channel, item.data)
+          local a, b = s.conn:push(item.channel, item.data)
           if a then write_frame(a) end
           if b then write_frame(b) end
         end
