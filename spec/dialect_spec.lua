@@ -8,12 +8,7 @@ local vigi = require "vigi"
 local core = require "vigi.core"
 local codes = require "vigi.codes"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read(path) return helper.read_file(path) or error("cannot read " .. path) end
 
 -- A control request by curl, outside the client: the sim's raw answer.
 local function raw(sim, path, body)

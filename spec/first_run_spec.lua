@@ -15,13 +15,7 @@ local function write(path, text, mode)
   if mode then assert(os.execute("chmod " .. mode .. " " .. quote(path))) end
 end
 
-local function read(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read(path) return helper.read_file(path) or "" end
 
 -- A fresh copy of what the build reads, and the stand-ins; returns the
 -- directory of the copy and that of the stand-ins' state.

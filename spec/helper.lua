@@ -22,6 +22,15 @@ function helper.sh(cmd)
   return out
 end
 
+-- A file's whole contents, or nil when it cannot be read.
+function helper.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 -- start_sim{ "--auth", "challenge", ... } -> sim with .host, .port, .pin.
 -- VIGI_SIM_ARGS adds options to every sim, e.g. --close-after-answer to run
 -- a whole suite against a camera that hangs up after every answer.

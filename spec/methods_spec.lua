@@ -4,13 +4,9 @@ local methods = require "vigi.methods"
 local check = require "vigi.check"
 local apidoc = require "vigi.apidoc"
 local cjson = require "cjson"
+local helper = require "spec.helper"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read(path) return helper.read_file(path) or error("cannot read " .. path) end
 
 -- JSON null (cjson.null) as nil, so that a null request reads as "none".
 local function denull(v)

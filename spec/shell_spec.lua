@@ -10,13 +10,7 @@ local complete = require("vigi.shell.complete").complete
 local LUA = (jit and "luajit") or ({ ["Lua 5.1"] = "lua5.1", ["Lua 5.3"] = "lua5.3" })[_VERSION] or "lua5.4"
 local PASSWORD = "Zq7-shell-pw"
 
-local function read_file(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = helper.read_file
 
 local function tmpdir()
   local d = helper.sh("mktemp -d"):gsub("%s+$", "")

@@ -10,13 +10,7 @@ local q, sh = helper.quote, helper.sh
 
 local function sleep(s) os.execute("sleep " .. s) end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function slurp(path) return helper.read_file(path) or "" end
 
 -- Poll fn() every 50 ms until it returns a true value or `seconds` pass.
 local function wait_for(fn, seconds)

@@ -12,13 +12,7 @@ local q = helper.quote
 
 local function sh(cmd) return helper.sh(cmd) end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read_file(path) return helper.read_file(path) or "" end
 M.read_file = read_file
 
 local function write_file(path, text)

@@ -16,13 +16,7 @@ function M.run(cmd)
   return a == true and (code == nil or code == 0)
 end
 
-function M.read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+M.read = helper.read_file
 
 function M.write(path, s)
   local f = assert(io.open(path, "w"))
