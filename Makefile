@@ -51,7 +51,7 @@ $(CORE_SO): $(CORE_SRC) $(CORE_HDR)
 
 mqtt: $(MQTT_SO)
 
-$(MQTT_SO): $(MQTT_SRC) csrc/compat.h csrc/lua_aux.h
+$(MQTT_SO): $(MQTT_SRC) csrc/compat.h csrc/lua_aux.h csrc/lua_sock.h
 	@test -n "$(LUA_INC)" || { echo "no Lua headers for $(LUA): pkg-config knows no $(PKG_LUA) (make deps)"; exit 1; }
 	@pkg-config --exists libmosquitto || { echo "vigi.mqtt needs libmosquitto (Debian: libmosquitto-dev; make deps)"; exit 1; }
 	@mkdir -p $(dir $@)

@@ -23,20 +23,25 @@ static inline int vigi_sock_again(lua_State *L) {
 }
 
 /* s:waitset(set [, want_write]) for descriptor fd, the set at index 2:
- * set = { fd, events (1 read, 2 write), n = 1 }; returns the pair count,
+ * set = { fd, events (1 read, 2 write, 3 both), n = 1 }; returns the pair count,
  * 1, and -1: a socket has no timer of its own, the caller's deadline
  * rules. */
-static inline int vigi_sock_waitset(lua_State *L, int fd) {
+static inline int vigi_sock_waitset_events(lua_State *L, int fd, int events) {
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_pushinteger(L, fd);
   lua_rawseti(L, 2, 1);
-  lua_pushinteger(L, lua_toboolean(L, 3) ? 2 : 1);
+  lua_pushinteger(L, events);
   lua_rawseti(L, 2, 2);
   lua_pushinteger(L, 1);
   lua_setfield(L, 2, "n");
   lua_pushinteger(L, 1);
   lua_pushinteger(L, -1);
   return 2;
+}
+
+/* The same with the events asked by argument 3 (true: writable). */
+static inline int vigi_sock_waitset(lua_State *L, int fd) {
+  return vigi_sock_waitset_events(L, fd, lua_toboolean(L, 3) ? 2 : 1);
 }
 
 #endif

@@ -37,6 +37,7 @@
  * send is estimated (bytes published while the socket still had bytes to
  * write); past max_out a publish is refused: the broker is not reading. */
 #include "lua_aux.h"
+#include "lua_sock.h"
 
 #include <errno.h>
 #include <mosquitto.h>
@@ -250,15 +251,7 @@ static int l_waitset(lua_State *L) {
     lua_pushinteger(L, -1);
     return 2;
   }
-  lua_pushinteger(L, fd);
-  lua_rawseti(L, 2, 1);
-  lua_pushinteger(L, mosquitto_want_write(c->m) ? 3 : 1);
-  lua_rawseti(L, 2, 2);
-  lua_pushinteger(L, 1);
-  lua_setfield(L, 2, "n");
-  lua_pushinteger(L, 1);
-  lua_pushinteger(L, -1);
-  return 2;
+  return vigi_sock_waitset_events(L, fd, mosquitto_want_write(c->m) ? 3 : 1);
 }
 
 /* c:step(): what mosquitto_loop does after its select, without the
